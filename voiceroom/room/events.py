@@ -209,4 +209,3 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ChatPosted,
     MusicChanged,
 )
-
