@@ -1,0 +1,166 @@
+"""Every place voiceroom reaches below aiortc's public API, in one module.
+
+Tested with aiortc 1.16.0 and aioice 0.13.0 (aiortc is pinned in pyproject.toml).
+``tests/media/test_aiortc_internals.py`` checks every attribute and signature used here and
+fails loudly if an upgrade changes them. Why each one is needed:
+
+* **RTP receive tap** - aiortc's receiver feeds a decoder thread through a jitter buffer
+  with a fixed 4-packet prefetch (80 ms, ~280 ms after a loss; design §3). We replace the
+  receiver's ``_handle_rtp_packet`` (the coroutine ``RTCDtlsTransport`` awaits for every
+  routed RTP packet) so packets come to our own jitter buffer, and keep feeding aiortc's
+  per-SSRC ``StreamStatistics`` so its RTCP receiver reports (loss feedback the browser's
+  Opus encoder adapts its FEC to) stay right. The idle decoder thread is stopped.
+* **Negotiated codec and header extensions** - ``RTCRtpTransceiver._codecs`` and
+  ``_headerExtensions`` hold what the answer agreed (payload type, mid extension id).
+* **Direct RTP send** - encode once, then per listener only: RTP header, SRTP protect,
+  ``sendto`` on the nominated ICE pair (~12 us vs ~370 us for aiortc's per-listener encode
+  path). Uses ``RTCDtlsTransport._tx_srtp`` and aioice ``Connection._nominated``.
+* **RTCP sender reports** - aiortc's sender keeps sending SR/SDES; we copy our per-stream
+  counters into its private fields so those reports describe the packets we really sent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aioice
+import aiortc
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RtpPacket
+
+TESTED_AIORTC = "1.16.0"
+TESTED_AIOICE = "0.13.0"
+
+# seq, timestamp, payload, arrival (time.monotonic(), the event loop's clock)
+RtpSink = Callable[[int, int, bytes, float], None]
+DatagramSend = Callable[[bytes], bool]
+
+_RX_CODECS = "_RTCRtpReceiver__codecs"
+_RX_STREAMS = "_RTCRtpReceiver__remote_streams"
+_RX_STOP_DECODER = "_RTCRtpReceiver__stop_decoder"
+_TX_NTP = "_RTCRtpSender__ntp_timestamp"
+_TX_RTP = "_RTCRtpSender__rtp_timestamp"
+_TX_PACKETS = "_RTCRtpSender__packet_count"
+_TX_OCTETS = "_RTCRtpSender__octet_count"
+_TX_STARTED = "_RTCRtpSender__started"
+
+
+def versions_match() -> bool:
+    return bool(aiortc.__version__ == TESTED_AIORTC and aioice.__version__ == TESTED_AIOICE)
+
+
+def install_rtp_tap(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) -> None:
+    """Route this receiver's RTP packets of ``payload_type`` to ``sink`` instead of aiortc's
+    decoder. ``sink`` is called on the event loop; it must not block."""
+    codecs: dict[int, Any] = getattr(receiver, _RX_CODECS)
+    streams: dict[int, Any] = getattr(receiver, _RX_STREAMS)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.payload_type != payload_type:
+            return  # RTX, CN or anything not negotiated as our Opus: ignore
+        stream = streams.get(packet.ssrc)
+        if stream is None:
+            codec = codecs.get(payload_type)
+            stream = streams[packet.ssrc] = StreamStatistics(codec.clockRate if codec else 48_000)
+        stream.add(packet)  # keeps RTCP RR (fraction lost, jitter) accurate
+        if packet.payload:
+            # aiortc's arrival_time_ms is wall-clock ms; the mixer runs on the monotonic clock.
+            sink(packet.sequence_number, packet.timestamp, packet.payload, time.monotonic())
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+    original_receive = receiver.receive
+
+    async def receive(parameters: Any) -> None:
+        await original_receive(parameters)
+        # The tap bypasses aiortc's decoder: stop its idle thread (one per peer otherwise).
+        getattr(receiver, _RX_STOP_DECODER)()
+
+    receiver.receive = receive  # type: ignore[method-assign]
+
+
+def negotiated_payload_type(transceiver: RTCRtpTransceiver, mime: str = "audio/opus") -> int:
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower() == mime and codec.payloadType is not None:
+            return int(codec.payloadType)
+    raise LookupError(f"{mime} not negotiated")
+
+
+def mid_extension_id(transceiver: RTCRtpTransceiver) -> int | None:
+    for ext in transceiver._headerExtensions:
+        if ext.uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
+            return int(ext.id)
+    return None
+
+
+def sender_started(sender: RTCRtpSender) -> bool:
+    return bool(getattr(sender, _TX_STARTED))
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    return int(sender._ssrc)
+
+
+def update_sender_report(
+    sender: RTCRtpSender, *, ntp: int, rtp_timestamp: int, packets: int, octets: int
+) -> None:
+    """Make the sender's periodic RTCP SR describe the stream we send around it."""
+    setattr(sender, _TX_NTP, ntp)
+    setattr(sender, _TX_RTP, rtp_timestamp)
+    setattr(sender, _TX_PACKETS, packets)
+    setattr(sender, _TX_OCTETS, octets)
+
+
+def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
+    """A synchronous ``send(rtp_bytes) -> sent?`` for one peer: SRTP protect + sendto.
+
+    No coroutine per packet: at fan-out a listener-packet must cost microseconds.
+    """
+    ice = dtls.transport
+    connection = ice._connection
+
+    def send(data: bytes) -> bool:
+        tx = dtls._tx_srtp
+        if tx is None or dtls.state != "connected":
+            return False
+        pair = connection._nominated.get(1)
+        if pair is None:
+            return False
+        transport = pair.protocol.transport
+        if transport is None:
+            return False
+        transport.sendto(tx.protect(data), pair.remote_addr)
+        return True
+
+    return send
+
+
+def wrap_outgoing_rtp(
+    dtls: RTCDtlsTransport,
+    wrapper: Callable[[Callable[[bytes], Awaitable[None]], bytes], Awaitable[None]],
+) -> None:
+    """Interpose on a peer's outgoing RTP/RTCP (before SRTP): used by tests and benchmarks
+    to inject loss and jitter in user space (this kernel has no netem)."""
+    original = dtls._send_rtp
+
+    async def send_rtp(data: bytes) -> None:
+        await wrapper(original, data)
+
+    dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+
+
+def signatures() -> dict[str, str]:
+    """The signatures this module relies on; the internals test compares them."""
+    return {
+        "RTCRtpReceiver._handle_rtp_packet": str(
+            inspect.signature(RTCRtpReceiver._handle_rtp_packet)
+        ),
+        "RTCRtpReceiver.receive": str(inspect.signature(RTCRtpReceiver.receive)),
+        "RTCDtlsTransport._send_rtp": str(inspect.signature(RTCDtlsTransport._send_rtp)),
+        "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
+        "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
+    }

@@ -1,0 +1,106 @@
+"""Per-listener RTP streams around a shared encoded payload.
+
+A mix is encoded once per tick; each listener of that mix gets the same Opus payload in an
+RTP header of its own (RFC 3550 §5.1): its sender's SSRC, the payload type negotiated with
+that peer, and a sequence number and timestamp that advance by exactly one packet and one
+frame per tick whatever mix the listener is on - so a 1v1 switch is invisible to the
+browser's jitter buffer (no gap, no jump it could take for loss).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable
+
+from voiceroom.media.config import FRAME_SAMPLES
+
+_HEADER = struct.Struct("!BBHII")
+# NTP epoch (1900) to Unix epoch (1970), RFC 5905.
+_NTP_OFFSET = 2_208_988_800
+
+
+def mid_extension(ext_id: int | None, mid: str | None) -> bytes:
+    """RFC 8285 one-byte-header extension block carrying the MID (for BUNDLE demux)."""
+    if ext_id is None or not mid or not 1 <= ext_id <= 14:
+        return b""
+    value = mid.encode()[:16]
+    body = bytes([(ext_id << 4) | (len(value) - 1)]) + value
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
+def ntp_now() -> int:
+    """64-bit NTP timestamp of the wall clock, as RTCP SR wants it."""
+    t = time.time() + _NTP_OFFSET
+    return (int(t) << 32) | int((t % 1) * (1 << 32))
+
+
+class RtpStream:
+    """One listener's outgoing RTP stream. ``send`` writes a datagram (sync, no await)."""
+
+    __slots__ = (
+        "_b0",
+        "_b1",
+        "_ext",
+        "_marker_next",
+        "_send",
+        "last_timestamp",
+        "octets",
+        "packets",
+        "payload_type",
+        "send_failures",
+        "seq",
+        "ssrc",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        *,
+        ssrc: int,
+        payload_type: int,
+        send: Callable[[bytes], bool],
+        extension: bytes = b"",
+        seq: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self._send = send
+        self._ext = extension
+        self._b0 = 0x90 if extension else 0x80  # V=2, X when an extension block follows
+        self._b1 = payload_type & 0x7F
+        # Random initial values (RFC 3550 §5.1); seq kept below 2**15 like browsers do so
+        # the SRTP rollover counter is not hit early.
+        self.seq = seq if seq is not None else int.from_bytes(os.urandom(2)) & 0x7FFF
+        self.timestamp = timestamp if timestamp is not None else int.from_bytes(os.urandom(4))
+        self.last_timestamp = self.timestamp
+        self._marker_next = True  # first packet of a talkspurt (RFC 3551 §4.1)
+        self.packets = 0
+        self.octets = 0
+        self.send_failures = 0
+
+    def send(self, payload: bytes) -> None:
+        """Send one 20 ms packet and advance; call exactly once per tick."""
+        b1 = self._b1 | 0x80 if self._marker_next else self._b1
+        data = _HEADER.pack(self._b0, b1, self.seq, self.timestamp, self.ssrc)
+        if self._ext:
+            data += self._ext
+        if self._send(data + payload):
+            self._marker_next = False
+            self.packets += 1
+            self.octets += len(payload)
+            self.last_timestamp = self.timestamp
+            self.seq = (self.seq + 1) & 0xFFFF
+        else:
+            self.send_failures += 1
+            self._marker_next = True
+        self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+
+    def skip(self) -> None:
+        """A tick with nothing sent: the clock moves, the sequence does not (as with DTX,
+        RFC 3550 §5.1), so the receiver sees a pause, not a loss."""
+        self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        self._marker_next = True

@@ -1,0 +1,490 @@
+"""MediaRoom: one room's audio plane - peers, ingest, the 20 ms mixer tick, fan-out.
+
+aiortc does ICE/DTLS/SRTP; everything audio is ours (design §1, §3):
+
+* each peer has one sendrecv audio transceiver for its whole stay; its uplink RTP is tapped
+  into an :class:`~voiceroom.media.ingest.Ingest` (jitter buffer, Opus decode, FEC, PLC);
+* every 20 ms (absolute deadlines, so the clock does not drift) the tick pulls one frame
+  per *publisher* of the current :class:`~voiceroom.room.routing.Routing`, groups the
+  connected members by the mix the routing gives them, mixes and encodes each distinct mix
+  once, and writes that one payload to every member of the group, each in its own RTP
+  stream (SSRC, sequence, timestamp continuous across mix changes);
+* the media plane never decides audibility: a member absent from ``routing.publishers`` is
+  not mixed from the next tick on, whatever their client sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from av.frame import Frame
+
+from voiceroom.media import aiortc_internals as internals
+from voiceroom.media.codec import OpusEncoder, Pcm
+from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
+from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now
+from voiceroom.media.ingest import Ingest
+from voiceroom.media.jitter import FRAME_SECONDS
+from voiceroom.media.mixer import Acc, Limiter, accumulate, level, loudest
+from voiceroom.media.music import MusicPlayer
+from voiceroom.media.sdp import OPUS_ANSWER_PARAMS, set_fmtp
+from voiceroom.media.vad import SpeakingDetector
+from voiceroom.room.routing import MUSIC_SOURCE, Mix, Routing
+
+log = logging.getLogger(__name__)
+
+SpeakingCallback = Callable[[str, bool], None]
+
+_LATENCY_RING = 4_096
+_TICK_RING = 1_024
+
+
+class MediaError(Exception):
+    """The offer cannot be served (no audio m-line, no Opus)."""
+
+
+class _ParkedTrack(MediaStreamTrack):
+    """Given to aiortc's sender so its RTP loop blocks forever instead of polling every
+    20 ms per peer; we write that peer's RTP ourselves. RTCP SR/SDES keep running."""
+
+    kind = "audio"
+
+    async def recv(self) -> Frame:
+        await asyncio.Future()
+        raise AssertionError("unreachable")
+
+
+@dataclass(slots=True, eq=False)
+class _Peer:
+    user: str
+    pc: RTCPeerConnection
+    transceiver: RTCRtpTransceiver
+    payload_type: int
+    ingest: Ingest
+    stream: RtpStream | None = None
+    detector: SpeakingDetector | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Channel:
+    """Per distinct mix: one encoder and one limiter whose state runs across ticks."""
+
+    encoder: OpusEncoder
+    limiter: Limiter
+    acc: Acc = field(default_factory=lambda: np.zeros(FRAME_SAMPLES, dtype=np.int32))
+    out: Pcm = field(default_factory=lambda: np.zeros(FRAME_SAMPLES, dtype=np.int16))
+    used: int = 0  # tick number of last use
+
+
+class MediaRoom:
+    def __init__(
+        self,
+        room_id: str,
+        *,
+        config: MediaConfig,
+        on_speaking: SpeakingCallback | None = None,
+    ) -> None:
+        self.room_id = room_id
+        self.config = config
+        self._on_speaking = on_speaking
+        self._peers: dict[str, _Peer] = {}
+        self._routing = Routing()
+        self._pending: Routing | None = None
+        # Uplinks accepted into a jitter buffer: publishers of the applied and pending routing.
+        self._accept: frozenset[str] = frozenset()
+        self._channels: dict[Mix, _Channel] = {}
+        self._groups: list[tuple[Mix, list[RtpStream]]] = []
+        self._groups_dirty = True
+        self._not_ready: set[str] = set()
+        self._music: MusicPlayer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._scratch: Acc = np.zeros(FRAME_SAMPLES, dtype=np.int32)
+        # Stats
+        self._ticks = 0
+        self._late_ticks = 0
+        self._missed_ticks = 0
+        self._encodes = 0
+        self._encodes_last = 0
+        self._packets_out = 0
+        self._latency = np.zeros(_LATENCY_RING, dtype=np.float64)
+        self._latency_n = 0
+        self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
+        self._speaking_errors = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the 20 ms tick task."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"media-tick-{self.room_id}"
+            )
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.stop_music()
+        peers = list(self._peers.values())
+        self._peers.clear()
+        self._groups_dirty = True
+        await asyncio.gather(*(p.pc.close() for p in peers), return_exceptions=True)
+
+    # -- peers -----------------------------------------------------------------------------
+
+    async def connect(self, user: str, offer_sdp: str) -> str:
+        """Answer ``user``'s offer. A second connect for the same user replaces the peer."""
+        if self._closed:
+            raise MediaError("room closed")
+        old = self._peers.pop(user, None)
+        if old is not None:
+            self._drop_peer(old)
+            await old.pc.close()
+        ice = [RTCIceServer(urls=url) for url in self.config.ice_servers]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
+            if not audio:
+                raise MediaError("offer has no audio m-line")
+            transceiver = audio[0]
+            for other in pc.getTransceivers():
+                if other is not transceiver:
+                    other.direction = "inactive"
+            try:
+                payload_type = internals.negotiated_payload_type(transceiver)
+            except LookupError as exc:
+                raise MediaError("offer has no Opus") from exc
+            transceiver.direction = "sendrecv"
+            transceiver.sender.replaceTrack(_ParkedTrack())
+            peer = _Peer(
+                user=user,
+                pc=pc,
+                transceiver=transceiver,
+                payload_type=payload_type,
+                ingest=Ingest(self.config),
+            )
+            internals.install_rtp_tap(transceiver.receiver, payload_type, self._sink(peer))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:
+            await pc.close()
+            raise
+        self._peers[user] = peer
+        self._not_ready.add(user)
+
+        @pc.on("connectionstatechange")
+        def _state_change() -> None:
+            if pc.connectionState in ("failed", "closed") and self._peers.get(user) is peer:
+                self._peers.pop(user, None)
+                self._drop_peer(peer)
+
+        return set_fmtp(pc.localDescription.sdp, payload_type, OPUS_ANSWER_PARAMS)
+
+    def _sink(self, peer: _Peer) -> internals.RtpSink:
+        ingest = peer.ingest
+        user = peer.user
+
+        def sink(seq: int, timestamp: int, payload: bytes, arrival: float) -> None:
+            # Listeners' media is never buffered, let alone mixed.
+            if user in self._accept:
+                ingest.push(seq, payload, arrival)
+
+        return sink
+
+    async def disconnect(self, user: str) -> None:
+        peer = self._peers.pop(user, None)
+        if peer is not None:
+            self._drop_peer(peer)
+            await peer.pc.close()
+
+    def _drop_peer(self, peer: _Peer) -> None:
+        self._not_ready.discard(peer.user)
+        self._groups_dirty = True
+        if peer.detector is not None and peer.detector.hysteresis.reported:
+            self._emit_speaking(peer.user, False)
+
+    # -- routing and music -----------------------------------------------------------------
+
+    def set_routing(self, routing: Routing) -> None:
+        """Applied on the next tick."""
+        self._pending = routing
+        self._accept = self._routing.publishers | routing.publishers
+
+    async def play_music(self, path: str, *, gain: float, loop: bool) -> None:
+        """Play a file (anything PyAV reads) as source ``@music``; replaces current music."""
+        await self.stop_music()
+        player = MusicPlayer(path, gain=gain, loop=loop)
+        player.start()
+        # Let the decoder queue a few frames so the first ticks do not underrun.
+        deadline = time.monotonic() + 1.0
+        while player._queue.qsize() < 5 and player._thread.is_alive():
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.005)
+        if player.error is not None:
+            player.stop()
+            raise player.error
+        self._music = player
+
+    async def stop_music(self) -> None:
+        player, self._music = self._music, None
+        if player is not None:
+            await asyncio.to_thread(player.stop)
+
+    # -- the tick --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        start = time.monotonic()
+        tick = 0
+        while True:
+            tick += 1
+            deadline = start + tick * FRAME_SECONDS
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            late = now - deadline
+            if late > FRAME_SECONDS / 2:
+                self._late_ticks += 1
+            if late >= FRAME_SECONDS:
+                # The loop was blocked: do not burst missed ticks, move the media clock on.
+                missed = int(late / FRAME_SECONDS)
+                self._missed_ticks += missed
+                tick += missed
+                for _, streams in self._groups:
+                    for stream in streams:
+                        for _ in range(missed):
+                            stream.skip()
+            try:
+                self.tick(now)
+            except Exception:
+                log.exception("media tick failed in room %s", self.room_id)
+            self._tick_cost[self._ticks % _TICK_RING] = time.monotonic() - now
+
+    def tick(self, now: float) -> None:
+        """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""
+        self._ticks += 1
+        if self._pending is not None:
+            self._apply_routing(self._pending)
+            self._pending = None
+        if self._not_ready:
+            self._check_ready()
+        if self._groups_dirty:
+            self._rebuild_groups()
+        routing = self._routing
+
+        frames: dict[str, Pcm] = {}
+        arrivals: list[float] = []
+        for user in routing.publishers:
+            peer = self._peers.get(user)
+            if peer is None:
+                continue
+            frame = peer.ingest.frame(now)
+            if frame is not None:
+                frames[user] = frame
+                if peer.ingest.last_arrival is not None:
+                    arrivals.append(peer.ingest.last_arrival)
+            if peer.detector is not None:
+                change = peer.detector.update(frame, now)
+                if change is not None:
+                    self._emit_speaking(user, change)
+
+        n = self.config.max_mixed_speakers
+        if n is not None and len(frames) > n:
+            levels = {u: level(f) for u, f in frames.items()}
+            keep = loudest(levels, n, frames)
+            frames = {u: f for u, f in frames.items() if u in keep}
+
+        music = self._music
+        if music is not None:
+            mframe = music.next_frame()
+            if mframe is not None:
+                frames[MUSIC_SOURCE] = mframe
+            elif music.finished:
+                self._music = None
+
+        encodes = 0
+        for mix, streams in self._groups:
+            channel = self._channels.get(mix)
+            if channel is None:
+                channel = self._channels[mix] = _Channel(
+                    encoder=OpusEncoder(
+                        bitrate=self.config.bitrate,
+                        complexity=self.config.complexity,
+                        packet_loss_perc=self.config.packet_loss_perc,
+                    ),
+                    limiter=Limiter(
+                        threshold=self.config.limiter_threshold,
+                        release_frames=self.config.limiter_release_frames,
+                    ),
+                )
+            channel.used = self._ticks
+            acc = channel.acc
+            acc.fill(0)
+            accumulate(acc, frames, mix, self._scratch)
+            payload = channel.encoder.encode(channel.limiter.process(acc, channel.out))
+            encodes += 1
+            for stream in streams:
+                stream.send(payload)
+            self._packets_out += len(streams)
+
+        if arrivals:
+            out = time.monotonic()
+            for arrival in arrivals:
+                self._latency[self._latency_n % _LATENCY_RING] = out - arrival
+                self._latency_n += 1
+        self._encodes += encodes
+        self._encodes_last = encodes
+        if len(self._channels) > len(self._groups):
+            # Drop encoders of mixes nobody hears any more.
+            for mix in [m for m, c in self._channels.items() if c.used != self._ticks]:
+                del self._channels[mix]
+        if self._ticks % self.config.sr_sync_ticks == 0:
+            self._sync_sender_reports()
+
+    def _apply_routing(self, routing: Routing) -> None:
+        old = self._routing.publishers
+        self._routing = routing
+        self._accept = routing.publishers
+        self._groups_dirty = True
+        for user in old - routing.publishers:
+            peer = self._peers.get(user)
+            if peer is not None:
+                peer.ingest.reset()  # enforced: nothing of theirs is mixed from now on
+                if peer.detector is not None and peer.detector.hysteresis.reported:
+                    self._emit_speaking(user, False)
+                peer.detector = None
+        for user in routing.publishers - old:
+            peer = self._peers.get(user)
+            if peer is not None:
+                peer.ingest.reset()
+        self._ensure_detectors()
+
+    def _ensure_detectors(self) -> None:
+        cfg = self.config
+        for user in self._routing.publishers:
+            peer = self._peers.get(user)
+            if peer is not None and peer.detector is None:
+                peer.detector = SpeakingDetector(
+                    aggressiveness=cfg.vad_aggressiveness,
+                    on_frames=cfg.vad_on_frames,
+                    off_frames=cfg.vad_off_frames,
+                    min_interval=cfg.vad_min_interval,
+                )
+
+    def _check_ready(self) -> None:
+        for user in list(self._not_ready):
+            peer = self._peers.get(user)
+            if peer is None:
+                self._not_ready.discard(user)
+                continue
+            t = peer.transceiver
+            dtls = t.sender.transport
+            if dtls.state != "connected" or not internals.sender_started(t.sender):
+                continue
+            peer.stream = RtpStream(
+                ssrc=internals.sender_ssrc(t.sender),
+                payload_type=peer.payload_type,
+                send=internals.datagram_sender(dtls),
+                extension=mid_extension(internals.mid_extension_id(t), t.mid),
+            )
+            self._not_ready.discard(user)
+            self._groups_dirty = True
+        self._ensure_detectors()
+
+    def _rebuild_groups(self) -> None:
+        groups: dict[Mix, list[RtpStream]] = {}
+        for user, peer in self._peers.items():
+            if peer.stream is not None:
+                groups.setdefault(self._routing.mix_for(user), []).append(peer.stream)
+        self._groups = list(groups.items())
+        self._groups_dirty = False
+
+    def _sync_sender_reports(self) -> None:
+        ntp = ntp_now()
+        for peer in self._peers.values():
+            s = peer.stream
+            if s is not None and s.packets:
+                internals.update_sender_report(
+                    peer.transceiver.sender,
+                    ntp=ntp,
+                    rtp_timestamp=s.last_timestamp,
+                    packets=s.packets & 0xFFFFFFFF,
+                    octets=s.octets & 0xFFFFFFFF,
+                )
+
+    def _emit_speaking(self, user: str, speaking: bool) -> None:
+        if self._on_speaking is None:
+            return
+        try:
+            self._on_speaking(user, speaking)
+        except Exception:
+            self._speaking_errors += 1
+            log.exception("on_speaking callback failed")
+
+    # -- observability ---------------------------------------------------------------------
+
+    def users(self) -> frozenset[str]:
+        return frozenset(self._peers)
+
+    def peer_connection(self, user: str) -> RTCPeerConnection | None:
+        """The user's peer connection (tests assert it survives routing changes)."""
+        peer = self._peers.get(user)
+        return peer.pc if peer is not None else None
+
+    def latencies(self) -> list[float]:
+        """Recent server-added latencies in seconds (packet in -> mixed packet out)."""
+        n = min(self._latency_n, _LATENCY_RING)
+        return [float(x) for x in self._latency[:n]]
+
+    def stats(self) -> dict[str, float]:
+        lat = self._latency[: min(self._latency_n, _LATENCY_RING)]
+        cost = self._tick_cost[: min(self._ticks, _TICK_RING)]
+        jitter = [p.ingest.jitter.stats for p in self._peers.values()]
+        out: dict[str, float] = {
+            "peers": float(len(self._peers)),
+            "peers_ready": float(sum(p.stream is not None for p in self._peers.values())),
+            "publishers": float(len(self._routing.publishers)),
+            "mixes": float(len(self._groups)),
+            "ticks": float(self._ticks),
+            "late_ticks": float(self._late_ticks),
+            "missed_ticks": float(self._missed_ticks),
+            "encodes_total": float(self._encodes),
+            "encodes_per_tick": float(self._encodes_last),
+            "packets_out": float(self._packets_out),
+            "send_failures": float(
+                sum(p.stream.send_failures for p in self._peers.values() if p.stream)
+            ),
+            "rx_packets": float(sum(j.received for j in jitter)),
+            "rx_late": float(sum(j.late for j in jitter)),
+            "rx_lost": float(sum(j.lost for j in jitter)),
+            "rx_fec": float(sum(j.fec for j in jitter)),
+            "rx_plc": float(sum(j.plc for j in jitter)),
+            "rx_trimmed": float(sum(j.trimmed for j in jitter)),
+            "music_underruns": float(self._music.underruns if self._music else 0),
+        }
+        if len(lat):
+            out["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
+            out["latency_p99_ms"] = float(np.percentile(lat, 99) * 1000)
+        if len(cost):
+            out["tick_mean_us"] = float(cost.mean() * 1e6)
+            out["tick_max_us"] = float(cost.max() * 1e6)
+        return out
