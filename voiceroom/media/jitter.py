@@ -64,10 +64,12 @@ class JitterBuffer:
         "_buf",
         "_conceal_run",
         "_cursor",
+        "_floor",
         "_last_ext",
         "_max",
         "_max_conceal",
         "_min",
+        "_target_before_run",
         "_underrun_in_window",
         "_window",
         "_window_min",
@@ -86,8 +88,10 @@ class JitterBuffer:
         self.target = min_frames
         self._buf: dict[int, tuple[bytes, float]] = {}
         self._cursor: int | None = None  # next extended sequence number to play
+        self._floor: int | None = None  # while idle: everything below was played or skipped
         self._last_ext: int | None = None
         self._conceal_run = 0
+        self._target_before_run = min_frames
         self._window_n = 0
         self._window_min = 1 << 30
         self._underrun_in_window = False
@@ -104,6 +108,7 @@ class JitterBuffer:
         """Forget everything (publisher removed, sender replaced)."""
         self._buf.clear()
         self._cursor = None
+        self._floor = None
         self._last_ext = None
         self._conceal_run = 0
         self.target = self._min
@@ -122,16 +127,14 @@ class JitterBuffer:
     def push(self, seq: int, payload: bytes, now: float) -> bool:
         """Accept one RTP packet; returns False if it was dropped (late or duplicate)."""
         ext = self._extend(seq)
-        cursor = self._cursor
-        if cursor is not None and ext - cursor > _RESYNC_GAP:
+        limit = self._cursor if self._cursor is not None else self._floor
+        if limit is not None and abs(ext - limit) > _RESYNC_GAP:
             # The sender restarted (new SSRC, new random sequence): start over.
             self.reset()
-            cursor = None
-        elif self._last_ext is not None and self._last_ext - ext > _RESYNC_GAP:
-            self.reset()
-            cursor = None
+            ext = seq
+            limit = None
         self.stats.received += 1
-        if cursor is not None and ext < cursor:
+        if limit is not None and ext < limit:
             self.stats.late += 1
             return False
         if ext in self._buf:
@@ -173,12 +176,16 @@ class JitterBuffer:
             # Underrun: conceal and stall (keep the cursor) so a late packet still plays.
             self.stats.underruns += 1
             self._underrun_in_window = True
+            if self._conceal_run == 0:
+                self._target_before_run = self.target
             self._conceal_run += 1
             if self._conceal_run > self._max_conceal:
-                # Sender stopped or DTX: go idle until packets come back.
+                # Sender stopped or DTX: go idle until packets come back. The depth added
+                # during this run was silence, not jitter: give it back.
                 self._cursor = None
-                self._last_ext = None
+                self._floor = cursor
                 self._conceal_run = 0
+                self.target = self._target_before_run
                 return PULL_IDLE
             self._cursor = cursor
             if self.target < self._max:

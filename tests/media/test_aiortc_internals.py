@@ -1,0 +1,91 @@
+"""Fails loudly when an aiortc/aioice upgrade changes an internal voiceroom relies on.
+
+If this fails after an upgrade: re-read voiceroom/media/aiortc_internals.py against the new
+aiortc source, fix what moved, re-run the media tests, then bump the pins here and there.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import aioice
+import aiortc
+import pytest
+from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpreceiver import StreamStatistics
+
+from voiceroom.media import aiortc_internals as internals
+
+
+def test_versions_are_the_tested_ones() -> None:
+    assert aiortc.__version__ == internals.TESTED_AIORTC, "aiortc changed: see module doc"
+    assert aioice.__version__ == internals.TESTED_AIOICE, "aioice changed: see module doc"
+    assert internals.versions_match()
+
+
+def test_signatures_we_call_or_replace() -> None:
+    assert internals.signatures() == {
+        "RTCRtpReceiver._handle_rtp_packet": (
+            "(self, packet: aiortc.rtp.RtpPacket, arrival_time_ms: int) -> None"
+        ),
+        "RTCRtpReceiver.receive": (
+            "(self, parameters: aiortc.rtcrtpparameters.RTCRtpReceiveParameters) -> None"
+        ),
+        "RTCDtlsTransport._send_rtp": "(self, data: bytes) -> None",
+        "StreamStatistics.add": "(self, packet: aiortc.rtp.RtpPacket) -> None",
+        "aioice.Connection.sendto": "(self, data: bytes, component: int) -> None",
+    }
+    assert inspect.iscoroutinefunction(RTCRtpReceiver._handle_rtp_packet)
+    assert inspect.iscoroutinefunction(RTCRtpReceiver.receive)
+
+
+def test_dtls_transport_still_awaits_the_receivers_handle_rtp_packet() -> None:
+    # The tap only works because the transport looks the method up on the instance.
+    src = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "receiver._handle_rtp_packet(packet, arrival_time_ms=" in src
+
+
+async def test_private_attributes_exist_on_live_objects() -> None:
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("audio", direction="sendrecv")
+        rx, tx = t.receiver, t.sender
+        for name in (internals._RX_CODECS, internals._RX_STREAMS):
+            assert isinstance(getattr(rx, name), dict), name
+        assert callable(getattr(rx, internals._RX_STOP_DECODER))
+        for name in (
+            internals._TX_NTP,
+            internals._TX_RTP,
+            internals._TX_PACKETS,
+            internals._TX_OCTETS,
+        ):
+            assert isinstance(getattr(tx, name), int), name
+        assert getattr(tx, internals._TX_STARTED) is False
+        assert isinstance(tx._ssrc, int)
+        assert isinstance(t._codecs, list) and isinstance(t._headerExtensions, list)
+        dtls = tx.transport
+        assert hasattr(dtls, "_tx_srtp") and hasattr(dtls, "_send_rtp")
+        assert isinstance(dtls.transport._connection, aioice.Connection)
+        assert isinstance(dtls.transport._connection._nominated, dict)
+    finally:
+        await pc.close()
+
+
+def test_sender_rtcp_loop_reads_the_fields_we_write() -> None:
+    src = inspect.getsource(RTCRtpSender._run_rtcp)
+    for field in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
+        assert f"self.{field}" in src, field
+
+
+def test_receiver_stream_statistics_are_what_rtcp_reports_use() -> None:
+    src = inspect.getsource(RTCRtpReceiver._run_rtcp)
+    assert "self.__remote_streams.items()" in src
+    assert StreamStatistics(48_000).packets_received == 0
+
+
+@pytest.mark.parametrize("attr", ["_codecs", "_headerExtensions"])
+def test_transceiver_negotiation_attributes_are_set_from_the_remote_description(
+    attr: str,
+) -> None:
+    src = inspect.getsource(RTCPeerConnection.setRemoteDescription)
+    assert f"transceiver.{attr} =" in src
