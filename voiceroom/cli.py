@@ -1,0 +1,105 @@
+"""The ``voiceroom`` command: a thin layer over Config, Server and auth.
+
+voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
+voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+
+from voiceroom.auth import AuthError, issue_token
+from voiceroom.config import Config, ConfigError, load_config
+from voiceroom.observability import configure_logging
+from voiceroom.room.model import Role
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voiceroom", description="Voice rooms for live commerce.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the signalling server")
+    s.add_argument("--config", help="TOML config file (see voiceroom.config)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--demo", action="store_true", help='open room "demo" and print join links')
+    s.add_argument("--media", action=argparse.BooleanOptionalAction, default=None)
+    s.add_argument("--music-dir")
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    t = sub.add_parser("token", help="print a signed join token")
+    t.add_argument("--config", help="TOML config file holding the secret")
+    t.add_argument("--room", required=True)
+    t.add_argument("--user", required=True, help="identity (the token's sub)")
+    t.add_argument("--name", required=True, help="display name")
+    t.add_argument("--role", default="listener", choices=[r.value for r in Role])
+    t.add_argument("--tier", default="new")
+    t.add_argument("--locale", default="en")
+    t.add_argument("--ttl", type=float, default=None, help="seconds (default: config)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            config = load_config(
+                args.config,
+                os.environ,
+                host=args.host,
+                port=args.port,
+                media=args.media,
+                music_dir=args.music_dir,
+                log_level=args.log_level,
+            )
+            return _serve(config, demo=args.demo)
+        config = load_config(args.config, os.environ)
+        if not config.secret:
+            print(
+                "voiceroom: no secret: set VOICEROOM_SECRET or `secret` in --config",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            issue_token(
+                config.secret,
+                room=args.room,
+                user=args.user,
+                name=args.name,
+                role=args.role,
+                tier=args.tier,
+                locale=args.locale,
+                ttl=config.token_ttl if args.ttl is None else args.ttl,
+            )
+        )
+        return 0
+    except (ConfigError, AuthError) as exc:
+        print(f"voiceroom: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(config: Config, *, demo: bool) -> int:
+    from voiceroom.server import Server  # keeps `voiceroom token` light
+
+    configure_logging(config.log_level, json=config.log_json)
+
+    def ready(server: Server, links: dict[str, str]) -> None:
+        print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")
+        for label, link in links.items():
+            print(f"  {label:13} {link}")
+        if server.ephemeral_secret:
+            print("  (tokens signed with a throw-away secret: set VOICEROOM_SECRET to keep them)")
+        sys.stdout.flush()
+
+    async def run() -> None:
+        server = Server(config)
+        await server.run(demo=demo, on_ready=ready)
+
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
+        asyncio.run(run())
+    return 0

@@ -1,0 +1,114 @@
+"""One client connection: a bounded outbox drained by its own writer task.
+
+The room task never awaits a socket: it appends encoded frames to each receiver's outbox
+and moves on, so one slow client cannot stall the room. A client whose outbox overflows is
+closed (4002) and may reconnect and resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from voiceroom.auth import Claims
+from voiceroom.protocol import CloseCode
+from voiceroom.signalling.ratelimit import TokenBucket
+
+
+class Connection:
+    """A client as the room sees it. ``detached`` means: leaving this connection must not
+    mark the member disconnected (it was replaced, kicked, or left on purpose)."""
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        *,
+        conn_id: str,
+        claims: Claims,
+        bucket: TokenBucket,
+        outbox_limit: int,
+        log: Any,
+    ) -> None:
+        self.ws = ws
+        self.id = conn_id
+        self.claims = claims
+        self.user = claims.user
+        self.room_id = claims.room
+        self.bucket = bucket
+        self.log = log
+        self.detached = False
+        self.closing = False
+        self.close_code: CloseCode | None = None
+        self.on_slow: list[Any] = []  # callbacks (metrics) when closed for being slow
+        self._limit = outbox_limit
+        self._out: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._close_reason = ""
+        self._closer: asyncio.Task[None] | None = None
+        self.writer = asyncio.create_task(self._write(), name=f"writer-{conn_id}")
+
+    def send(self, frame: bytes, *, force: bool = False) -> bool:
+        """Queue a frame. ``force`` bypasses the bound (welcome and replay, sent once)."""
+        if self.closing:
+            return False
+        if not force and len(self._out) >= self._limit:
+            self.log.warning("slow consumer closed", queued=len(self._out))
+            for fn in self.on_slow:
+                fn()
+            self._out.clear()
+            self.close(CloseCode.SLOW_CONSUMER, "too slow: reconnect and resume", flush=False)
+            return False
+        self._out.append(frame)
+        self._wake.set()
+        return True
+
+    def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
+        """Close after the queued frames went out (``flush``), or at once."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self._close_reason = reason
+        if flush:
+            self._wake.set()
+        else:
+            # The writer may be blocked on a full socket buffer: close from outside it.
+            self._out.clear()
+            self._closer = asyncio.create_task(self.ws.close(code, reason))
+
+    @property
+    def queued(self) -> int:
+        return len(self._out)
+
+    async def _write(self) -> None:
+        ws = self.ws
+        out = self._out
+        try:
+            while True:
+                while out:
+                    await ws.send(out.popleft())
+                if self.closing:
+                    await ws.close(self.close_code or CloseCode.NORMAL, self._close_reason)
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+        except ConnectionClosed:
+            pass
+
+    def finish(self) -> None:
+        """The socket is gone: let the writer drain what it can and exit."""
+        if not self.closing:
+            self.closing = True
+            self.close_code = CloseCode.NORMAL
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self.closing = True
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.writer

@@ -1,0 +1,86 @@
+"""Plain HTTP answers served from the WebSocket port: health, metrics, static web client.
+
+websockets hands every request to ``process_request`` before the upgrade; a returned
+:class:`Response` is sent instead of the handshake. Static files are read from one root
+directory and nothing outside it: the URL path is decoded, dot-segments, hidden files, NUL
+and backslashes are refused, and the resolved path (symlinks followed) must stay under the
+resolved root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import mimetypes
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import unquote
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+MAX_STATIC_BYTES = 20 * 1024 * 1024
+
+
+def response(
+    status: HTTPStatus, body: bytes | str, content_type: str = "text/plain; charset=utf-8"
+) -> Response:
+    data = body.encode() if isinstance(body, str) else body
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, data)
+
+
+def text(status: HTTPStatus, message: str) -> Response:
+    return response(status, message.rstrip("\n") + "\n")
+
+
+def safe_path(root: Path, url_path: str) -> Path | None:
+    """The file under ``root`` a URL path names, or None if it names nothing servable."""
+    rel = unquote(url_path, errors="strict") if "%" in url_path else url_path
+    if "\x00" in rel or "\\" in rel:
+        return None
+    parts = [p for p in rel.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") for p in parts):
+        return None
+    if not parts or rel.endswith("/"):
+        parts.append("index.html")
+    base = root.resolve()
+    try:
+        target = base.joinpath(*parts).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not target.is_relative_to(base) or not target.is_file():
+        return None
+    return target
+
+
+async def static_file(root: Path | None, url_path: str) -> Response:
+    if root is None:
+        return text(HTTPStatus.NOT_FOUND, "not found")
+    try:
+        target = safe_path(root, url_path)
+    except UnicodeDecodeError:
+        target = None
+    if target is None:
+        return text(HTTPStatus.NOT_FOUND, "not found")
+    try:
+        if target.stat().st_size > MAX_STATIC_BYTES:
+            return text(HTTPStatus.NOT_FOUND, "not found")
+        data = await asyncio.to_thread(target.read_bytes)
+    except OSError:
+        return text(HTTPStatus.NOT_FOUND, "not found")
+    ctype, _ = mimetypes.guess_type(target.name)
+    if ctype is None:
+        ctype = "application/octet-stream"
+    elif ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+        ctype += "; charset=utf-8"
+    return response(HTTPStatus.OK, data, ctype)

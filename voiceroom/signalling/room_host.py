@@ -1,0 +1,412 @@
+"""One serialized command stream per room, event fan-out, resume, and the room registry.
+
+Everything that reads or changes a :class:`Room` runs as a *job* on the room's own task, one
+at a time: joins, commands, disconnects, ticks. Jobs are plain synchronous functions, so no
+two of them interleave and the pure core never sees a race. A job numbers the events the
+core returned (the per-room ``seq``), encodes each once, keeps it in the replay buffer, and
+appends the frame to the outbox of every connection its audience selects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from voiceroom.config import Config
+from voiceroom.observability import Metrics, flatten_numbers, get_logger
+from voiceroom.protocol import (
+    VERSION,
+    CloseCode,
+    MediaSpeaking,
+    Request,
+    encode_error,
+    encode_event,
+    encode_message,
+    encode_reply,
+    to_wire,
+)
+from voiceroom.room import commands as c
+from voiceroom.room.core import Room
+from voiceroom.room.errors import ErrorCode, RuleError
+from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
+from voiceroom.room.model import Phase
+from voiceroom.signalling.connection import Connection
+from voiceroom.signalling.media_bridge import MediaBridge, MediaRoomFactory, resolve_track
+from voiceroom.signalling.replay import Numbered, ReplayBuffer
+
+Job = Callable[[], None]
+After = list[Callable[[], None]]
+
+# Why a member's connection is closed when the room removes them (MemberLeft.reason).
+_LEFT_CLOSE: dict[str, CloseCode] = {"kicked": CloseCode.KICKED, "left": CloseCode.NORMAL}
+
+
+class RoomHost:
+    """A room, its connections and its command stream."""
+
+    def __init__(
+        self,
+        room_id: str,
+        config: Config,
+        metrics: Metrics,
+        *,
+        persistent: bool = False,
+        media_factory: MediaRoomFactory | None = None,
+        on_closed: Callable[[RoomHost, bool], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = room_id
+        self.config = config
+        self.room = Room(room_id, config.room)
+        self.metrics = metrics
+        self.persistent = persistent  # kept open when empty (e.g. the --demo room)
+        self.clock = clock
+        self.seq = 0
+        self.replay = ReplayBuffer(config.replay_buffer)
+        self.conns: dict[str, Connection] = {}
+        self.closed = False
+        self.log = get_logger(room=room_id)
+        self._on_closed = on_closed
+        self._jobs: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._media_version = -1
+        self._media_closer: asyncio.Task[None] | None = None
+        self.media: MediaBridge | None = None
+        if media_factory is not None:
+            self.media = MediaBridge(
+                room_id,
+                media_factory,
+                music_dir=config.music_dir,
+                on_speaking=self.speaking,
+                log=self.log,
+            )
+        self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
+        self._ticker = asyncio.create_task(self._tick_loop(), name=f"tick-{room_id}")
+
+    # ------------------------------------------------------------------ the stream
+    def submit(self, job: Job) -> bool:
+        """Queue a job for the room task; False when the room is closed."""
+        if self.closed:
+            return False
+        self._jobs.put_nowait(job)
+        return True
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the room task and return its result (tests and admin tools)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:
+                fut.set_exception(exc)
+
+        if not self.submit(job):
+            raise RuntimeError(f"room {self.id} is closed")
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:
+                self.log.exception("room job failed")
+            if self.media is not None and self.room.version != self._media_version:
+                # Who hears whom follows every change of state (design: routing matrix).
+                self._media_version = self.room.version
+                self.media.set_routing(self.room.routing())
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_interval)
+            self.submit(self.tick)
+
+    # ------------------------------------------------------------------ jobs
+    def join(self, conn: Connection, resume: int | None) -> None:
+        """A connection arrives: join or rejoin, newest connection wins, welcome."""
+        now = self.clock()
+        user = conn.user
+        existed = user in self.room.members
+        try:
+            emits = self.room.join(conn.claims.profile(), now)
+        except RuleError as exc:
+            conn.send(encode_error(None, exc.code, exc.message), force=True)
+            conn.detached = True
+            code = CloseCode.KICKED if exc.code is ErrorCode.BANNED else CloseCode.ROOM_CLOSED
+            conn.close(code, exc.message)
+            return
+        old = self.conns.pop(user, None)
+        if old is not None and old is not conn:
+            # Newest wins: the old socket goes, the member stays connected.
+            old.detached = True
+            old.close(CloseCode.REPLACED, "replaced by a newer connection")
+            old.log.info("connection replaced", by=conn.id)
+        after: After = []
+        self._publish(emits, after)
+        self.conns[user] = conn
+        member = self.room.members[user]
+        replay: list[Numbered] = []
+        if existed and resume is not None and self.replay.covers(resume, self.seq):
+            replay = list(self.replay.after(resume, user, member.role))
+            snapshot = None
+            self.metrics.inc("voiceroom_resumes_total", outcome="replay")
+        else:
+            snapshot = to_wire(self.room.snapshot(user))
+            if resume is not None:
+                self.metrics.inc("voiceroom_resumes_total", outcome="snapshot")
+        session = {
+            "conn": conn.id,
+            "room": self.id,
+            "user": user,
+            "role": member.role.value,
+            "protocol": VERSION,
+            "server_time": now,
+            "reconnect_grace": self.room.config.reconnect_grace,
+            "media": self.media is not None,
+        }
+        body = {
+            "session": session,
+            "resumed": existed,
+            "snapshot": snapshot,
+            "replayed": len(replay),
+        }
+        conn.send(encode_message("welcome", body, seq=self.seq), force=True)
+        for item in replay:
+            conn.send(item.frame, force=True)
+        conn.log.info("joined", resumed=existed, replayed=len(replay), role=member.role.value)
+        self._run_after(after)
+
+    def command(self, conn: Connection, req: Request) -> None:
+        if self.conns.get(conn.user) is not conn:
+            return  # replaced or removed meanwhile: its late commands are void
+        cmd = req.message
+        path: Path | None = None
+        try:
+            if isinstance(cmd, c.PlayMusic):
+                # Resolve before the core records it: an unknown track changes nothing.
+                path = resolve_track(self.config.music_dir, cmd.track)
+            emits = self.room.handle(conn.user, cmd, self.clock())
+        except RuleError as exc:
+            self._refuse(conn, req, exc.code, exc.message)
+            return
+        except Exception:
+            conn.log.exception("command failed", type=req.type)
+            self._refuse(conn, req, ErrorCode.INTERNAL, "internal error")
+            return
+        after: After = []
+        self._publish(emits, after)
+        if path is not None and self.media is not None and isinstance(cmd, c.PlayMusic):
+            self.media.play_music(path, cmd.gain, cmd.loop)
+        self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
+        conn.send(encode_reply(req.id, {"seq": self.seq}))
+        self._run_after(after)
+
+    def sync(self, conn: Connection, req: Request) -> None:
+        if self.conns.get(conn.user) is not conn:
+            return
+        body = {"seq": self.seq, "snapshot": to_wire(self.room.snapshot(conn.user))}
+        self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
+        conn.send(encode_reply(req.id, body), force=True)
+
+    def leave(self, conn: Connection, req: Request) -> None:
+        if self.conns.get(conn.user) is not conn:
+            return
+        after: After = []
+        self._publish(self.room.leave(conn.user, self.clock(), "left"), after)
+        self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
+        conn.send(encode_reply(req.id, {"seq": self.seq}))
+        conn.detached = True
+        conn.close(CloseCode.NORMAL, "left")
+        self._run_after(after)
+        self._dispose_if_empty()
+
+    def disconnected(self, conn: Connection) -> None:
+        """The socket of ``conn`` is gone. Keep the member for the grace period."""
+        if self.conns.get(conn.user) is conn:
+            del self.conns[conn.user]
+        if conn.detached:
+            return
+        after: After = []
+        self._publish(self.room.disconnect(conn.user, self.clock()), after)
+        self._run_after(after)
+
+    def tick(self) -> None:
+        after: After = []
+        self._publish(self.room.tick(self.clock()), after)
+        self._run_after(after)
+        self._dispose_if_empty()
+
+    # ------------------------------------------------------------------ ephemeral events
+    def speaking(self, user: str, speaking: bool) -> None:
+        """Voice activity from the media plane: to everyone, no seq, never replayed."""
+        frame = encode_event(MediaSpeaking(user, speaking), None)
+        for conn in self.conns.values():
+            conn.send(frame)
+
+    # ------------------------------------------------------------------ fan-out
+    def _publish(self, emits: Iterable[Emit], after: After) -> None:
+        members = self.room.members
+        for emit in emits:
+            self.seq += 1
+            frame = encode_event(emit.event, self.seq)
+            self.replay.append(Numbered(self.seq, emit, frame))
+            to = emit.to
+            if to.roles is None:
+                targets: Iterable[Connection] = list(self.conns.values())
+            else:
+                roles, users = to.roles, to.users
+                targets = [
+                    conn
+                    for user, conn in self.conns.items()
+                    if user in users or ((m := members.get(user)) is not None and m.role in roles)
+                ]
+            sent = 0
+            for conn in targets:
+                sent += conn.send(frame)
+            self.metrics.inc("voiceroom_events_total")
+            self.metrics.inc("voiceroom_event_deliveries_total", sent)
+            self._side_effects(emit, after)
+
+    def _side_effects(self, emit: Emit, after: After) -> None:
+        event = emit.event
+        if isinstance(event, MemberLeft):
+            gone = self.conns.pop(event.user, None)
+            if gone is not None:
+                gone.detached = True
+                code = _LEFT_CLOSE.get(event.reason, CloseCode.NORMAL)
+                reason = event.reason
+                after.append(lambda: gone.close(code, reason))
+            if self.media is not None:
+                self.media.disconnect(event.user)
+        elif isinstance(event, PhaseChanged) and event.phase == Phase.ENDED.value:
+            after.append(self._ended)
+        elif isinstance(event, MusicChanged) and event.track is None and self.media is not None:
+            self.media.stop_music()
+
+    @staticmethod
+    def _run_after(after: After) -> None:
+        for fn in after:
+            fn()
+
+    def _refuse(self, conn: Connection, req: Request, code: ErrorCode, message: str) -> None:
+        self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="error")
+        self.metrics.inc("voiceroom_errors_total", code=code.value)
+        conn.send(encode_error(req.id, code, message))
+
+    # ------------------------------------------------------------------ lifecycle
+    def _ended(self) -> None:
+        for conn in self.conns.values():
+            conn.detached = True
+            conn.close(CloseCode.ROOM_CLOSED, "the room has ended")
+        self.conns.clear()
+        self._dispose(ended=True)
+
+    def _dispose_if_empty(self) -> None:
+        if not self.room.members and not self.persistent and not self.closed:
+            self._dispose(ended=False)
+
+    def _dispose(self, *, ended: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.log.info("room closed", ended=ended, seq=self.seq)
+        if self._on_closed is not None:
+            self._on_closed(self, ended)
+        self._jobs.put_nowait(None)
+        self._ticker.cancel()
+        if self.media is not None:
+            self._media_closer = asyncio.create_task(self.media.close())
+
+    async def aclose(self) -> None:
+        """Stop the room task (server shutdown); pending jobs are dropped."""
+        self.closed = True
+        self._ticker.cancel()
+        self._task.cancel()
+        for task in (self._ticker, self._task):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.media is not None:
+            await self.media.close()
+
+
+class RoomStatus(Enum):
+    OPEN = "open"
+    ENDED = "ended"
+    MISSING = "missing"
+
+
+class Registry:
+    """The rooms this server hosts. Rooms open on a host's first join (or ``--demo``)."""
+
+    ENDED_MEMORY = 10_000  # ended room ids remembered, so late joiners get 410, not 404
+
+    def __init__(
+        self, config: Config, metrics: Metrics, media_factory: MediaRoomFactory | None = None
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.media_factory = media_factory
+        self.rooms: dict[str, RoomHost] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self.closing = False
+        metrics.collector(self._collect)
+
+    def status(self, room_id: str) -> RoomStatus:
+        if room_id in self.rooms:
+            return RoomStatus.OPEN
+        return RoomStatus.ENDED if room_id in self._ended else RoomStatus.MISSING
+
+    def get(self, room_id: str) -> RoomHost | None:
+        return self.rooms.get(room_id)
+
+    @property
+    def full(self) -> bool:
+        return len(self.rooms) >= self.config.max_rooms
+
+    def open(self, room_id: str, *, persistent: bool = False) -> RoomHost:
+        host = self.rooms.get(room_id)
+        if host is None:
+            self._ended.pop(room_id, None)
+            host = RoomHost(
+                room_id,
+                self.config,
+                self.metrics,
+                persistent=persistent,
+                media_factory=self.media_factory,
+                on_closed=self._closed,
+            )
+            self.rooms[room_id] = host
+            host.log.info("room opened", persistent=persistent)
+        return host
+
+    def _closed(self, host: RoomHost, ended: bool) -> None:
+        if self.rooms.get(host.id) is host:
+            del self.rooms[host.id]
+        if ended:
+            self._ended[host.id] = None
+            while len(self._ended) > self.ENDED_MEMORY:
+                self._ended.popitem(last=False)
+
+    async def aclose(self) -> None:
+        self.closing = True
+        hosts = list(self.rooms.values())
+        self.rooms.clear()
+        await asyncio.gather(*(h.aclose() for h in hosts), return_exceptions=True)
+
+    def _collect(self, m: Metrics) -> None:
+        m.set("voiceroom_rooms", len(self.rooms))
+        m.set("voiceroom_members", sum(len(h.room.members) for h in self.rooms.values()))
+        m.clear("voiceroom_media")
+        for host in self.rooms.values():
+            if host.media is None:
+                continue
+            for stat, value in flatten_numbers(host.media.stats()):
+                m.set("voiceroom_media", value, room=host.id, stat=stat)
