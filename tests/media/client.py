@@ -147,15 +147,15 @@ async def _quiet(aw: Awaitable[None]) -> None:
 
 
 def tone_level(pcm: Pcm, freq: float) -> float:
-    """Amplitude of ``freq`` in ``pcm`` relative to full scale (Hann-windowed DFT bin)."""
-    if len(pcm) < 480:
+    """Amplitude of ``freq`` in ``pcm`` as a fraction of full scale: a Hann-windowed DFT
+    evaluated at exactly ``freq`` (works for a single 20 ms packet, no bin rounding)."""
+    if len(pcm) < 240:
         return 0.0
-    x = pcm.astype(np.float64) * np.hanning(len(pcm))
-    spectrum = np.abs(np.fft.rfft(x))
-    freqs = np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)
-    band = (freqs > freq - 15) & (freqs < freq + 15)
-    # Hann window: coherent gain 0.5; amplitude = 2*|X|/(N*0.5)
-    return float(spectrum[band].max() * 4 / len(pcm) / 32767)
+    n = np.arange(len(pcm))
+    w = np.hanning(len(pcm))
+    x = pcm.astype(np.float64) * w
+    z = np.dot(x, np.exp(-2j * np.pi * freq * n / SAMPLE_RATE))
+    return float(np.abs(z) * 2 / w.sum() / 32767)
 
 
 def heard(pcm: Pcm, freq: float, threshold: float = 0.02) -> bool:

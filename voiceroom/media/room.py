@@ -51,6 +51,8 @@ SpeakingCallback = Callable[[str, bool], None]
 
 _LATENCY_RING = 4_096
 _TICK_RING = 1_024
+# Up to this many late ticks are run back to back; a longer stall is skipped over.
+_MAX_CATCH_UP = 4
 
 
 class MediaError(Exception):
@@ -264,20 +266,26 @@ class MediaRoom:
             late = now - deadline
             if late > FRAME_SECONDS / 2:
                 self._late_ticks += 1
-            if late >= FRAME_SECONDS:
-                # The loop was blocked: do not burst missed ticks, move the media clock on.
-                missed = int(late / FRAME_SECONDS)
-                self._missed_ticks += missed
-                tick += missed
+            behind = int(late / FRAME_SECONDS)
+            if behind > _MAX_CATCH_UP:
+                # A long stall: do not burst, move every listener's media clock on.
+                self._missed_ticks += behind
+                tick += behind
                 for _, streams in self._groups:
                     for stream in streams:
-                        for _ in range(missed):
+                        for _ in range(behind):
                             stream.skip()
-            try:
-                self.tick(now)
-            except Exception:
-                log.exception("media tick failed in room %s", self.room_id)
-            self._tick_cost[self._ticks % _TICK_RING] = time.monotonic() - now
+                behind = 0
+            # A short stall (loop busy for a frame or two): catch up by running the missed
+            # ticks now. The packets they need have arrived meanwhile and the receivers'
+            # jitter buffers absorb the burst; skipping would be an audible gap.
+            for _ in range(behind + 1):
+                try:
+                    self.tick(time.monotonic())
+                except Exception:
+                    log.exception("media tick failed in room %s", self.room_id)
+            tick += behind
+            self._tick_cost[self._ticks % _TICK_RING] = (time.monotonic() - now) / (behind + 1)
 
     def tick(self, now: float) -> None:
         """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""

@@ -1,0 +1,275 @@
+"""Real aiortc peers on loopback, real Opus, tones checked by FFT at the receivers.
+
+Each seat holder sends its own sine tone; what every member hears is decided only by the
+Routing handed to the MediaRoom, as the room core will do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.media.client import AudioClient, tone_level
+from tests.media.conftest import Join
+from voiceroom.media import MediaRoom
+from voiceroom.room.routing import MUSIC_SOURCE, Routing, make_mix
+
+pytestmark = [pytest.mark.media, pytest.mark.timeout(60)]
+
+TONES = {"host": 440.0, "s1": 660.0, "s2": 880.0, "shopper": 1100.0, "l1": 1320.0}
+PRESENT = 0.05  # sent at 0.3 of full scale; a mixed tone arrives near 0.3
+ABSENT = 0.01
+
+
+def show(seats: list[str], extra: dict[str, float] | None = None) -> Routing:
+    """Everyone hears every seat; each seat holder hears the others (mix-minus)."""
+    gains = dict.fromkeys(seats, 1.0) | (extra or {})
+    return Routing(
+        default=make_mix(gains),
+        overrides={s: make_mix({k: g for k, g in gains.items() if k != s}) for s in seats},
+        publishers=frozenset(seats),
+    )
+
+
+async def listen(clients: list[AudioClient], seconds: float = 0.4) -> tuple[float, float]:
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    return t0, time.monotonic()
+
+
+def levels(client: AudioClient, window: tuple[float, float]) -> dict[str, float]:
+    pcm = client.audio(*window)
+    assert len(pcm) >= 0.8 * (window[1] - window[0]) * 48_000, f"{client.name} starved"
+    return {name: tone_level(pcm, f) for name, f in TONES.items()}
+
+
+def hears(client: AudioClient, window: tuple[float, float]) -> set[str]:
+    lv = levels(client, window)
+    for name, v in lv.items():
+        assert v > PRESENT or v < ABSENT, f"{client.name}: ambiguous level {v:.3f} of {name}"
+    return {name for name, v in lv.items() if v > PRESENT}
+
+
+async def seated(
+    room: MediaRoom, join: Join, seats: list[str], listeners: list[str]
+) -> dict[str, AudioClient]:
+    clients = {name: await join(name) for name in seats + listeners}
+    for name in seats:
+        clients[name].send_tone(TONES[name])
+    room.set_routing(show(seats))
+    await asyncio.sleep(0.6)  # ICE/DTLS on loopback, first packets, jitter buffers
+    return clients
+
+
+def assert_continuous(client: AudioClient, since: float) -> None:
+    """RTP from the server: sequence +1 and timestamp +960 per packet, no arrival gaps."""
+    rx = [r for r in client.received if r.arrival >= since]
+    assert len(rx) > 10
+    for a, b in itertools.pairwise(rx):
+        assert (b.seq - a.seq) & 0xFFFF == 1, f"{client.name}: sequence gap"
+        assert (b.timestamp - a.timestamp) & 0xFFFFFFFF == 960, f"{client.name}: time jump"
+        assert b.arrival - a.arrival < 0.1, f"{client.name}: stall of {b.arrival - a.arrival}"
+
+
+async def test_show_everyone_hears_every_seat_and_nobody_hears_themselves(
+    room: MediaRoom, join: Join
+) -> None:
+    seats = ["host", "s1", "s2"]
+    c = await seated(room, join, seats, ["l1", "l2"])
+    w = await listen(list(c.values()))
+    assert hears(c["l1"], w) == set(seats)
+    assert hears(c["l2"], w) == set(seats)
+    for s in seats:
+        assert hears(c[s], w) == set(seats) - {s}
+    stats = room.stats()
+    # One encode per distinct mix (3 mix-minus + 1 audience), never per listener.
+    assert stats["encodes_per_tick"] == 4
+    assert stats["mixes"] == 4 and stats["peers_ready"] == 5
+    t0 = stats["ticks"]
+    await asyncio.sleep(0.2)
+    s2 = room.stats()
+    assert s2["packets_out"] - stats["packets_out"] == pytest.approx(5 * (s2["ticks"] - t0), abs=5)
+
+
+async def test_moderator_mute_removes_the_tone_within_100ms(room: MediaRoom, join: Join) -> None:
+    seats = ["host", "s1"]
+    c = await seated(room, join, seats, ["l1"])
+    pcs = {u: room.peer_connection(u) for u in c}
+    # s1 stays in the mixes: only ``publishers`` changes, as for a mute/kick. The server
+    # enforces it although s1's client keeps sending.
+    muted = Routing(
+        default=make_mix({"host": 1.0, "s1": 1.0}),
+        overrides={"host": make_mix({"s1": 1.0}), "s1": make_mix({"host": 1.0})},
+        publishers=frozenset({"host"}),
+    )
+    t_mute = time.monotonic()
+    room.set_routing(muted)
+    await asyncio.sleep(0.4)
+    after = [r for r in c["l1"].received if r.arrival >= t_mute]
+    with_tone = [r.arrival for r in after if tone_level(r.pcm, TONES["s1"]) > ABSENT]
+    gone_after = (max(with_tone) - t_mute) if with_tone else 0.0
+    assert gone_after < 0.100, f"s1 still audible {gone_after * 1000:.0f} ms after the mute"
+    w = await listen([])
+    assert hears(c["l1"], w) == {"host"}
+    assert hears(c["host"], w) == set()
+    assert {u: room.peer_connection(u) for u in c} == pcs  # no reconnect
+
+
+async def test_private_consultation_listen_in_and_back_to_show(room: MediaRoom, join: Join) -> None:
+    seats = ["host", "s1", "shopper"]
+    c = await seated(room, join, seats, ["l1"])
+    pcs = {u: room.peer_connection(u) for u in c}
+    switch = time.monotonic()
+    # Private 1v1: the pair hear only each other; the room hears the remaining seat.
+    room.set_routing(
+        Routing(
+            default=make_mix({"s1": 1.0}),
+            overrides={
+                "host": make_mix({"shopper": 1.0}),
+                "shopper": make_mix({"host": 1.0}),
+                "s1": make_mix({}),
+            },
+            publishers=frozenset(seats),
+        )
+    )
+    await asyncio.sleep(0.15)
+    w = await listen([])
+    assert hears(c["l1"], w) == {"s1"}
+    assert hears(c["host"], w) == {"shopper"}
+    assert hears(c["shopper"], w) == {"host"}
+    assert hears(c["s1"], w) == set()
+    # Listen-in: the room hears the pair; only the pair speak.
+    room.set_routing(
+        Routing(
+            default=make_mix({"host": 1.0, "shopper": 1.0}),
+            overrides={"host": make_mix({"shopper": 1.0}), "shopper": make_mix({"host": 1.0})},
+            publishers=frozenset({"host", "shopper"}),
+        )
+    )
+    await asyncio.sleep(0.15)
+    w = await listen([])
+    assert hears(c["l1"], w) == {"host", "shopper"}
+    assert hears(c["s1"], w) == {"host", "shopper"}
+    assert hears(c["host"], w) == {"shopper"}
+    # Back to the show.
+    room.set_routing(show(seats))
+    await asyncio.sleep(0.15)
+    w = await listen([])
+    assert hears(c["l1"], w) == set(seats)
+    assert hears(c["shopper"], w) == {"host", "s1"}
+    # Seamless for everyone: same peer connections, no RTP gap or jump across 3 switches.
+    assert {u: room.peer_connection(u) for u in c} == pcs
+    for client in c.values():
+        assert_continuous(client, switch)
+
+
+async def test_a_speaker_who_stops_sending_stalls_nobody(room: MediaRoom, join: Join) -> None:
+    seats = ["host", "s1"]
+    c = await seated(room, join, seats, ["l1"])
+    stop = time.monotonic()
+    c["s1"].stop_sending()
+    await asyncio.sleep(0.2)
+    w = await listen([], 0.6)
+    assert hears(c["l1"], w) == {"host"}
+    assert hears(c["host"], w) == set()  # s1's silence still arrives as packets
+    assert_continuous(c["l1"], stop)
+    assert_continuous(c["host"], stop)
+    # And coming back is heard without any signalling.
+    c["s1"].send_tone(TONES["s1"])
+    await asyncio.sleep(0.2)
+    assert hears(c["l1"], await listen([])) == {"host", "s1"}
+
+
+async def test_listener_media_is_never_mixed_and_promotion_needs_no_new_connection(
+    room: MediaRoom, join: Join
+) -> None:
+    seats = ["host"]
+    c = await seated(room, join, seats, ["l1", "l2"])
+    pc_before = room.peer_connection("l1")
+    c["l1"].send_tone(TONES["l1"])  # a listener's client sends anyway
+    await asyncio.sleep(0.3)
+    w = await listen([])
+    assert hears(c["l2"], w) == {"host"}
+    assert hears(c["host"], w) == set()
+    room.set_routing(show(["host", "l1"]))  # promoted: the next Routing lists l1
+    await asyncio.sleep(0.2)
+    w = await listen([])
+    assert hears(c["l2"], w) == {"host", "l1"}
+    assert hears(c["host"], w) == {"l1"}
+    assert hears(c["l1"], w) == {"host"}
+    assert room.peer_connection("l1") is pc_before
+    assert c["l1"].pc.connectionState == "connected"
+
+
+async def test_reconnect_replaces_the_peer(room: MediaRoom, join: Join) -> None:
+    c = await seated(room, join, ["host"], ["l1"])
+    old = room.peer_connection("l1")
+    await c["l1"].close()
+    again = await join("l1")
+    await asyncio.sleep(0.4)
+    assert room.peer_connection("l1") is not old
+    assert old is not None and old.connectionState == "closed"
+    assert hears(again, await listen([])) == {"host"}
+    assert room.stats()["peers"] == 2
+    await room.disconnect("l1")
+    assert room.stats()["peers"] == 1
+
+
+@pytest.fixture
+def music_wav(tmp_path: Path) -> Path:
+    if shutil.which("sox") is None:
+        pytest.skip("needs sox")
+    wav = tmp_path / "m.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", str(wav), "synth", "0.3", "sine", "1000"],
+        check=True,
+    )
+    return wav
+
+
+async def test_music_is_mixed_as_its_own_source(
+    room: MediaRoom, join: Join, music_wav: Path
+) -> None:
+    wav = music_wav
+    c = await seated(room, join, ["host"], ["l1"])
+    await room.play_music(str(wav), gain=0.3, loop=True)
+    room.set_routing(show(["host"], {MUSIC_SOURCE: 1.0}))
+    await asyncio.sleep(0.2)
+    w = await listen([], 0.6)
+    pcm = c["l1"].audio(*w)
+    assert tone_level(pcm, 1000) > PRESENT and tone_level(pcm, 440) > PRESENT
+    assert tone_level(c["host"].audio(*w), 1000) > PRESENT
+    await room.stop_music()
+    await asyncio.sleep(0.1)
+    w = await listen([])
+    assert tone_level(c["l1"].audio(*w), 1000) < ABSENT
+    assert room.stats()["music_underruns"] == 0
+
+
+async def test_answer_advertises_fec_and_dtx(room: MediaRoom) -> None:
+    client = AudioClient("x")
+    try:
+        answer = await room.connect("x", await client.offer())
+        opus = next(
+            line.split()[0].split(":")[1] for line in answer.splitlines() if "opus/48000" in line
+        )
+        fmtp = next(line for line in answer.splitlines() if line.startswith(f"a=fmtp:{opus} "))
+        assert "useinbandfec=1" in fmtp and "usedtx=1" in fmtp
+        assert "a=sendrecv" in answer
+    finally:
+        await client.close()
+
+
+def test_tone_levels_are_discriminating() -> None:
+    # Guards the test's own detector: a tone is present, its neighbours are not.
+    t = np.arange(960 * 20) / 48_000
+    pcm = (np.sin(2 * np.pi * 660 * t) * 0.3 * 32767).astype(np.int16)
+    assert tone_level(pcm, 660) == pytest.approx(0.3, abs=0.01)
+    assert tone_level(pcm, 440) < ABSENT and tone_level(pcm, 880) < ABSENT
