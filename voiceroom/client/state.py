@@ -1,0 +1,145 @@
+"""A client-side mirror of the room, kept up to date from the welcome snapshot and events.
+
+Values are the wire maps as the server sent them (see ``voiceroom.room.model`` views:
+``SeatView``, ``QueueEntryView``, ``ConsultationView``...). The mirror is what this member
+may see: the queue only for moderators, requests only for staff.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+Wire = dict[str, Any]
+
+CHAT_KEPT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server message: a room event (``seq`` set), an ephemeral one (``seq`` None,
+    e.g. ``media.speaking``), or a local one from this client: ``connection.lost``,
+    ``connection.resumed`` (body ``{"replayed": n, "snapshot": bool}``), ``connection.closed``
+    and ``error`` (an error frame that answers no request)."""
+
+    type: str
+    body: Wire
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class RoomState:
+    user: str = ""
+    role: str = ""
+    room: str = ""
+    phase: str = ""
+    show_starts_at: float | None = None
+    seats: list[Wire] = field(default_factory=list)
+    members: dict[str, Wire] = field(default_factory=dict)
+    member_count: int = 0
+    my_seat: int | None = None
+    queue_position: int | None = None
+    request_position: int | None = None
+    invite: Wire | None = None
+    self_muted: bool = False
+    moderator_muted: bool = False
+    queue: list[Wire] | None = None  # moderators only
+    requests: list[Wire] | None = None  # staff only
+    consultations: dict[int, Wire] = field(default_factory=dict)
+    music: Wire | None = None
+    chat: deque[Wire] = field(default_factory=lambda: deque(maxlen=CHAT_KEPT))
+
+    @property
+    def seated(self) -> bool:
+        return self.my_seat is not None
+
+    def seat_of(self, user: str) -> int | None:
+        for seat in self.seats:
+            if seat.get("user") == user:
+                return int(seat["index"])
+        return None
+
+    def load_snapshot(self, snap: Wire) -> None:
+        you = snap["you"]
+        self.user = you["user"]
+        self.role = you["role"]
+        self.room = snap["room"]
+        self.phase = snap["phase"]
+        self.show_starts_at = snap.get("show_starts_at")
+        self.seats = list(snap.get("seats") or ())
+        self.members = {m["user"]: m for m in snap.get("members") or ()}
+        self.member_count = int(snap.get("member_count", len(self.members)))
+        self.my_seat = snap.get("your_seat")
+        self.queue_position = snap.get("your_queue_position")
+        self.request_position = snap.get("your_request_position")
+        self.invite = snap.get("your_invite")
+        self.self_muted = bool(snap.get("self_muted"))
+        self.moderator_muted = bool(snap.get("moderator_muted"))
+        queue = snap.get("queue")
+        self.queue = None if queue is None else list(queue)
+        requests = snap.get("requests")
+        self.requests = None if requests is None else list(requests)
+        self.consultations = {int(k["id"]): k for k in snap.get("consultations") or ()}
+        self.music = snap.get("music")
+        self.chat.clear()
+        self.chat.extend(snap.get("chat") or ())
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the mirror. Unknown types are ignored (newer servers)."""
+        t, b = event.type, event.body
+        if t == "member.joined":
+            m = b["member"]
+            if m["user"] not in self.members:
+                self.member_count += 1
+            self.members[m["user"]] = m
+        elif t == "member.left":
+            if self.members.pop(b["user"], None) is not None:
+                self.member_count = max(0, self.member_count - 1)
+        elif t == "member.presence":
+            if b["user"] in self.members:
+                self.members[b["user"]] = {**self.members[b["user"]], "connected": b["connected"]}
+        elif t == "member.role":
+            if b["user"] in self.members:
+                self.members[b["user"]] = {**self.members[b["user"]], "role": b["role"]}
+            if b["user"] == self.user:
+                self.role = b["role"]
+        elif t == "seat.updated":
+            self._seat_updated(b["seat"])
+        elif t == "queue.updated":
+            self.queue = list(b["entries"])
+        elif t == "queue.position":
+            self.queue_position = b["position"]
+        elif t == "invite.received":
+            self.invite = b
+        elif t == "invite.ended":
+            if b["user"] == self.user:
+                self.invite = None
+        elif t == "room.phase":
+            self.phase = b["phase"]
+            self.show_starts_at = b.get("show_starts_at")
+        elif t == "consult.started":
+            k = b["consultation"]
+            self.consultations[int(k["id"])] = k
+        elif t == "consult.ended":
+            self.consultations.pop(int(b["id"]), None)
+        elif t == "consult.requests":
+            self.requests = list(b["requests"])
+        elif t == "consult.request_status":
+            self.request_position = b["position"]
+        elif t == "chat.message":
+            self.chat.append(b["message"])
+        elif t == "music.changed":
+            self.music = None if b.get("track") is None else b
+
+    def _seat_updated(self, seat: Wire) -> None:
+        index = int(seat["index"])
+        while len(self.seats) <= index:
+            self.seats.append({"index": len(self.seats), "status": "free"})
+        self.seats[index] = seat
+        if seat.get("user") == self.user:
+            self.my_seat = index
+            self.self_muted = bool(seat.get("self_muted"))
+            self.moderator_muted = bool(seat.get("moderator_muted"))
+        elif self.my_seat == index:
+            self.my_seat = None
