@@ -57,14 +57,14 @@ class Server:
         self.registry = Registry(config, self.metrics, media_factory)
         self.gateway = Gateway(config, self.registry, self.metrics)
         self._ws: WsServer | None = None
+        self._port: int | None = None
         self._stopped = asyncio.Event()
 
     @property
     def port(self) -> int:
         """The bound port (useful with ``port=0``)."""
-        assert self._ws is not None, "server not started"
-        port: int = self._ws.sockets[0].getsockname()[1]
-        return port
+        assert self._port is not None, "server not started"
+        return self._port
 
     async def start(self) -> None:
         before, after = raise_nofile_limit()
@@ -82,6 +82,7 @@ class Server:
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),
             server_header="voiceroom",
         )
+        self._port = self._ws.sockets[0].getsockname()[1]
         self.log.info(
             "listening",
             host=self.config.host,

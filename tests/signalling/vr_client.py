@@ -75,7 +75,7 @@ class Client:
         self,
         type_: str | None,
         where: Callable[[Frame], bool] | None = None,
-        timeout: float = TIMEOUT,
+        wait: float = TIMEOUT,
         **body: Any,
     ) -> Frame:
         """The first unconsumed frame of ``type_`` whose body matches; consumed."""
@@ -99,7 +99,7 @@ class Client:
                         raise AssertionError(f"closed before {type_} {body}: {self.types()}")
                     await self._changed.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), wait)
 
     def types(self) -> list[str]:
         return [f["type"] for f in self.frames]
@@ -110,9 +110,9 @@ class Client:
             for f in self.frames
         )
 
-    async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str | None]:
-        await asyncio.wait_for(self.ws.wait_closed(), timeout)
-        await asyncio.wait_for(self._reader, timeout)
+    async def closed(self, wait: float = TIMEOUT) -> tuple[int | None, str | None]:
+        await asyncio.wait_for(self.ws.wait_closed(), wait)
+        await asyncio.wait_for(self._reader, wait)
         return self.ws.close_code, self.ws.close_reason
 
     async def close(self) -> None:

@@ -19,6 +19,8 @@ from voiceroom.auth import Claims
 from voiceroom.protocol import CloseCode
 from voiceroom.signalling.ratelimit import TokenBucket
 
+CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take before the socket is dropped
+
 
 class Connection:
     """A client as the room sees it. ``detached`` means: leaving this connection must not
@@ -79,7 +81,15 @@ class Connection:
         else:
             # The writer may be blocked on a full socket buffer: close from outside it.
             self._out.clear()
-            self._closer = asyncio.create_task(self.ws.close(code, reason))
+            self._closer = asyncio.create_task(self._close_now(code, reason))
+
+    async def _close_now(self, code: CloseCode, reason: str) -> None:
+        # ws.close() first drains the socket, which a client that stopped reading never
+        # lets happen: give it a moment, then drop the TCP connection.
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self.ws.transport.abort()
 
     @property
     def queued(self) -> int:
@@ -93,7 +103,7 @@ class Connection:
                 while out:
                     await ws.send(out.popleft())
                 if self.closing:
-                    await ws.close(self.close_code or CloseCode.NORMAL, self._close_reason)
+                    await self._close_now(self.close_code or CloseCode.NORMAL, self._close_reason)
                     return
                 self._wake.clear()
                 await self._wake.wait()

@@ -1,0 +1,83 @@
+"""Bad input never kills the connection, the room, or the server; floods are cut off."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import msgpack
+from conftest import Harness, ServerFactory
+
+from voiceroom.protocol import MAX_FRAME_BYTES, encode_request
+
+
+async def test_every_bad_frame_gets_a_typed_error_and_nothing_breaks(h: Harness) -> None:
+    host = await h.join("host", "host")
+    eve = await h.join("eve")
+    bad: list[tuple[bytes | str, str]] = [
+        ("text frame", "bad_frame"),
+        (b"\xc1\xc1", "bad_frame"),
+        (msgpack.packb([1, 2, 3]), "bad_frame"),
+        (msgpack.packb({"v": 9, "type": "ping", "id": 1}), "bad_version"),
+        (encode_request("seat.take", 5, {"seat": "one"}), "bad_field"),
+        (encode_request("seat.take", 6, {"seat": True}), "bad_field"),
+        (encode_request("chat.send", 7, {}), "bad_field"),
+        (encode_request("chat.send", 8, {"text": "x", "admin": True}), "bad_field"),
+        (encode_request("room.godmode", 9), "unknown_type"),
+        (encode_request("queue.join", 10), "wrong_phase"),  # out of phase: warm-up
+        (encode_request("room.kick", 11, {"user": "host"}), "forbidden"),  # not her role
+        (encode_request("chat.send", 12, {"text": "x" * (MAX_FRAME_BYTES + 10)}), "bad_frame"),
+    ]
+    for data, code in bad:
+        await eve.send_raw(data)
+        err = await eve.next("error")
+        assert err["code"] == code, (data[:40], err)
+    assert [e["id"] for e in eve.frames if e["type"] == "error"][4:7] == [5, 6, 7]
+    # Everyone still works and nothing was applied.
+    await eve.ok("chat.send", {"text": "sorry"})
+    await host.next("chat.message", where=lambda f: f["body"]["message"]["text"] == "sorry")
+    await host.ok("room.start_show")
+    assert h.room().room.members["host"].role.value == "host"
+
+
+async def test_hard_frame_limit_closes_with_1009_only_that_client(h: Harness) -> None:
+    host = await h.join("host", "host")
+    eve = await h.join("eve")
+    await eve.send_raw(b"\x00" * (2 * 1024 * 1024))
+    assert (await eve.closed())[0] == 1009  # RFC 6455: message too big
+    await host.ok("chat.send", {"text": "fine"})
+
+
+async def test_flood_is_rate_limited_then_disconnected(make_server: ServerFactory) -> None:
+    h = await make_server(rate=5.0, burst=5, flood_limit=20)
+    host = await h.join("host", "host")
+    eve = await h.join("eve")
+    for i in range(60):
+        await eve.send_raw(encode_request("ping", 100 + i))
+    code, reason = await eve.closed()
+    assert code == 1008 and "flood" in (reason or "")
+    codes = [f.get("code") for f in eve.frames if f["type"] == "error"]
+    assert "rate_limited" in codes
+    assert sum(1 for f in eve.frames if f["type"] == "reply") == 5  # the burst went through
+    await host.ok("chat.send", {"text": "unaffected"})
+    await asyncio.sleep(0)
+    assert h.server.metrics.value("voiceroom_rate_limited_total") >= 20
+
+
+async def test_slow_consumer_is_closed_not_waited_for(make_server: ServerFactory) -> None:
+    h = await make_server(send_queue=16, rate=1000.0, burst=1000)
+    host = await h.join("host", "host")
+    slow = await h.join("slow")
+    # Small kernel buffers on both ends, so a client that stops reading is felt quickly.
+    slow.ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for server_side in h.server._ws.connections:  # type: ignore[union-attr]
+        sock = server_side.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    slow.ws.transport.pause_reading()  # stops reading: the server's socket buffer fills
+    text = "x" * 400
+    for _ in range(400):
+        await host.ok("chat.send", {"text": text})
+    slow.ws.transport.resume_reading()
+    code, _ = await slow.closed(wait=10)
+    assert code == 4002
+    await host.ok("chat.send", {"text": "room still fine"})
