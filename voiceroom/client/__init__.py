@@ -24,12 +24,16 @@ from voiceroom.client.audio import (
     ToneSource,
     tone_level,
 )
+from voiceroom.client.bot import Bot, BotConfig, BotReport
 from voiceroom.client.connection import RoomClient, ws_url
 from voiceroom.client.errors import ClientError, ConnectionLost, JoinRefused, ServerError
 from voiceroom.client.media import MediaPeer
 from voiceroom.client.state import Event, RoomState
 
 __all__ = [
+    "Bot",
+    "BotConfig",
+    "BotReport",
     "AudioSource",
     "ClientError",
     "ConnectionLost",

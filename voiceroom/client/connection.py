@@ -104,6 +104,7 @@ class RoomClient:
         self.session: Wire = {}
         self.last_seq = 0
         self.resumes = 0
+        self.version = 0  # bumped on every change of state or connection
         self.closed: ConnectionLost | None = None  # set once the session is over for good
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
@@ -339,9 +340,11 @@ class RoomClient:
         self,
         check: StatePredicate,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a bounded wait is the point of this helper
+        timeout: float | None = 10.0,  # noqa: ASYNC109 - a bounded wait is the point of this helper
     ) -> RoomState:
-        """Wait until ``check(state)`` holds (checked now and after every event)."""
+        """Wait until ``check(state)`` holds (checked now and after every event);
+        ``timeout`` None waits for ever. Raises :class:`ConnectionLost` once the session
+        is over."""
         async with asyncio.timeout(timeout), self._changed:
             while not check(self.state):
                 if self.closed is not None:
@@ -486,6 +489,7 @@ class RoomClient:
             queue.put_nowait(event)
 
     async def _notify(self) -> None:
+        self.version += 1
         async with self._changed:
             self._changed.notify_all()
 

@@ -1,0 +1,172 @@
+"""End to end: a real server on loopback, real aiortc peers, bots doing what people do."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tests.client.conftest import Live
+from voiceroom.client import (
+    Bot,
+    ConnectionLost,
+    JoinRefused,
+    MediaPeer,
+    RoomClient,
+    ServerError,
+    tone_level,
+)
+from voiceroom.client.bot import BotConfig
+from voiceroom.room.errors import ErrorCode
+
+pytestmark = pytest.mark.media
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+SPEAKER_HZ = 700.0
+HOST_HZ = 440.0
+LISTENER_HZ = 1100.0  # a listener that sends a tone must not be heard: it has no seat
+
+
+async def test_host_bot_promotes_speaker_and_listener_hears_the_tone(
+    live: Live, tmp_path: Path
+) -> None:
+    wav = tmp_path / "listener.wav"
+    host = Bot(
+        BotConfig(live.url, live.token("host", "host"), auto_promote=True, start_show_after=0.0),
+        log=None,
+    )
+    speaker = Bot(BotConfig(live.url, live.token("sam"), speak=True, tone=SPEAKER_HZ), log=None)
+    listener = Bot(
+        BotConfig(live.url, live.token("lee"), record=wav, expect_tones=(SPEAKER_HZ,)), log=None
+    )
+    async with host, listener:
+        await host.client.wait_until(lambda s: s.phase == "show")  # type: ignore[union-attr]
+        # The listener publishes too, without a seat: the server must not mix it.
+        assert listener.media is not None
+        listener.media.publish_tone(LISTENER_HZ)
+        async with speaker:
+            client = speaker.client
+            assert client is not None
+            # In the show a listener cannot take a seat: the bot raises its hand, the host
+            # bot promotes it, and only then does it publish (no renegotiation).
+            state = await client.wait_until(lambda s: s.seated, timeout=10)
+            assert state.my_seat is not None and state.my_seat > 0
+            await eventually(lambda: host.report.promoted == ["sam"])
+            assert speaker.media is not None and speaker.media.publishing
+            level = await listener.media.wait_for_tone(SPEAKER_HZ, timeout=5)
+            assert level > 0.05
+            await asyncio.sleep(0.5)
+            heard = listener.media.recent(0.5)
+            assert tone_level(heard, SPEAKER_HZ) > 0.05
+            assert tone_level(heard, LISTENER_HZ) < 0.01
+            assert listener.heard(SPEAKER_HZ)
+    # The WAV on disk holds the same tone.
+    with wave.open(str(wav), "rb") as f:
+        assert (f.getframerate(), f.getnchannels(), f.getsampwidth()) == (48_000, 1, 2)
+        pcm = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+    assert len(pcm) > 48_000 * 0.5
+    assert tone_level(pcm, SPEAKER_HZ) > 0.02
+
+
+async def test_resume_after_a_dropped_socket_keeps_the_seat(live: Live) -> None:
+    host = await RoomClient.join(live.url, live.token("host", "host"))
+    ann = await RoomClient.join(live.url, live.token("ann"))
+    lee = await RoomClient.join(live.url, live.token("lee"))
+    ann_audio = await MediaPeer.connect(ann)
+    lee_audio = await MediaPeer.connect(lee)
+    try:
+        await ann.take_seat(3)  # warm-up: free seats are open
+        await ann.wait_until(lambda s: s.my_seat == 3)
+        ann_audio.publish_tone(SPEAKER_HZ)
+        await lee_audio.wait_for_tone(SPEAKER_HZ, timeout=5)
+
+        resumed = asyncio.create_task(ann.wait_for("connection.resumed", timeout=10))
+        await asyncio.sleep(0)
+        await ann.drop()
+        await host.send_chat("while you were away")
+        event = await resumed
+        assert ann.resumes == 1
+        assert ann.state.my_seat == 3
+        # The server replays what was missed (or sends a snapshot): the chat is there.
+        await ann.wait_until(lambda s: any(m["text"] == "while you were away" for m in s.chat))
+        assert event.body["replayed"] >= 1 or event.body["snapshot"]
+        room = live.server.registry.get("r")
+        assert room is not None and room.room.seat_of("ann") == 3
+        await host.wait_until(lambda s: s.members["ann"]["connected"] is True)
+        # The seat is usable at once, and the media path never stopped.
+        await ann.mute()
+        await ann.unmute()
+        await asyncio.sleep(0.5)
+        assert lee_audio.tone_level(SPEAKER_HZ, 0.5) > 0.05
+    finally:
+        for peer in (ann_audio, lee_audio):
+            await peer.close()
+        for c in (ann, lee, host):
+            await c.leave()
+
+
+async def test_host_bot_runs_a_consultation_on_a_schedule(live: Live) -> None:
+    host = Bot(
+        BotConfig(
+            live.url,
+            live.token("host", "host"),
+            start_show_after=0.0,
+            auto_promote=True,
+            consult_user="auto",
+            consult_after=0.2,
+            consult_for=0.5,
+            end_after=3.0,
+        ),
+        log=None,
+    )
+    shopper = Bot(BotConfig(live.url, live.token("sam"), speak=True, media=False), log=None)
+    async with host, shopper:
+        assert shopper.client is not None
+        started = await shopper.client.wait_for("consult.started", timeout=10)
+        assert started.body["consultation"]["shopper"] == "sam"
+        assert started.body["consultation"]["mode"] == "listen_in"
+        ended = await shopper.client.wait_for("consult.ended", timeout=5)
+        assert ended.body["id"] == host.report.consultations[0]
+        # end_after: the room ends and both bots see their session close.
+        await asyncio.wait_for(shopper.wait(), 5)
+        assert shopper.client.closed is not None
+        assert shopper.client.closed.code == 4004  # ROOM_CLOSED
+    assert not host.report.errors, host.report.errors
+
+
+async def test_bad_requests_raise_typed_errors_with_the_server_code(live: Live) -> None:
+    with pytest.raises(JoinRefused) as refused:
+        await RoomClient.join(live.url, "not-a-token")
+    assert refused.value.status == 401
+    with pytest.raises(JoinRefused) as missing:
+        await RoomClient.join(live.url, live.token("early"))  # no host opened the room yet
+    assert missing.value.status == 404
+
+    async with await RoomClient.join(live.url, live.token("host", "host")) as host:
+        lee = await RoomClient.join(live.url, live.token("lee"))
+        with pytest.raises(ServerError) as err:
+            await lee.raise_hand()  # the queue opens with the show
+        assert err.value.code is ErrorCode.WRONG_PHASE
+        assert err.value.request == "queue.join"
+        with pytest.raises(ServerError) as err:
+            await lee.take_seat(0)
+        assert err.value.code is ErrorCode.SEAT_RESERVED
+        with pytest.raises(ServerError) as err:
+            await lee.start_show()
+        assert err.value.code is ErrorCode.FORBIDDEN
+        assert await lee.ping() < 1.0
+        await lee.leave()
+        assert lee.closed is not None
+        with pytest.raises(ConnectionLost):
+            await lee.send_chat("after leaving")
+        assert host.state.phase == "warmup"
