@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,9 +26,10 @@ from voiceroom.room.errors import ErrorCode
 pytestmark = pytest.mark.media
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a plain attribute that no event announces (a bot's report)."""
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 - nothing to wait on: the value is a plain list
             await asyncio.sleep(0.02)
 
 

@@ -31,10 +31,10 @@ from voiceroom.client.media import MediaPeer
 from voiceroom.client.state import Event, RoomState
 
 __all__ = [
+    "AudioSource",
     "Bot",
     "BotConfig",
     "BotReport",
-    "AudioSource",
     "ClientError",
     "ConnectionLost",
     "Event",
