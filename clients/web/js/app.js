@@ -1,0 +1,283 @@
+// Wires the page: token -> locale -> session -> room state -> views, and audio.
+// Everything a person must know (reconnecting, mic blocked, errors, tap to listen) is put
+// on screen here, not only logged.
+import { Session, CLOSE } from "./session.js";
+import { RoomState } from "./state.js";
+import { Media } from "./media.js";
+import { h, fill, icon } from "./dom.js";
+import { t, has, pickLocale, setLocale, locale, LOCALES } from "./i18n.js";
+import { phaseBanner, seatGrid } from "./views/stage.js";
+import { myCard } from "./views/me.js";
+import { hostCard, agentCard } from "./views/staff.js";
+import { chatLines } from "./views/chat.js";
+
+const WS_PATH = "/ws"; // voiceroom.config.Config.ws_path
+const TOAST_MS = 5000;
+
+const $ = (id) => document.getElementById(id);
+
+/** The token's claims, read without verifying (the server verifies; we only pick a locale). */
+export function tokenClaims(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+}
+
+const app = {
+  st: new RoomState(),
+  session: null,
+  media: null,
+  conn: { state: "connecting" },
+  mic: "off",
+  autoplayBlocked: false,
+  mediaAvailable: true,
+  closed: null, // {code, reason} once the session will not come back
+};
+
+// View-local state that is not the room's: the selected seat, inputs kept across renders.
+const ui = {
+  selectedSeat: null,
+  inputs: new Map(),
+  rerender: () => render(),
+  /** The same input element on every render, so typing survives a re-render. */
+  input(key, props) {
+    let el = this.inputs.get(key);
+    if (!el) {
+      el = h("input", { class: "input", ...props });
+      this.inputs.set(key, el);
+    }
+    if (props.placeholder) el.placeholder = props.placeholder; // follows a language switch
+    el.setAttribute("aria-label", props.placeholder ?? key);
+    return el;
+  },
+};
+
+async function main() {
+  const token = new URLSearchParams(location.search).get("token");
+  await setLocale(pickLocale(token ? tokenClaims(token).locale : null));
+  buildShell();
+  if (!token) {
+    fill($("main"), h("section", { class: "card center" }, h("h2", {}, t("join.no_token_title")), h("p", {}, t("join.no_token"))));
+    return;
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const session = new Session(`${scheme}://${location.host}${WS_PATH}?token=${encodeURIComponent(token)}`);
+  app.session = session;
+  app.media = new Media(session, $("remote-audio"));
+  wireSession(session);
+  wireMedia(app.media);
+  session.connect();
+  setInterval(tick, 1000);
+  window.voiceroom = app; // for people debugging in the console, and for the browser test
+}
+
+// ------------------------------------------------------------------ wiring
+function wireSession(session) {
+  session.addEventListener("welcome", ({ detail }) => {
+    if (detail.snapshot) app.st.applySnapshot(detail.snapshot);
+    app.mediaAvailable = detail.session.media;
+    render();
+    if (app.mediaAvailable && !app.st.ended) {
+      app.media.ensureConnected().catch((err) => toast(errorText(err)));
+    }
+  });
+  session.addEventListener("event", ({ detail }) => {
+    app.st.applyEvent(detail.type, detail.body);
+    if (detail.type === "media.speaking") paintSpeaking();
+    else render();
+  });
+  session.addEventListener("status", ({ detail }) => {
+    app.conn = detail;
+    if (detail.state === "closed") {
+      app.closed = detail;
+      app.media.close();
+    }
+    render();
+  });
+  session.addEventListener("error", ({ detail }) => toast(errorText(detail)));
+}
+
+function wireMedia(media) {
+  media.addEventListener("mic", ({ detail }) => {
+    app.mic = detail.state;
+    if (detail.state === "error") console.warn("voiceroom: microphone error", detail.error);
+    render();
+  });
+  media.addEventListener("autoplay", ({ detail }) => {
+    app.autoplayBlocked = detail.blocked;
+    render();
+  });
+  media.addEventListener("state", ({ detail }) => {
+    // ICE failed (network change, server restart): negotiate again once signalling is up.
+    if (detail.connection === "failed" && app.conn.state === "open") {
+      media.ensureConnected().catch((err) => toast(errorText(err)));
+    }
+  });
+}
+
+/** Send a command; a refusal becomes a localized toast. Resolves with the reply body. */
+function act(type, body = {}) {
+  return app.session.request(type, body).then((reply) => {
+    // Off-seat in a 1v1 there is no seat event to tell us; the reply is our cue.
+    if (type === "mic.mute" || type === "mic.unmute") {
+      app.st.selfMuted = type === "mic.mute";
+      render();
+    }
+    return reply;
+  }, (err) => {
+    toast(errorText(err));
+    throw err;
+  }).catch(() => undefined);
+}
+
+function errorText(err) {
+  const code = err?.code;
+  if (code && has(`error.${code}`)) return t(`error.${code}`);
+  console.warn("voiceroom:", err);
+  return t("error.generic");
+}
+
+// ------------------------------------------------------------------ rendering
+function buildShell() {
+  const select = h("select", { id: "lang", class: "lang", "aria-label": "Language / اللغة", onChange: async (e) => {
+    await setLocale(e.target.value, { remember: true });
+    buildShell();
+    render();
+  } }, Object.entries(LOCALES).map(([code, { label }]) => h("option", { value: code, selected: code === locale() }, label)));
+  fill($("topbar"),
+    h("div", { class: "brand" }, h("span", { class: "logo" }, icon("mic")), h("span", { id: "room-title" }, t("app.name"))),
+    h("div", { id: "conn", class: "conn" }),
+    h("label", { class: "lang-wrap" }, icon("globe"), select));
+  $("chat-title").textContent = t("chat.title");
+  $("chat-input").placeholder = t("chat.placeholder");
+  $("chat-input").setAttribute("aria-label", t("chat.placeholder"));
+  $("chat-send").setAttribute("aria-label", t("chat.send"));
+  fill($("chat-send"), icon("send"));
+  document.title = t("app.name");
+}
+
+function render() {
+  const st = app.st;
+  const focused = document.activeElement;
+  const selection = focused?.selectionStart != null ? [focused.selectionStart, focused.selectionEnd] : null;
+  syncAudio();
+  renderAlerts();
+  renderConn();
+  if (!st.ready) {
+    fill($("main"), h("section", { class: "card center" }, h("p", { class: "muted" }, t("join.connecting"))));
+    $("chat").hidden = true;
+    return;
+  }
+  const now = Date.now() / 1000;
+  $("room-title").textContent = st.room;
+  fill($("phase"), phaseBanner(st, now));
+  const sections = [
+    h("section", { class: "card", id: "stage" }, h("h2", { class: "card-title" }, t("stage.title"),
+      // Only staff hear of every join and leave; a listener's count would go stale.
+      st.isStaff ? h("span", { class: "muted count" }, t("stage.members", { n: st.members.size })) : null),
+    seatGrid(st, ui, act)),
+    myCard(st, ui, act, now),
+  ];
+  if (st.isModerator) sections.push(hostCard(st, ui, act));
+  if (st.role === "agent") sections.push(agentCard(st, act));
+  fill($("main"), sections);
+  renderChat();
+  if (focused?.isConnected && focused !== document.activeElement) {
+    focused.focus();
+    if (selection) focused.setSelectionRange(...selection);
+  }
+}
+
+function renderChat() {
+  const st = app.st;
+  $("chat").hidden = false;
+  const log = $("chat-log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  fill(log, chatLines(st));
+  if (!st.chat.length) log.append(h("li", { class: "muted empty" }, t("chat.empty")));
+  if (atBottom) log.scrollTop = log.scrollHeight;
+  $("chat-input").maxLength = st.chatMaxChars;
+  $("chat-input").disabled = !!st.ended;
+}
+
+function renderConn() {
+  const { state } = app.conn;
+  fill($("conn"), h("span", { class: `conn-dot conn-${state}` }), t(`conn.${state}`));
+}
+
+function renderAlerts() {
+  const alerts = [];
+  const st = app.st;
+  if (app.closed) {
+    const key = { [CLOSE.KICKED]: "closed.kicked", [CLOSE.REPLACED]: "closed.replaced", [CLOSE.ROOM_CLOSED]: "closed.room_closed", [CLOSE.NORMAL]: "closed.left" }[app.closed.code] ?? "closed.other";
+    alerts.push(alert("error", t(key), app.closed.code === CLOSE.KICKED ? null : [t("closed.rejoin"), () => location.reload()]));
+  } else if (st.ended) {
+    alerts.push(alert("info", t(st.ended === "kicked" ? "closed.kicked" : "phase.ended_line")));
+  } else if (app.conn.state === "reconnecting") {
+    alerts.push(alert("warn", t("conn.lost", { n: app.conn.attempt ?? 1 })));
+  }
+  if (app.mic === "denied") {
+    alerts.push(alert("error", t("mic.denied"), [t("mic.retry"), () => { app.mic = "off"; render(); }]));
+  } else if (app.mic === "error") {
+    alerts.push(alert("error", t("mic.error"), [t("mic.retry"), () => { app.mic = "off"; render(); }]));
+  }
+  if (app.autoplayBlocked && !app.closed) {
+    alerts.push(h("button", { type: "button", class: "tap-to-listen", onClick: () => app.media.resumePlayback() }, icon("speaker"), t("audio.tap_to_listen")));
+  }
+  if (st.ready && !app.mediaAvailable) alerts.push(alert("info", t("audio.unavailable")));
+  fill($("alerts"), alerts);
+}
+
+function alert(kind, text, action) {
+  return h("div", { class: `alert alert-${kind}`, role: kind === "error" ? "alert" : "status" },
+    h("span", {}, text), action ? h("button", { type: "button", class: "btn btn-sm btn-secondary", onClick: action[1] }, action[0]) : null);
+}
+
+/** The mic follows the room: live while this member may speak, released otherwise. */
+function syncAudio() {
+  const st = app.st;
+  if (!app.mediaAvailable || app.closed) return;
+  const wanted = st.canSpeak;
+  if (app.mic === "denied" || app.mic === "error") {
+    if (wanted) return; // re-prompt only when the person taps "Retry"
+    app.mic = "off"; // off the seat: nothing to ask for any more
+  }
+  app.media.setMuted(st.selfMuted || st.moderatorMuted);
+  app.media.setMicWanted(wanted);
+}
+
+function paintSpeaking() {
+  for (const el of document.querySelectorAll(".seat[data-user]")) {
+    el.classList.toggle("speaking", !!el.dataset.user && app.st.speaking.has(el.dataset.user) && !el.querySelector(".mute-mark"));
+  }
+}
+
+function tick() {
+  const st = app.st;
+  const counting = st.ready && ((st.phase === "warmup" && st.showStartsAt) || st.invite);
+  if (counting) render();
+}
+
+function toast(text) {
+  const el = h("div", { class: "toast", role: "alert" }, text);
+  $("toasts").append(el);
+  setTimeout(() => el.remove(), TOAST_MS);
+}
+
+// The chat form lives outside the re-rendered area: typing is never interrupted.
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text) return;
+  act("chat.send", { text }).then((reply) => { if (reply) input.value = ""; });
+});
+
+main().catch((err) => {
+  console.error(err);
+  document.body.prepend(h("div", { class: "alert alert-error" }, String(err)));
+});

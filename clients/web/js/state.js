@@ -1,0 +1,131 @@
+// The room as this member sees it: built from the welcome snapshot (voiceroom.room.core
+// Snapshot) and kept current by room events (voiceroom/room/events.py). No DOM, no I/O,
+// so it is unit-tested in node. Views read it; only `applySnapshot`/`applyEvent` write it.
+
+const CHAT_KEEP = 200;
+export const MODERATORS = new Set(["host", "cohost"]);
+export const STAFF = new Set(["host", "cohost", "agent"]);
+
+export class RoomState {
+  constructor() {
+    this.ready = false;
+    this.ended = null; // why this member is out of the room for good: "ended", "kicked", ...
+    this.speaking = new Set();
+  }
+
+  applySnapshot(s) {
+    this.ready = true;
+    this.room = s.room;
+    this.phase = s.phase;
+    this.showStartsAt = s.show_starts_at;
+    this.seatCount = s.seat_count;
+    this.tiers = s.tiers;
+    this.warmupOpenSeats = s.warmup_open_seats;
+    this.chatMaxChars = s.chat_max_chars;
+    this.you = { ...s.you };
+    this.queuePosition = s.your_queue_position;
+    this.requestPosition = s.your_request_position;
+    this.invite = s.your_invite;
+    this.selfMuted = s.self_muted;
+    this.moderatorMuted = s.moderator_muted;
+    this.seats = s.seats.map((x) => ({ ...x }));
+    this.members = new Map(s.members.map((m) => [m.user, { ...m }]));
+    this.queue = s.queue ?? [];
+    this.requests = s.requests ?? [];
+    this.consultations = new Map(s.consultations.map((k) => [k.id, k]));
+    this.chat = [...s.chat];
+    this.music = s.music?.track ? s.music : null;
+    if (this.phase === "ended") this.ended = "ended";
+  }
+
+  /** Apply one event; returns false for a type this client does not know (ignored). */
+  applyEvent(type, b) {
+    const handler = HANDLERS[type];
+    if (!handler) return false;
+    handler(this, b);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- derived views
+  get role() { return this.you?.role; }
+  get isModerator() { return MODERATORS.has(this.role); }
+  get isStaff() { return STAFF.has(this.role); }
+  get mySeat() { return this.seats?.find((s) => s.user === this.you.user) ?? null; }
+  get myConsultation() {
+    for (const k of this.consultations?.values() ?? []) {
+      if (k.staff === this.you.user || k.shopper === this.you.user) return k;
+    }
+    return null;
+  }
+  get stageConsultation() {
+    for (const k of this.consultations?.values() ?? []) if (k.kind === "stage") return k;
+    return null;
+  }
+  /** The server routes this member's voice: on a seat, or one of a 1v1's pair. */
+  get canSpeak() { return !!this.ready && !this.ended && (!!this.mySeat || !!this.myConsultation); }
+  /** The voice reaches nobody while muted, by self or by a moderator. */
+  get micLive() { return this.canSpeak && !this.selfMuted && !this.moderatorMuted; }
+
+  nameOf(user) {
+    if (user === this.you?.user) return this.you.name;
+    const m = this.members.get(user);
+    if (m) return m.name;
+    const seat = this.seats.find((s) => s.user === user);
+    return seat?.name ?? user;
+  }
+}
+
+const HANDLERS = {
+  "member.joined": (st, b) => {
+    st.members.set(b.member.user, { ...b.member });
+  },
+  "member.left": (st, b) => {
+    st.members.delete(b.user);
+    st.speaking.delete(b.user);
+    if (b.user === st.you.user) st.ended = b.reason;
+  },
+  "member.presence": (st, b) => {
+    const m = st.members.get(b.user);
+    if (m) m.connected = b.connected;
+  },
+  "member.role": (st, b) => {
+    const m = st.members.get(b.user);
+    if (m) m.role = b.role;
+    if (b.user === st.you.user) st.you.role = b.role;
+  },
+  "seat.updated": (st, b) => {
+    const seat = { ...b.seat };
+    st.seats[seat.index] = seat;
+    if (seat.user === st.you.user) {
+      st.selfMuted = seat.self_muted;
+      st.moderatorMuted = seat.moderator_muted;
+    }
+  },
+  "queue.updated": (st, b) => { st.queue = b.entries; },
+  "queue.position": (st, b) => { st.queuePosition = b.position; },
+  "invite.received": (st, b) => { st.invite = b; },
+  "invite.ended": (st, b) => { if (b.user === st.you.user) st.invite = null; },
+  "room.phase": (st, b) => {
+    st.phase = b.phase;
+    st.showStartsAt = b.show_starts_at;
+    if (b.phase === "ended") st.ended = "ended";
+  },
+  "consult.started": (st, b) => { st.consultations.set(b.consultation.id, b.consultation); },
+  "consult.ended": (st, b) => {
+    const k = st.consultations.get(b.id);
+    st.consultations.delete(b.id);
+    // The server forgets a self-mute made off-seat in a 1v1 (core: _end_consult).
+    if (k && (k.staff === st.you.user || k.shopper === st.you.user) && !st.mySeat) st.selfMuted = false;
+  },
+  "consult.requests": (st, b) => { st.requests = b.requests; },
+  "consult.request_status": (st, b) => { st.requestPosition = b.position; },
+  "chat.message": (st, b) => {
+    st.chat.push(b.message);
+    if (st.chat.length > CHAT_KEEP) st.chat.splice(0, st.chat.length - CHAT_KEEP);
+  },
+  "music.changed": (st, b) => { st.music = b.track ? b : null; },
+  "media.speaking": (st, b) => {
+    if (b.speaking) st.speaking.add(b.user);
+    else st.speaking.delete(b.user);
+  },
+};

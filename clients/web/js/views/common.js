@@ -1,0 +1,51 @@
+// Small pieces the views share: avatars, tier badges, buttons.
+import { h, icon, bdi } from "../dom.js";
+import { t, has } from "../i18n.js";
+
+export function initials(name) {
+  const words = (name ?? "?").replace(/\(.*?\)/g, "").trim().split(/\s+/).filter(Boolean);
+  const letters = words.slice(0, 2).map((w) => [...w][0]);
+  return (letters.join("") || "?").toUpperCase();
+}
+
+/** A stable hue per user, so a person keeps their colour across reloads and devices. */
+export function hue(user) {
+  let x = 0;
+  for (const ch of user ?? "") x = (x * 31 + ch.codePointAt(0)) >>> 0;
+  return x % 360;
+}
+
+export function avatar(user, name, { size = "md" } = {}) {
+  return h("span", { class: `avatar avatar-${size}`, style: `--hue:${hue(user)}`, "aria-hidden": "true" }, initials(name));
+}
+
+export function tierBadge(tier) {
+  if (!tier) return null;
+  const label = has(`tier.${tier}`) ? t(`tier.${tier}`) : tier;
+  return h("span", { class: `badge tier tier-${tier}` }, label);
+}
+
+export function roleLabel(role) {
+  return t(`role.${role}`);
+}
+
+/** A person's name with their tier: "Layla [VIP]". */
+export function person(user, name, tier) {
+  return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name" }, bdi(name)), tierBadge(tier));
+}
+
+export function button(label, onClick, { kind = "secondary", iconName, disabled, small, title } = {}) {
+  return h("button", {
+    type: "button",
+    class: ["btn", `btn-${kind}`, small && "btn-sm"],
+    onClick,
+    disabled: !!disabled,
+    title,
+  }, iconName ? icon(iconName) : null, h("span", {}, label));
+}
+
+export function card(id, title, ...body) {
+  return h("section", { class: "card", id }, title ? h("h2", { class: "card-title" }, title) : null, ...body);
+}
+
+export const empty = (text) => h("p", { class: "muted empty" }, text);

@@ -1,0 +1,93 @@
+// What this member can do themselves: answer an invite, mute/unmute, leave the seat, raise
+// a hand (and see their place), ask for a private consultation, end their own 1v1.
+import { h, bdi, icon } from "../dom.js";
+import { t, formatCountdown } from "../i18n.js";
+import { button, card, roleLabel, tierBadge, avatar } from "./common.js";
+
+export function myCard(st, ui, act, now) {
+  const rows = [whoAmI(st)];
+  if (st.ended) return card("me", null, ...rows);
+  if (st.invite) rows.push(inviteRow(st, act, now));
+  const k = st.myConsultation;
+  if (k) rows.push(consultRow(st, k, act));
+  if (st.canSpeak) rows.push(micRow(st, act));
+  if (st.role === "listener" && !st.mySeat && !k) {
+    rows.push(handRow(st, act));
+    rows.push(requestRow(st, ui, act));
+  }
+  return card("me", null, ...rows);
+}
+
+function whoAmI(st) {
+  const me = st.you;
+  return h("div", { class: "whoami" },
+    avatar(me.user, me.name),
+    h("div", {}, h("div", { class: "whoami-name" }, bdi(me.name), " ", tierBadge(me.tier)),
+      h("div", { class: "muted" }, roleLabel(st.mySeat && st.role === "listener" ? "speaker" : st.role))));
+}
+
+function inviteRow(st, act, now) {
+  const inv = st.invite;
+  return h("div", { class: "notice notice-invite" },
+    h("p", {}, t("invite.text", { name: "\u2068" + inv.by_name + "\u2069", n: inv.seat }), " ",
+      h("span", { class: "muted" }, "(", h("bdi", { dir: "ltr" }, formatCountdown(inv.expires_at - now)), ")")),
+    h("div", { class: "btn-row" },
+      button(t("invite.accept"), () => act("seat.accept_invite"), { kind: "primary" }),
+      button(t("invite.decline"), () => act("seat.decline_invite"))));
+}
+
+function consultRow(st, k, act) {
+  const partner = k.staff === st.you.user ? k.shopper_name : k.staff_name;
+  return h("div", { class: "notice notice-consult" },
+    h("p", {}, t(`consult.with_${k.kind}_${k.mode}`, { name: "\u2068" + partner + "\u2069" })),
+    button(k.kind === "stage" && st.isModerator ? t("action.back_to_show") : t("consult.end"),
+      () => act("consult.end", { id: k.id }), { kind: "danger" }));
+}
+
+function micRow(st, act) {
+  const modMuted = st.moderatorMuted;
+  const muted = st.selfMuted || modMuted;
+  return h("div", { class: "mic-row" },
+    h("button", {
+      type: "button",
+      class: ["mic-toggle", muted ? "is-muted" : "is-live"],
+      disabled: modMuted,
+      "aria-pressed": String(!muted),
+      onClick: () => act(st.selfMuted ? "mic.unmute" : "mic.mute"),
+    }, h("span", { class: "mic-icon" }, icon(muted ? "micOff" : "mic")), h("span", {}, modMuted ? t("mic.muted_by_mod") : muted ? t("mic.unmute") : t("mic.mute"))),
+    st.mySeat && st.mySeat.index !== 0
+      ? button(t("seat.leave"), () => act("seat.leave"), { iconName: "exit" })
+      : null);
+}
+
+function handRow(st, act) {
+  if (st.phase !== "show") {
+    const hint = st.phase === "warmup" && st.warmupOpenSeats ? t("hand.warmup_open") : t("hand.opens_at_show");
+    return h("p", { class: "hint" }, hint);
+  }
+  if (st.queuePosition != null) {
+    return h("div", { class: "hand-row raised" },
+      h("p", { class: "queue-pos" }, t("hand.position", { n: st.queuePosition })),
+      button(t("hand.lower"), () => act("queue.cancel"), { iconName: "hand" }));
+  }
+  return h("div", { class: "hand-row" },
+    button(t("hand.raise"), () => act("queue.join"), { kind: "primary", iconName: "hand" }),
+    h("p", { class: "hint" }, t("hand.hint")));
+}
+
+function requestRow(st, ui, act) {
+  if (st.requestPosition != null) {
+    return h("div", { class: "request-row" },
+      h("p", {}, t("request.position", { n: st.requestPosition })),
+      button(t("request.cancel"), () => act("consult.cancel_request"), { small: true }));
+  }
+  const note = ui.input("request-note", { type: "text", maxlength: "200", placeholder: t("request.note_placeholder") });
+  return h("form", {
+    class: "request-row",
+    onSubmit: (e) => {
+      e.preventDefault();
+      act("consult.request", { note: note.value.trim() }).then(() => { note.value = ""; });
+    },
+  }, h("p", { class: "muted" }, t("request.hint")), h("div", { class: "inline-form" }, note,
+    h("button", { type: "submit", class: "btn btn-secondary" }, t("request.send"))));
+}

@@ -1,0 +1,105 @@
+// Staff panels. Host and co-host: run the room (start the show, schedule, music, end), the
+// speaker queue (promote/deny), the audience (invite, 1v1, remove). Agent: private
+// consultation requests (accept) and their own call (end).
+import { h, bdi } from "../dom.js";
+import { t, formatNumber } from "../i18n.js";
+import { button, card, empty, person } from "./common.js";
+
+export function hostCard(st, ui, act) {
+  const isHost = st.role === "host";
+  const live = st.phase !== "ended";
+  const rows = [];
+  if (isHost && st.phase === "warmup") {
+    const minutes = ui.input("schedule-minutes", { type: "number", min: "1", max: "1440", value: "10", class: "input input-num" });
+    rows.push(h("div", { class: "btn-row" },
+      button(t("host.start_show"), () => act("room.start_show"), { kind: "primary" }),
+      h("form", {
+        class: "inline-form",
+        onSubmit: (e) => {
+          e.preventDefault();
+          const n = Number(minutes.value);
+          if (n > 0) act("room.schedule", { starts_at: Date.now() / 1000 + n * 60 });
+        },
+      }, h("label", { class: "muted" }, t("host.schedule_in")), minutes, h("span", { class: "muted" }, t("host.minutes")),
+      h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("host.schedule")))));
+  }
+  const stage = st.stageConsultation;
+  if (stage) {
+    rows.push(h("div", { class: "notice notice-consult" },
+      h("p", {}, t(`phase.consult_${stage.mode}`, { host: "\u2068" + stage.staff_name + "\u2069", shopper: "\u2068" + stage.shopper_name + "\u2069" })),
+      button(t("action.back_to_show"), () => act("consult.end", { id: stage.id }), { kind: "primary" })));
+  }
+  if (live) rows.push(musicRow(st, ui, act));
+  const body = [h("div", { class: "stack" }, rows)];
+  body.push(h("h3", {}, t("queue.title"), " ", h("span", { class: "count" }, formatNumber(st.queue.length))));
+  body.push(queueList(st, act));
+  body.push(h("h3", {}, t("audience.title")));
+  body.push(audienceList(st, act));
+  if (isHost && live) {
+    body.push(h("div", { class: "danger-zone" },
+      button(t("host.end_room"), () => confirm(t("confirm.end_room")) && act("room.end"), { kind: "danger" })));
+  }
+  return card("host-panel", t("host.title"), ...body);
+}
+
+function musicRow(st, ui, act) {
+  if (st.music) {
+    return h("div", { class: "btn-row" },
+      h("span", {}, t("music.playing"), " ", bdi(st.music.track)),
+      button(t("music.stop"), () => act("music.stop"), { iconName: "music", small: true }));
+  }
+  const track = ui.input("music-track", { type: "text", placeholder: t("music.track_placeholder"), maxlength: "200" });
+  return h("form", {
+    class: "inline-form",
+    onSubmit: (e) => { e.preventDefault(); if (track.value.trim()) act("music.play", { track: track.value.trim(), gain: 0.5, loop: true }); },
+  }, track, h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("music.play")));
+}
+
+function queueList(st, act) {
+  if (st.phase !== "show") return empty(t("queue.opens_at_show"));
+  if (!st.queue.length) return empty(t("queue.empty"));
+  const canConsult = !st.stageConsultation;
+  return h("ol", { class: "list" }, st.queue.map((e) => h("li", { class: "list-item", dataset: { user: e.user } },
+    h("span", { class: "pos" }, formatNumber(e.position)),
+    person(e.user, e.name, e.tier),
+    h("div", { class: "btn-row" },
+      button(t("queue.promote"), () => act("queue.promote", { user: e.user }), { kind: "primary", small: true }),
+      canConsult ? button(t("action.consult_listen_in"), () => act("consult.start", { user: e.user, mode: "listen_in" }), { small: true }) : null,
+      button(t("queue.deny"), () => act("queue.deny", { user: e.user }), { small: true })))));
+}
+
+function audienceList(st, act) {
+  const seated = new Set(st.seats.map((s) => s.user).filter(Boolean));
+  const people = [...st.members.values()]
+    .filter((m) => m.user !== st.you.user && !seated.has(m.user))
+    .sort((a, b) => (b.connected - a.connected) || a.name.localeCompare(b.name));
+  if (!people.length) return empty(t("audience.empty"));
+  const canConsult = st.phase === "show" && !st.stageConsultation;
+  return h("ul", { class: "list" }, people.map((m) => h("li", { class: ["list-item", !m.connected && "offline"], dataset: { user: m.user } },
+    person(m.user, m.name, m.tier),
+    m.role !== "listener" ? h("span", { class: "badge role" }, t(`role.${m.role}`)) : null,
+    h("div", { class: "btn-row" },
+      button(t("audience.invite"), () => act("seat.invite", { user: m.user }), { small: true }),
+      canConsult ? button(t("action.consult_private"), () => act("consult.start", { user: m.user, mode: "private" }), { small: true }) : null,
+      m.role === "listener" || st.role === "host"
+        ? button(t("action.kick"), () => confirm(t("confirm.kick", { name: m.name })) && act("room.kick", { user: m.user }), { kind: "danger", small: true })
+        : null))));
+}
+
+export function agentCard(st, act) {
+  const mine = st.myConsultation;
+  const body = [];
+  if (mine) {
+    body.push(h("p", { class: "muted" }, t("agent.busy")));
+  } else if (st.requests.length) {
+    body.push(button(t("agent.take_next"), () => act("consult.accept", {}), { kind: "primary" }));
+  }
+  body.push(h("h3", {}, t("agent.requests"), " ", h("span", { class: "count" }, formatNumber(st.requests.length))));
+  body.push(st.requests.length
+    ? h("ol", { class: "list" }, st.requests.map((r) => h("li", { class: "list-item", dataset: { user: r.user } },
+      person(r.user, r.name, r.tier),
+      r.note ? h("q", { class: "note" }, bdi(r.note)) : null,
+      mine ? null : button(t("agent.accept"), () => act("consult.accept", { user: r.user }), { kind: "primary", small: true }))))
+    : empty(t("agent.no_requests")));
+  return card("agent-panel", t("agent.title"), ...body);
+}

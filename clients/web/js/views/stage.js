@@ -1,0 +1,99 @@
+// The stage: phase banner (warm-up countdown / live / 1v1) and the seat grid with names,
+// tier badges, mute marks and speaking rings. Moderators pick a seat to act on it.
+import { h, icon, bdi } from "../dom.js";
+import { t, formatCountdown, formatTime, formatNumber } from "../i18n.js";
+import { avatar, tierBadge, button } from "./common.js";
+
+export function phaseBanner(st, now) {
+  const k = st.stageConsultation;
+  let pill;
+  let line;
+  if (st.phase === "ended") {
+    pill = h("span", { class: "pill pill-ended" }, t("phase.ended"));
+    line = t("phase.ended_line");
+  } else if (st.phase === "warmup") {
+    pill = h("span", { class: "pill pill-warmup" }, t("phase.warmup"));
+    const left = st.showStartsAt == null ? null : st.showStartsAt - now;
+    if (left === null) line = t("phase.warmup_line");
+    else if (left > 0) {
+      line = [t("phase.starts_in"), " ", h("bdi", { class: "countdown", dir: "ltr" }, formatCountdown(left)),
+        h("span", { class: "muted" }, " · ", t("phase.starts_at", { time: formatTime(st.showStartsAt) }))];
+    } else line = t("phase.starting_soon");
+  } else {
+    pill = h("span", { class: "pill pill-live" }, h("span", { class: "dot" }), t("phase.live"));
+    line = k
+      ? [t(`phase.consult_${k.mode}`, { host: "\u2068" + k.staff_name + "\u2069", shopper: "\u2068" + k.shopper_name + "\u2069" })]
+      : t("phase.live_line");
+  }
+  const music = st.music
+    ? h("div", { class: "music-line" }, icon("music"), t("music.playing"), " ", h("bdi", {}, st.music.track))
+    : null;
+  return [
+    h("div", { class: ["phase", `phase-${st.phase}`, k && "phase-consult"] }, pill, h("div", { class: "phase-line" }, line)),
+    music,
+  ];
+}
+
+export function seatGrid(st, ui, act) {
+  const k = st.stageConsultation ?? st.myConsultation;
+  const inPair = (user) => k && (k.staff === user || k.shopper === user);
+  const canTake = st.phase === "warmup" && st.warmupOpenSeats && !st.mySeat && !st.ended;
+  const tiles = st.seats.map((seat) => {
+    const taken = seat.status === "taken";
+    const me = taken && seat.user === st.you.user;
+    const muted = seat.self_muted || seat.moderator_muted;
+    const speaking = taken && st.speaking.has(seat.user) && !muted;
+    const selectable = st.isModerator && !st.ended && !(seat.index === 0 && !taken && st.role !== "host");
+    const free = seat.status === "free";
+    const hostSeat = seat.index === 0;
+    const onClick = selectable
+      ? () => { ui.selectedSeat = ui.selectedSeat === seat.index ? null : seat.index; ui.rerender(); }
+      : free && canTake && !hostSeat ? () => act("seat.take", { seat: seat.index }) : undefined;
+    const label = taken ? seat.name : seat.status === "locked" ? t("seat.locked") : hostSeat ? t("seat.host_seat") : free && canTake ? t("seat.take") : t("seat.free");
+    return h("li", {
+      class: ["seat", `seat-${seat.status}`, speaking && "speaking", me && "me", inPair(seat.user) && "in-consult",
+        ui.selectedSeat === seat.index && "selected"],
+      dataset: { seat: seat.index, user: seat.user ?? "" },
+    }, h(onClick ? "button" : "div", {
+      class: "seat-body", type: onClick ? "button" : undefined, onClick,
+      "aria-label": taken ? t("seat.aria_taken", { n: seat.index, name: seat.name }) : t("seat.aria_free", { n: seat.index }),
+    },
+    h("span", { class: "seat-ring" },
+      taken ? avatar(seat.user, seat.name, { size: "lg" })
+        : h("span", { class: "avatar avatar-lg avatar-empty" }, icon(seat.status === "locked" ? "lock" : "plus")),
+      taken && muted ? h("span", { class: ["mute-mark", seat.moderator_muted && "by-mod"], title: t(seat.moderator_muted ? "seat.muted_by_mod" : "seat.muted") }, icon("micOff")) : null,
+      hostSeat && taken ? h("span", { class: "host-mark" }, t("role.host")) : null),
+    h("span", { class: "seat-name" }, h("bdi", {}, label)),
+    taken ? tierBadge(seat.tier) : h("span", { class: "seat-index" }, formatNumber(seat.index)),
+    ));
+  });
+  return [h("ul", { class: "seats" }, tiles), st.isModerator ? seatActions(st, ui, act) : null];
+}
+
+/** The action bar for the seat a moderator picked. */
+function seatActions(st, ui, act) {
+  const seat = ui.selectedSeat == null ? null : st.seats[ui.selectedSeat];
+  if (!seat) return null;
+  const done = (p) => p.then(() => { ui.selectedSeat = null; ui.rerender(); });
+  const buttons = [];
+  if (seat.status === "taken") {
+    const self = seat.user === st.you.user;
+    buttons.push(seat.moderator_muted
+      ? button(t("action.unmute_seat"), () => done(act("seat.unmute", { seat: seat.index })), { iconName: "mic", small: true })
+      : button(t("action.mute_seat"), () => done(act("seat.mute", { seat: seat.index })), { iconName: "micOff", small: true }));
+    if (!self) {
+      buttons.push(button(t("action.demote"), () => done(act("seat.demote", { user: seat.user })), { small: true }));
+      if (st.phase === "show" && !st.stageConsultation) {
+        buttons.push(button(t("action.consult_listen_in"), () => done(act("consult.start", { user: seat.user, mode: "listen_in" })), { kind: "primary", iconName: "headset", small: true }));
+        buttons.push(button(t("action.consult_private"), () => done(act("consult.start", { user: seat.user, mode: "private" })), { iconName: "headset", small: true }));
+      }
+      buttons.push(button(t("action.kick"), () => confirm(t("confirm.kick", { name: seat.name })) && done(act("room.kick", { user: seat.user })), { kind: "danger", small: true }));
+    }
+  } else if (seat.status === "locked") {
+    buttons.push(button(t("action.unlock_seat"), () => done(act("seat.unlock", { seat: seat.index })), { small: true }));
+  } else {
+    buttons.push(button(t("action.lock_seat"), () => done(act("seat.lock", { seat: seat.index })), { iconName: "lock", small: true }));
+  }
+  const title = seat.status === "taken" ? [bdi(seat.name), " · ", t("seat.number", { n: seat.index })] : t("seat.number", { n: seat.index });
+  return h("div", { class: "seat-actions", role: "toolbar" }, h("strong", {}, title), h("div", { class: "btn-row" }, buttons));
+}
