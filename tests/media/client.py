@@ -42,9 +42,13 @@ class OpusToneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, freq: float, *, amplitude: float = 0.3, bitrate: int = 32_000) -> None:
+    def __init__(
+        self, freq: float, *, amplitude: float = 0.3, bitrate: int = 32_000, voiced: bool = False
+    ) -> None:
         super().__init__()
         self.freq = freq
+        self._voiced = voiced
+        self._rng = np.random.default_rng(0)
         self._amp = amplitude * 32767
         self._encoder = OpusEncoder(bitrate=bitrate, packet_loss_perc=10)
         self._n = 0
@@ -52,7 +56,13 @@ class OpusToneTrack(MediaStreamTrack):
 
     def _pcm(self) -> Pcm:
         t = (np.arange(FRAME_SAMPLES) + self._n * FRAME_SAMPLES) / SAMPLE_RATE
-        return (np.sin(2 * math.pi * self.freq * t) * self._amp).astype(np.int16)
+        x = np.sin(2 * math.pi * self.freq * t) * self._amp
+        if self._voiced:
+            # Syllable-rate envelope plus a little noise: Opus's SILK layer only spends
+            # in-band FEC (LBRR) on frames its VAD takes for speech, never on a pure tone.
+            x *= 0.7 + 0.3 * np.sin(2 * math.pi * 3 * t)
+            x += self._rng.normal(0, 0.01 * 32767, FRAME_SAMPLES)
+        return x.astype(np.int16)
 
     async def recv(self) -> Packet:  # type: ignore[override]
         if self._start is None:
@@ -98,9 +108,11 @@ class AudioClient:
         pcm = self._decoder.decode(payload).copy()
         self.received.append(Received(arrival, seq, timestamp, pcm))
 
-    def send_tone(self, freq: float, *, amplitude: float = 0.3) -> None:
+    def send_tone(self, freq: float, *, amplitude: float = 0.3, voiced: bool = False) -> None:
         self.tone = freq
-        self.transceiver.sender.replaceTrack(OpusToneTrack(freq, amplitude=amplitude))
+        self.transceiver.sender.replaceTrack(
+            OpusToneTrack(freq, amplitude=amplitude, voiced=voiced)
+        )
 
     def stop_sending(self) -> None:
         self.tone = None

@@ -65,6 +65,28 @@ def test_loss_with_no_packet_in_hand_conceals_then_uses_fec() -> None:
     assert jb.target == 2  # the underrun raised the depth
 
 
+def test_two_losses_in_a_row_conceal_one_frame_then_use_fec() -> None:
+    jb = JitterBuffer(min_frames=1)
+    kinds = []
+    for k in range(10):
+        if k not in (5, 6):
+            jb.push(k, payload(k), k * T)
+        kinds.append(jb.pop(k * T + 0.001).kind)
+    # tick 5: underrun -> PLC for slot 5 (stall); tick 6: still nothing; tick 7: 5 and 6
+    # lost, 7 here -> slot 5 already concealed, slot 6 from 7's FEC, then 7.
+    assert kinds[5:9] == [PullKind.PLC, PullKind.PLC, PullKind.FEC, PullKind.PACKET]
+    jb = JitterBuffer(min_frames=2)
+    jb.push(0, payload(0), 0.0)
+    kinds = []
+    for k in range(1, 12):
+        if k not in (5, 6):
+            jb.push(k, payload(k), k * T)
+        kinds.append(jb.pop(k * T + 0.001).kind)
+    # One frame in hand: slot 5 has neither packet nor FEC -> one PLC, slot 6 from FEC.
+    assert kinds.count(PullKind.PLC) == 1 and kinds.count(PullKind.FEC) == 1
+    assert kinds[kinds.index(PullKind.PLC) + 1] is PullKind.FEC
+
+
 def test_a_late_packet_is_still_played_after_a_stall() -> None:
     jb = JitterBuffer()
     out = []

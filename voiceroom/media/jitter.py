@@ -27,6 +27,8 @@ from enum import IntEnum
 FRAME_SECONDS = 0.020
 # Further ahead than this (in packets) means the sender restarted its sequence.
 _RESYNC_GAP = 100
+# After a loss, depth stays >= 2 frames for this many windows (5 s by default).
+_LOSS_HOLD_WINDOWS = 5
 
 
 class PullKind(IntEnum):
@@ -66,9 +68,11 @@ class JitterBuffer:
         "_cursor",
         "_floor",
         "_last_ext",
+        "_loss_hold",
         "_max",
         "_max_conceal",
         "_min",
+        "_stalled",
         "_target_before_run",
         "_underrun_in_window",
         "_window",
@@ -91,6 +95,8 @@ class JitterBuffer:
         self._floor: int | None = None  # while idle: everything below was played or skipped
         self._last_ext: int | None = None
         self._conceal_run = 0
+        self._stalled = False  # the last pop concealed the current cursor slot
+        self._loss_hold = 0  # ticks left during which depth stays >= 2 for FEC
         self._target_before_run = min_frames
         self._window_n = 0
         self._window_min = 1 << 30
@@ -166,11 +172,19 @@ class JitterBuffer:
         cursor = self._cursor
         assert cursor is not None
 
+        stalled, self._stalled = self._stalled, False
         item = buf.pop(cursor, None)
         if item is not None:
             self._cursor = cursor + 1
             self._conceal_run = 0
             return Pull(PullKind.PACKET, item[0], item[1])
+        if stalled and buf and cursor + 1 not in buf:
+            # The stall already concealed this slot and its packet is lost for good (the
+            # next one is missing too, so no FEC either): count it as played, move on.
+            self.stats.lost += 1
+            self._on_loss()
+            cursor += 1
+            self._cursor = cursor
 
         if not buf:
             # Underrun: conceal and stall (keep the cursor) so a late packet still plays.
@@ -188,12 +202,14 @@ class JitterBuffer:
                 self.target = self._target_before_run
                 return PULL_IDLE
             self._cursor = cursor
+            self._stalled = True
             if self.target < self._max:
                 self.target += 1
             self.stats.plc += 1
             return PULL_PLC
 
         self.stats.lost += 1
+        self._on_loss()
         nxt = buf.get(cursor + 1)
         if nxt is not None:
             # Exactly this packet is missing: its successor carries it as FEC.
@@ -214,6 +230,14 @@ class JitterBuffer:
         self.stats.plc += 1
         return PULL_PLC
 
+    def _on_loss(self) -> None:
+        """In-band FEC for packet n rides in packet n+1, so it only helps if n+1 is already
+        here when n's slot comes: after a loss keep (at least) two frames in hand for a
+        while. 20 ms more latency buys FEC instead of PLC (PESQ 2.7 vs 1.5 at 5 %, §3)."""
+        self._loss_hold = self._window * _LOSS_HOLD_WINDOWS
+        if self.target < 2 <= self._max:
+            self.target = 2
+
     def _trim(self, n: int) -> None:
         """Drop the ``n`` oldest packets and move the cursor past them."""
         cursor = self._cursor
@@ -231,8 +255,11 @@ class JitterBuffer:
         self._window_n += 1
         if self._window_n < self._window:
             return
+        if self._loss_hold > 0:
+            self._loss_hold = max(0, self._loss_hold - self._window)
+        floor = max(self._min, 2 if self._loss_hold > 0 and self._max >= 2 else 1)
         if not self._underrun_in_window:
-            if self.target > self._min:
+            if self.target > floor:
                 self.target -= 1
             if self._window_min > self.target and self._buf:
                 # One frame of latency we never needed: drop the oldest packet.
