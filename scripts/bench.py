@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""voiceroom benchmarks: capacity, latency and audio quality, next to their limits.
+
+    python scripts/bench.py [--quick] [--json OUT] [--only SECTION,...] [--plot PNG]
+
+Prints a table and writes JSON with every figure of issue #5 (``null`` where a figure could
+not be measured, with the reason in ``notes``). The server side always runs in a process of
+its own and its CPU (user + system, all threads, from /proc) is the only CPU counted; load
+clients run in other processes. Figures are medians (or percentiles) over repeated
+windows. ``--quick`` takes under three minutes; the full run about fifteen on 2 cores.
+Method and limits: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import codec_ref, media
+from benchlib.proc import ROOT, SCRIPTS, child_env, raise_nofile
+from benchlib.stats import median, rnd
+
+# Every key issue #5 asks for; null until measured.
+KEYS = [
+    "fanout_us_per_listener_packet",
+    "listeners_per_core",
+    "fanout_baseline_us_per_listener_packet",
+    "fanout_speedup_vs_baseline",
+    "mix_cpu_pct_per_room_8spk",
+    "mix_cpu_pct_per_room_16spk",
+    "server_added_latency_ms_p50",
+    "server_added_latency_ms_p99",
+    "server_added_latency_ms_p50_loss5",
+    "server_added_latency_ms_p99_loss5",
+    "mouth_to_ear_ms_p50",
+    "join_to_first_audio_ms_p50_1",
+    "join_to_first_audio_ms_p99_1",
+    "join_to_first_audio_ms_p50_100",
+    "join_to_first_audio_ms_p99_100",
+    "switch_gap_ms",
+    "pesq_wb_clean",
+    "pesq_wb_loss5",
+    "pesq_wb_codec_ref_clean",
+    "pesq_wb_codec_ref_loss5",
+    "pesq_ratio_clean",
+    "pesq_ratio_loss5",
+    "chat_fanout_ms_p50",
+    "chat_fanout_ms_p99",
+]
+
+# (target, direction): "<=" means lower is better.
+TARGETS: dict[str, tuple[float, str]] = {
+    "fanout_us_per_listener_packet": (15.0, "<="),
+    "listeners_per_core": (1300.0, ">="),
+    "mix_cpu_pct_per_room_8spk": (8.0, "<="),
+    "server_added_latency_ms_p50": (40.0, "<="),
+    "server_added_latency_ms_p99": (60.0, "<="),
+    "server_added_latency_ms_p99_loss5": (80.0, "<="),
+    "join_to_first_audio_ms_p50_100": (150.0, "<="),
+    "join_to_first_audio_ms_p99_100": (400.0, "<="),
+    "switch_gap_ms": (40.0, "<="),
+    "pesq_ratio_clean": (0.95, ">="),
+    "pesq_ratio_loss5": (0.95, ">="),
+    "chat_fanout_ms_p99": (100.0, "<="),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    fanout_points: tuple[int, ...]
+    baseline_points: tuple[int, ...]
+    windows: int  # repeated measurement windows per point
+    seconds: float  # length of one window
+    latency_windows: int
+    bursts: int
+    pesq_runs: int
+    ref_seeds: int
+    short_speech: bool
+    chat_clients: int
+    chat_messages: int
+
+
+QUICK = Profile("quick", (0, 100, 200), (0, 8, 16), 2, 2.0, 2, 6, 1, 3, True, 200, 20)
+FULL = Profile(
+    "full", (0, 200, 400, 600, 800, 1000), (0, 10, 20, 30, 40), 3, 5.0, 6, 30, 3, 10, False,
+    1000, 50,
+)
+
+
+class Bench:
+    def __init__(self, profile: Profile) -> None:
+        self.p = profile
+        self.r: dict[str, float | None] = dict.fromkeys(KEYS)
+        self.notes: dict[str, str] = {}
+        self.details: dict[str, Any] = {}
+        self._speech: Any = None
+
+    def put(self, key: str, value: float | None, digits: int = 2) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"{key}: non-positive figure {value}")
+        self.r[key] = rnd(value, digits)
+
+    def why(self, keys: list[str], note: str) -> None:
+        for k in keys:
+            self.notes.setdefault(k, note)
+
+    def speech(self) -> Any:
+        if self._speech is None:
+            text = codec_ref.SPEECH_TEXT.split(".")[0] + "." if self.p.short_speech else None
+            self._speech = codec_ref.speech_16k(text) if text else codec_ref.speech_16k()
+        return self._speech
+
+    # -- sections ----------------------------------------------------------------------
+
+    async def codec_ref(self) -> None:
+        """Offline: the codec's own PESQ limit."""
+        if (missing := codec_ref.have_tools()) is not None:
+            self.why(["pesq_wb_codec_ref_clean", "pesq_wb_codec_ref_loss5"], missing)
+            return
+        ref = self.speech()
+        clean = await asyncio.to_thread(codec_ref.codec_reference, loss=0, seeds=1, ref16=ref)
+        lossy = await asyncio.to_thread(
+            codec_ref.codec_reference, loss=0.05, seeds=self.p.ref_seeds, ref16=ref
+        )
+        plc = await asyncio.to_thread(
+            codec_ref.plc_only_reference, loss=0.05, seeds=self.p.ref_seeds, ref16=ref
+        )
+        self.put("pesq_wb_codec_ref_clean", clean["pesq"])
+        self.put("pesq_wb_codec_ref_loss5", lossy["pesq"])
+        self.details["codec_ref"] = {"clean": clean, "loss5": lossy, "loss5_plc_only": plc}
+
+    async def fanout(self) -> None:
+        """Our fan-out: 8 speakers, listeners ramped; marginal CPU per listener-packet."""
+        pts = await media.ramp(
+            "ours", self.p.fanout_points, speakers=8, windows=self.p.windows,
+            seconds=self.p.seconds,
+        )
+        self.details["fanout_points"] = [asdict(p) for p in pts]
+        us = media.per_packet_us(pts)
+        if us is None:
+            self.why(["fanout_us_per_listener_packet", "listeners_per_core"],
+                     "fewer than two unsaturated points")
+            return
+        self.put("fanout_us_per_listener_packet", us)
+        self.put("listeners_per_core", 1e6 / (us * media.FPS), 0)
+        ok = media.healthy(pts)
+        self.details["fanout_max_healthy_listeners"] = max(p.listeners for p in ok)
+        loaded = [p for p in ok if p.pps > 0]
+        if loaded:
+            self.details["load_client_us_per_packet"] = rnd(
+                median([p.client_cpu / p.pps * 1e6 for p in loaded]), 1)
+
+    async def baseline(self) -> None:
+        """aiortc's stock path: an AudioFrame track per listener, encoded per listener."""
+        pts = await media.ramp(
+            "stock", self.p.baseline_points, speakers=0, windows=self.p.windows,
+            seconds=self.p.seconds,
+        )
+        self.details["baseline_points"] = [asdict(p) for p in pts]
+        us = media.per_packet_us(pts)
+        if us is None:
+            self.why(["fanout_baseline_us_per_listener_packet"], "baseline saturated early")
+            return
+        self.put("fanout_baseline_us_per_listener_packet", us)
+        ours = self.r["fanout_us_per_listener_packet"]
+        if ours:
+            self.put("fanout_speedup_vs_baseline", us / ours, 1)
+
+    async def mix(self) -> None:
+        """CPU per room with all seats talking, and the server-added latency (clean)."""
+        for n in (8, 16):
+            res = await media.mix_cost(
+                n, windows=self.p.windows, seconds=self.p.seconds,
+                latency_windows=self.p.latency_windows if n == 8 else 0,
+            )
+            self.details[f"mix_{n}spk"] = res
+            self.put(f"mix_cpu_pct_per_room_{n}spk", res["cpu_pct"])
+            if n == 8:
+                self.put("server_added_latency_ms_p50", res["latency_p50_ms"])
+                self.put("server_added_latency_ms_p99", res["latency_p99_ms"])
+            media.log(f"mix {n} speakers: {res['cpu_pct']:.1f} % of a core "
+                      f"(idle harness {res['idle_pct']:.1f} %)")
+
+    async def latency_loss(self) -> None:
+        res = await media.mix_cost(
+            8, windows=1, seconds=self.p.seconds, loss=0.05,
+            latency_windows=self.p.latency_windows,
+        )
+        self.details["latency_loss5"] = res
+        self.put("server_added_latency_ms_p50_loss5", res["latency_p50_ms"])
+        self.put("server_added_latency_ms_p99_loss5", res["latency_p99_ms"])
+
+    async def mouth_to_ear(self) -> None:
+        res = await media.mouth_to_ear(self.p.bursts)
+        self.details["mouth_to_ear"] = res
+        if not res["n"]:
+            self.why(["mouth_to_ear_ms_p50"], "no tone burst detected at the listener")
+            return
+        self.put("mouth_to_ear_ms_p50", res["p50_ms"])
+
+    async def pesq(self) -> None:
+        if (missing := codec_ref.have_tools()) is not None:
+            self.why(["pesq_wb_clean", "pesq_wb_loss5"], missing)
+            return
+        ref = self.speech()
+        for key, loss in (("pesq_wb_clean", 0.0), ("pesq_wb_loss5", 0.05)):
+            runs = [
+                await media.pesq_through_server(ref, loss=loss, seed=seed)
+                for seed in range(self.p.pesq_runs)
+            ]
+            self.details[key] = runs
+            self.put(key, median([r["pesq"] for r in runs]))
+            media.log(f"{key}: {self.r[key]}")
+        for tag in ("clean", "loss5"):
+            a, b = self.r[f"pesq_wb_{tag}"], self.r[f"pesq_wb_codec_ref_{tag}"]
+            if a and b:
+                self.put(f"pesq_ratio_{tag}", a / b, 3)
+
+    async def chat(self) -> None:
+        """Chat fan-out, measured by the signalling team's scripts/bench_signalling.py."""
+        script = SCRIPTS / "bench_signalling.py"
+        keys = ["chat_fanout_ms_p50", "chat_fanout_ms_p99"]
+        if not script.exists():
+            self.why(keys, "scripts/bench_signalling.py not present yet")
+            return
+        with tempfile.TemporaryDirectory(prefix="vr-bench-") as tmp:
+            out = Path(tmp) / "sig.json"
+            cmd = [sys.executable, str(script), "--clients", str(self.p.chat_clients),
+                   "--messages", str(self.p.chat_messages), "--seconds", "2",
+                   "--out", str(out)]
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, cwd=str(ROOT), env=child_env(),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            try:
+                text, _ = await asyncio.wait_for(proc.communicate(), 600)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                raise
+            if proc.returncode != 0:
+                raise RuntimeError(f"bench_signalling exited {proc.returncode}: "
+                                   f"{text.decode()[-400:]}")
+            sig = json.loads(out.read_text())
+        fan = sig["fanout_ms"]
+        self.details["signalling"] = sig
+        self.put("chat_fanout_ms_p50", float(fan["p50"]))
+        self.put("chat_fanout_ms_p99", float(fan["p99"]))
+        if fan.get("clients") != 1000:
+            self.notes["chat_fanout_ms_p99"] = f"{fan.get('clients')} clients (quick run)"
+
+
+SECTIONS: dict[str, tuple[Callable[[Bench], Awaitable[None]], list[str]]] = {
+    "codec_ref": (Bench.codec_ref, ["pesq_wb_codec_ref_clean", "pesq_wb_codec_ref_loss5"]),
+    "fanout": (Bench.fanout, ["fanout_us_per_listener_packet", "listeners_per_core"]),
+    "baseline": (Bench.baseline, ["fanout_baseline_us_per_listener_packet",
+                                  "fanout_speedup_vs_baseline"]),
+    "mix": (Bench.mix, ["mix_cpu_pct_per_room_8spk", "mix_cpu_pct_per_room_16spk",
+                        "server_added_latency_ms_p50", "server_added_latency_ms_p99"]),
+    "latency_loss": (Bench.latency_loss, ["server_added_latency_ms_p50_loss5",
+                                          "server_added_latency_ms_p99_loss5"]),
+    "mouth_to_ear": (Bench.mouth_to_ear, ["mouth_to_ear_ms_p50"]),
+    "pesq": (Bench.pesq, ["pesq_wb_clean", "pesq_wb_loss5", "pesq_ratio_clean",
+                          "pesq_ratio_loss5"]),
+    "chat": (Bench.chat, ["chat_fanout_ms_p50", "chat_fanout_ms_p99"]),
+}
+
+NOT_YET = {
+    "join_to_first_audio_ms_p50_1": "not measured yet (needs server + client bench section)",
+    "join_to_first_audio_ms_p99_1": "not measured yet (needs server + client bench section)",
+    "join_to_first_audio_ms_p50_100": "not measured yet (needs server + client bench section)",
+    "join_to_first_audio_ms_p99_100": "not measured yet (needs server + client bench section)",
+    "switch_gap_ms": "not measured yet (needs server + client bench section)",
+}
+
+
+def status(key: str, value: float | None) -> str:
+    if key not in TARGETS or value is None:
+        return ""
+    target, op = TARGETS[key]
+    met = value <= target if op == "<=" else value >= target
+    return f"{op} {target:g}  {'met' if met else 'MISSED'}"
+
+
+def table(b: Bench) -> str:
+    lines = [f"{'figure':<42} {'value':>10}  {'target':<18} note", "-" * 100]
+    for key in KEYS:
+        v = b.r[key]
+        shown = "null" if v is None else f"{v:g}"
+        lines.append(f"{key:<42} {shown:>10}  {status(key, v):<18} {b.notes.get(key, '')}")
+    return "\n".join(lines)
+
+
+def plot(b: Bench, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for key, label, style in (
+        ("fanout_points", "voiceroom (encode once, direct RTP), 8 speakers", "o-"),
+        ("baseline_points", "aiortc stock (AudioFrame track per listener)", "s--"),
+    ):
+        pts = b.details.get(key)
+        if pts:
+            ax.plot([p["listeners"] for p in pts], [p["server_cpu"] * 100 for p in pts],
+                    style, label=label)
+    ax.axhline(100, color="grey", lw=0.8, ls=":")
+    ax.text(0, 102, "one core", color="grey", fontsize=8)
+    ax.set_xlabel("listeners in the room")
+    ax.set_ylabel("server CPU, % of one core (user+sys)")
+    ax.set_title(f"Server CPU against listeners ({b.p.name} run)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def meta(profile: Profile, started: float) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "profile": profile.name,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": os.getloadavg(),
+        "commit": commit,
+        "python": sys.version.split()[0],
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    profile = QUICK if args.quick else FULL
+    if args.seconds:
+        profile = Profile(**{**asdict(profile), "seconds": args.seconds})
+    b = Bench(profile)
+    started = time.time()
+    only = args.only.split(",") if args.only else list(SECTIONS)
+    for name in only:
+        fn, keys = SECTIONS[name]
+        print(f"== {name}", flush=True)
+        t0 = time.monotonic()
+        try:
+            await fn(b)
+        except Exception as exc:
+            traceback.print_exc()
+            b.why(keys, f"{name} failed: {type(exc).__name__}: {exc}"[:160])
+        print(f"   {name}: {time.monotonic() - t0:.0f} s", flush=True)
+    for key, note in NOT_YET.items():
+        if b.r[key] is None:
+            b.why([key], note)
+    skipped = {k for n, (_, ks) in SECTIONS.items() if n not in only for k in ks}
+    for key in skipped:
+        b.why([key], "section not run (--only)")
+    if b.details.get("fanout_points") or b.details.get("baseline_points"):
+        plot(b, Path(args.plot))
+    print()
+    print(table(b))
+    return {**b.r, "notes": b.notes, "details": b.details, "meta": meta(profile, started)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small N, short windows (< 3 min)")
+    ap.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
+    ap.add_argument("--seconds", type=float, help="override the window length")
+    ap.add_argument("--plot", default=str(ROOT / "docs/images/perf_cpu_vs_listeners.png"))
+    args = ap.parse_args()
+    raise_nofile()
+    out = asyncio.run(run(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2, default=float) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
