@@ -69,9 +69,10 @@ function queueList(st, act) {
 }
 
 function audienceList(st, act) {
-  const seated = new Set(st.seats.map((s) => s.user).filter(Boolean));
+  // Seated people are on the stage and raised hands in the queue: list everyone else once.
+  const shown = new Set([...st.seats.map((s) => s.user), ...st.queue.map((e) => e.user)]);
   const people = [...st.members.values()]
-    .filter((m) => m.user !== st.you.user && !seated.has(m.user))
+    .filter((m) => m.user !== st.you.user && !shown.has(m.user))
     .sort((a, b) => (b.connected - a.connected) || a.name.localeCompare(b.name));
   if (!people.length) return empty(t("audience.empty"));
   const canConsult = st.phase === "show" && !st.stageConsultation;

@@ -23,7 +23,7 @@ export function phaseBanner(st, now) {
     pill = h("span", { class: "pill pill-live" }, h("span", { class: "dot" }), t("phase.live"));
     line = k
       ? [t(`phase.consult_${k.mode}`, { host: "\u2068" + k.staff_name + "\u2069", shopper: "\u2068" + k.shopper_name + "\u2069" })]
-      : t("phase.live_line");
+      : t(st.role === "listener" && !st.canSpeak ? "phase.live_line" : "phase.live_line_on_stage");
   }
   const music = st.music
     ? h("div", { class: "music-line" }, icon("music"), t("music.playing"), " ", h("bdi", {}, st.music.track))
@@ -67,7 +67,8 @@ export function seatGrid(st, ui, act) {
     taken ? tierBadge(seat.tier) : h("span", { class: "seat-index" }, formatNumber(seat.index)),
     ));
   });
-  return [h("ul", { class: "seats" }, tiles), st.isModerator ? seatActions(st, ui, act) : null];
+  const hint = st.isModerator && ui.selectedSeat == null && !st.ended ? h("p", { class: "hint" }, t("stage.manage_hint")) : null;
+  return [h("ul", { class: "seats" }, tiles), hint, st.isModerator ? seatActions(st, ui, act) : null];
 }
 
 /** The action bar for the seat a moderator picked. */

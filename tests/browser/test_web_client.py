@@ -1,0 +1,214 @@
+"""The web client in a real browser: headless Chromium (Debian's, never a downloaded one)
+driven by Playwright, with a fake microphone playing a 1 kHz sine from a WAV file.
+
+One scenario, as a shopper would live it: the browser joins a live show as a listener,
+raises its hand, is promoted by a host bot and speaks. A Python listener bot hears the
+browser's 1 kHz tone (FFT); the browser hears a speaker bot's 440 Hz tone (WebAudio FFT in
+the page, plus WebRTC inbound byte counters). Screenshots of the listener and host views,
+in English and Arabic, are written to docs/images/ for the README.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voiceroom.auth import issue_token
+from voiceroom.client import Bot
+from voiceroom.client.bot import BotConfig
+from voiceroom.config import Config
+from voiceroom.server import Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.timeout(120)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)",
+        allow_module_level=True,
+    )
+async_playwright = pytest.importorskip("playwright.async_api").async_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "docs" / "images"
+SECRET = "browser-test-secret-0123456789abcdef0123"
+ROOM = "shop"
+BROWSER_HZ = 1000.0  # the fake microphone
+BOT_HZ = 440.0  # the speaker bot
+MOBILE = {"width": 412, "height": 915}
+DESKTOP = {"width": 1280, "height": 860}
+
+
+def chromium_args(wav: Path) -> list[str]:
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",  # grants the mic prompt
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
+
+
+def write_tone_wav(path: Path, freq: float, seconds: float = 2.0, rate: int = 48_000) -> None:
+    """A mono 16-bit sine; Chromium loops the file. Whole cycles, so the loop is seamless."""
+    n = int(rate * seconds)
+    t = np.arange(n) / rate
+    pcm = (0.5 * 32767 * np.sin(2 * math.pi * freq * t)).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def token(user: str, name: str, role: str = "listener", tier: str = "new") -> str:
+    return issue_token(SECRET, room=ROOM, user=user, name=name, role=role, tier=tier)
+
+
+LAYLA = token("layla", "Layla", tier="vip")  # the browser's listener
+HANA = token("host-1", "Hana", "host", "vip")
+
+
+async def until(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` otherwise."""
+    last: Any = None
+    try:
+        async with asyncio.timeout(within):
+            while not (last := await check()):  # noqa: ASYNC110 - polling the page
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        pytest.fail(f"timed out after {within}s waiting for {what} (last: {last!r})")
+    return last
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    config = Config(port=0, secret=SECRET, media=True, shutdown_timeout=1.0, log_level="warning")
+    srv = Server(config)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+def bot(ws: str, user: str, name: str, role: str = "listener", **options: Any) -> Bot:
+    tier = options.pop("tier", "new")
+    return Bot(BotConfig(ws, token(user, name, role, tier), **options), log=None)
+
+
+async def test_browser_listener_is_promoted_speaks_and_hears(
+    server: Server, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{server.port}"
+    ws = f"ws://127.0.0.1:{server.port}"
+    wav = tmp_path / "mic-1khz.wav"
+    write_tone_wav(wav, BROWSER_HZ)
+
+    host = bot(ws, "host-1", "Hana", "host", tier="vip", auto_promote=True, start_show_after=0.0)
+    ear = bot(ws, "noor", "Noor")  # a Python listener: records and checks by FFT
+    speaker = bot(ws, "sam", "Sam", tier="active", speak=True, tone=BOT_HZ)
+    async with host, ear, async_playwright() as pw:
+        assert host.client and ear.client and ear.media
+        await host.client.wait_until(lambda s: s.phase == "show", timeout=10)
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(wav))
+        errors: list[str] = []
+        try:
+            page = await open_page(browser, MOBILE, f"{base}/?token={LAYLA}&lang=en", errors)
+            await page.locator(".seat").first.wait_for()
+            async with speaker:  # seated by the host bot while the page watches
+                assert speaker.client
+                await speaker.client.wait_until(lambda s: s.seated, timeout=10)
+                await ear.client.send_chat("مرحبا! كم سعر الساعة الذهبية؟")
+                await speaker.client.send_chat("Does it come with a gift box?")
+                await browser_speaks_and_hears(page, ear)
+                await page.locator(".seat[data-user=sam].speaking").wait_for(timeout=5_000)
+                await shoot_both_languages(page, "web-listener")
+                await host.stop()  # the host bot leaves: the host page takes seat 0
+                await host_page_runs_a_1v1(browser, base, ws, page, errors)
+        finally:
+            await browser.close()
+        assert errors == []
+
+
+async def open_page(browser: Any, viewport: dict[str, int], url: str, errors: list[str]) -> Any:
+    ctx = await browser.new_context(viewport=viewport, locale="en-US")
+    page = await ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url)
+    return page
+
+
+async def browser_speaks_and_hears(page: Any, ear: Bot) -> None:
+    # Raise a hand; the host bot promotes; the page takes the (fake) microphone.
+    await page.get_by_role("button", name="Raise hand").click()
+    await page.locator(".mic-toggle.is-live").wait_for(timeout=15_000)
+    await until(lambda: page.evaluate("window.voiceroom.mic === 'live'"), 5, "mic live")
+
+    # The Python listener hears the browser's tone.
+    assert ear.media
+    level = await ear.media.wait_for_tone(BROWSER_HZ, threshold=0.02, timeout=15)
+
+    # The browser hears the speaker bot's tone.
+    tap = page.locator(".tap-to-listen")
+    if await tap.count():  # autoplay refused: a person would tap, so does the test
+        await tap.click()
+    stats = await until(
+        lambda: page.evaluate(
+            "window.voiceroom.media.stats().then(s => s.bytesReceived > 8000 && s)"
+        ),
+        10,
+        "inbound audio bytes",
+    )
+    peak = await until(
+        lambda: page.evaluate(
+            "(() => { const p = window.voiceroom.media.remotePeak();"
+            f" return p && Math.abs(p.hz - {BOT_HZ}) < 15 && p.db > -60 && p; }})()"
+        ),
+        10,
+        f"a {BOT_HZ:g} Hz peak in the page's analyser",
+    )
+    print(f"bot heard browser at {level:.3f} FS; browser peak {peak}; stats {stats}")
+
+
+async def host_page_runs_a_1v1(
+    browser: Any, base: str, ws: str, listener: Any, errors: list[str]
+) -> None:
+    """The host view, with a raised hand waiting; then a 1v1 switch and back, by clicks."""
+    async with bot(ws, "omar", "Omar", tier="vip", speak=True, tone=600.0) as queued:
+        assert queued.client
+        await queued.client.wait_until(lambda s: s.queue_position is not None, timeout=10)
+        page = await open_page(browser, DESKTOP, f"{base}/?token={HANA}&lang=en", errors)
+        await page.locator("#host-panel .list-item[data-user=omar]").wait_for(timeout=10_000)
+        await shoot_both_languages(page, "web-host")  # ends in Arabic
+
+        await page.locator(".seat[data-user=layla] .seat-body").click()
+        await page.locator(".seat-actions button", has_text="الغرفة تستمع").click()
+        await listener.locator(".phase-consult").wait_for(timeout=5_000)
+        await page.get_by_role("button", name="العودة إلى العرض").first.click()
+        await listener.locator(".phase-consult").wait_for(state="detached", timeout=5_000)
+
+
+async def shoot_both_languages(page: Any, stem: str) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    await shoot(page, IMAGES / f"{stem}-en.png")
+    await page.select_option("#lang", "ar")
+    await page.locator("html[dir=rtl]").wait_for()
+    await shoot(page, IMAGES / f"{stem}-ar.png")
+
+
+async def shoot(page: Any, path: Path) -> None:
+    # Let animations and the last events settle; full page so the chat is in the picture.
+    await page.wait_for_timeout(400)
+    await page.screenshot(path=str(path), full_page=True, animations="disabled")
