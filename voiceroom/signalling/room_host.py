@@ -310,7 +310,8 @@ class RoomHost:
         self._dispose(ended=True)
 
     def _dispose_if_empty(self) -> None:
-        if not self.room.members and not self.persistent and not self.closed:
+        # Not while jobs wait (e.g. a join queued behind the last leave): a later tick will.
+        if not self.room.members and not self.persistent and not self.closed and self._jobs.empty():
             self._dispose(ended=False)
 
     def _dispose(self, *, ended: bool) -> None:
