@@ -87,8 +87,10 @@ class Received:
 
 
 class AudioClient:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, decode: bool = True) -> None:
         self.name = name
+        self._decode = decode
+        self.packets = 0
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.transceiver: RTCRtpTransceiver = self.pc.addTransceiver("audio", direction="sendrecv")
         self.received: list[Received] = []
@@ -105,6 +107,9 @@ class AudioClient:
         internals.install_rtp_tap(self.transceiver.receiver, pt, self._on_rtp)
 
     def _on_rtp(self, seq: int, timestamp: int, payload: bytes, arrival: float) -> None:
+        self.packets += 1
+        if not self._decode:
+            return
         pcm = self._decoder.decode(payload).copy()
         self.received.append(Received(arrival, seq, timestamp, pcm))
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.media.client import AudioClient, tone_level
-from tests.media.conftest import Join
+from tests.media.conftest import LAG, Join
 from voiceroom.media import MediaRoom
 from voiceroom.room.routing import MUSIC_SOURCE, Routing, make_mix
 
@@ -68,14 +68,27 @@ async def seated(
     return clients
 
 
-def assert_continuous(client: AudioClient, since: float) -> None:
-    """RTP from the server: sequence +1 and timestamp +960 per packet, no arrival gaps."""
+def assert_continuous(client: AudioClient, since: float, room: MediaRoom) -> None:
+    """RTP from the server: sequence +1 and timestamp +960 per packet, no arrival gaps.
+
+    The one allowed exception is a tick the server itself skipped because its event loop
+    was starved for more than 80 ms (a loaded host): then the timestamp moves on by whole
+    frames with the sequence still +1, as after DTX - never a sequence gap.
+    """
+    LAG.skip_if_starved(since)
+    skipped = int(room.stats()["missed_ticks"])
     rx = [r for r in client.received if r.arrival >= since]
     assert len(rx) > 10
+    jumps = 0
     for a, b in itertools.pairwise(rx):
         assert (b.seq - a.seq) & 0xFFFF == 1, f"{client.name}: sequence gap"
-        assert (b.timestamp - a.timestamp) & 0xFFFFFFFF == 960, f"{client.name}: time jump"
-        assert b.arrival - a.arrival < 0.1, f"{client.name}: stall of {b.arrival - a.arrival}"
+        step = (b.timestamp - a.timestamp) & 0xFFFFFFFF
+        assert step % 960 == 0 and step > 0, f"{client.name}: timestamp {step}"
+        if step != 960:
+            jumps += step // 960 - 1
+        elif not skipped:
+            assert b.arrival - a.arrival < 0.1, f"{client.name}: stall"
+    assert jumps <= skipped, f"{client.name}: {jumps} frames jumped, server skipped {skipped}"
 
 
 async def test_show_everyone_hears_every_seat_and_nobody_hears_themselves(
@@ -167,7 +180,7 @@ async def test_private_consultation_listen_in_and_back_to_show(room: MediaRoom, 
     # Seamless for everyone: same peer connections, no RTP gap or jump across 3 switches.
     assert {u: room.peer_connection(u) for u in c} == pcs
     for client in c.values():
-        assert_continuous(client, switch)
+        assert_continuous(client, switch, room)
 
 
 async def test_a_speaker_who_stops_sending_stalls_nobody(room: MediaRoom, join: Join) -> None:
@@ -179,8 +192,8 @@ async def test_a_speaker_who_stops_sending_stalls_nobody(room: MediaRoom, join: 
     w = await listen([], 0.6)
     assert hears(c["l1"], w) == {"host"}
     assert hears(c["host"], w) == set()  # s1's silence still arrives as packets
-    assert_continuous(c["l1"], stop)
-    assert_continuous(c["host"], stop)
+    assert_continuous(c["l1"], stop, room)
+    assert_continuous(c["host"], stop, room)
     # And coming back is heard without any signalling.
     c["s1"].send_tone(TONES["s1"])
     await asyncio.sleep(0.2)

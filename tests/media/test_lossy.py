@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from tests.media.client import AudioClient, tone_level
-from tests.media.conftest import Join
+from tests.media.conftest import LAG, Join
+from tests.media.test_e2e import assert_continuous
 from voiceroom.media import MediaRoom
 from voiceroom.media.ingest import Ingest
 from voiceroom.room.routing import Routing, make_mix
@@ -63,13 +64,14 @@ async def test_five_percent_loss_no_gap_over_one_frame_and_flat_latency(
     await asyncio.sleep(SETTLE)
     start = time.monotonic()
     first_tick = len(ticks)
-    lat_start = len(room.latencies())
+    lat_start = room.latency_samples
     await asyncio.sleep(RUN)
 
     assert counts["dropped"] >= 0.02 * counts["sent"], counts  # loss really happened
     stats = room.stats()
     assert stats["rx_fec"] > 0  # single losses were repaired from in-band FEC
 
+    LAG.skip_if_starved(start - SETTLE)
     # 1. The source never drops out of the mix and is never concealed two frames running.
     run = ticks[first_tick:]
     assert len(run) >= 0.9 * RUN * 50  # (other processes share these 2 cores)
@@ -82,10 +84,7 @@ async def test_five_percent_loss_no_gap_over_one_frame_and_flat_latency(
     # 2. The listener gets an unbroken stream: every 20 ms packet, no time jump, no stall.
     rx = [r for r in l1.received if r.arrival >= start]
     assert len(rx) >= 0.9 * RUN * 50
-    for a, b in itertools.pairwise(rx):
-        assert (b.seq - a.seq) & 0xFFFF == 1
-        assert (b.timestamp - a.timestamp) & 0xFFFFFFFF == 960
-        assert b.arrival - a.arrival < 0.1
+    assert_continuous(l1, start, room)
 
     # 3. ...and what it decodes has no silent gap longer than one frame (-40 dB).
     rms = np.array([np.sqrt(np.mean(r.pcm.astype(np.float64) ** 2)) for r in rx])
@@ -95,7 +94,7 @@ async def test_five_percent_loss_no_gap_over_one_frame_and_flat_latency(
     tone = np.array([tone_level(r.pcm, TONE) for r in rx])
 
     # 4. Server-added latency (packet in -> mixed packet out) does not grow over the run.
-    lat = np.array(room.latencies()[lat_start:])
+    lat = np.array(room.latencies(lat_start))
     third = len(lat) // 3
     first, last = lat[:third], lat[-third:]
     assert np.percentile(last, 50) <= np.percentile(first, 50) + 0.010

@@ -123,6 +123,7 @@ class MediaRoom:
         self._encodes = 0
         self._encodes_last = 0
         self._packets_out = 0
+        self._fanout_seconds = 0.0
         self._latency = np.zeros(_LATENCY_RING, dtype=np.float64)
         self._latency_n = 0
         self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
@@ -350,8 +351,12 @@ class MediaRoom:
             accumulate(acc, frames, mix, self._scratch)
             payload = channel.encoder.encode(channel.limiter.process(acc, channel.out))
             encodes += 1
+            # Thread CPU time, not wall time: on a busy host a wall clock would also count
+            # the time this thread spent descheduled.
+            t_fan = time.thread_time()
             for stream in streams:
                 stream.send(payload)
+            self._fanout_seconds += time.thread_time() - t_fan
             self._packets_out += len(streams)
 
         if arrivals:
@@ -458,10 +463,16 @@ class MediaRoom:
         peer = self._peers.get(user)
         return peer.pc if peer is not None else None
 
-    def latencies(self) -> list[float]:
-        """Recent server-added latencies in seconds (packet in -> mixed packet out)."""
-        n = min(self._latency_n, _LATENCY_RING)
-        return [float(x) for x in self._latency[:n]]
+    @property
+    def latency_samples(self) -> int:
+        """How many latency samples were ever taken (a cursor for :meth:`latencies`)."""
+        return self._latency_n
+
+    def latencies(self, since: int = 0) -> list[float]:
+        """Server-added latencies in seconds (packet in -> mixed packet out), oldest first,
+        for samples numbered ``since`` onwards that are still in the ring."""
+        first = max(since, self._latency_n - _LATENCY_RING)
+        return [float(self._latency[i % _LATENCY_RING]) for i in range(first, self._latency_n)]
 
     def stats(self) -> dict[str, float]:
         lat = self._latency[: min(self._latency_n, _LATENCY_RING)]
@@ -478,6 +489,9 @@ class MediaRoom:
             "encodes_total": float(self._encodes),
             "encodes_per_tick": float(self._encodes_last),
             "packets_out": float(self._packets_out),
+            "fanout_us_per_packet": (
+                self._fanout_seconds / self._packets_out * 1e6 if self._packets_out else 0.0
+            ),
             "send_failures": float(
                 sum(p.stream.send_failures for p in self._peers.values() if p.stream)
             ),

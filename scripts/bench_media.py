@@ -1,0 +1,161 @@
+"""Media plane benchmark: latency, CPU per 8-speaker room, CPU per listener-packet.
+
+The MediaRoom runs in this process; the aiortc clients run in a child process (SDP goes
+over a pipe), so this process's CPU time is the server's alone: aiortc's DTLS/SRTP receive
+path and RTCP plus our ingest, mixer, encoders and fan-out.
+
+    .venv/bin/python scripts/bench_media.py [--seconds 10] [--listeners 0 200] [--json out]
+
+Prints one line per scenario and writes JSON. Not a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from voiceroom.media import MediaConfig, MediaRoom
+from voiceroom.room.routing import Routing, make_mix
+
+TONES = [300.0 + 110.0 * i for i in range(16)]
+
+
+def clients_main(conn: Connection, speakers: int, listeners: int, seconds: float) -> None:
+    asyncio.run(_clients(conn, speakers, listeners, seconds))
+
+
+async def _clients(conn: Connection, speakers: int, listeners: int, seconds: float) -> None:
+    from tests.media.client import AudioClient
+
+    names = [f"s{i}" for i in range(speakers)] + [f"l{i}" for i in range(listeners)]
+    loop = asyncio.get_running_loop()
+    clients = [AudioClient(n, decode=False) for n in names]
+    for c in clients:
+        conn.send((c.name, await c.offer()))
+        # Never block this loop on the pipe: the peers' ICE and media run on it.
+        await c.accept(await loop.run_in_executor(None, conn.recv))
+    for i, c in enumerate(clients[:speakers]):
+        c.send_tone(TONES[i], voiced=True)
+    conn.send("ready")
+    await loop.run_in_executor(None, conn.recv)  # "stop"
+    conn.send({c.name: c.packets for c in clients})
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def scenario(speakers: int, listeners: int, seconds: float) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=clients_main, args=(child, speakers, listeners, seconds))
+    proc.start()
+    room = MediaRoom("bench", config=MediaConfig())
+    await room.start()
+    seats = [f"s{i}" for i in range(speakers)]
+    room.set_routing(
+        Routing(
+            default=make_mix(dict.fromkeys(seats, 1.0)),
+            overrides={s: make_mix({o: 1.0 for o in seats if o != s}) for s in seats},
+            publishers=frozenset(seats),
+        )
+    )
+    loop = asyncio.get_running_loop()
+    for _ in range(speakers + listeners):
+        name, offer = await loop.run_in_executor(None, parent.recv)
+        parent.send(await room.connect(name, offer))
+    assert await loop.run_in_executor(None, parent.recv) == "ready"
+    await asyncio.sleep(2.0)  # ICE/DTLS done, jitter buffers settled
+    before = room.stats()
+    lat_from = room.latency_samples
+    c0, t0 = cpu(), time.monotonic()
+    await asyncio.sleep(seconds)
+    c1, t1 = cpu(), time.monotonic()
+    after = room.stats()
+    lat = sorted(room.latencies(lat_from))
+    parent.send("stop")
+    received = await loop.run_in_executor(None, parent.recv)
+    await room.close()
+    proc.join(timeout=10)
+    packets = after["packets_out"] - before["packets_out"]
+    ticks = after["ticks"] - before["ticks"]
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "speakers": speakers,
+        "listeners": listeners,
+        "seconds": t1 - t0,
+        "cpu_percent_of_one_core": 100 * (c1 - c0) / (t1 - t0),
+        "latency_p50_ms": pct(50),
+        "latency_p99_ms": pct(99),
+        "ticks": ticks,
+        "late_ticks": after["late_ticks"] - before["late_ticks"],
+        "missed_ticks": after["missed_ticks"] - before["missed_ticks"],
+        "encodes_per_tick": after["encodes_per_tick"],
+        "packets_out": packets,
+        "fanout_us_per_listener_packet": after["fanout_us_per_packet"],
+        "tick_mean_us": after.get("tick_mean_us", float("nan")),
+        "rx_fec": after["rx_fec"],
+        "rx_plc": after["rx_plc"],
+        "client_packets_min": min(received.values()) if received else 0,
+        "peers_ready": after["peers_ready"],
+        "mixes": after["mixes"],
+        "send_failures": after["send_failures"],
+    }
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--speakers", type=int, default=8)
+    ap.add_argument("--listeners", type=int, nargs="+", default=[0, 100])
+    ap.add_argument("--json", default="bench_media.json")
+    args = ap.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one UDP socket per peer
+    results = []
+    for n in args.listeners:
+        r = await scenario(args.speakers, n, args.seconds)
+        results.append(r)
+        print(
+            f"{r['speakers']} speakers + {n:4d} listeners: server CPU "
+            f"{r['cpu_percent_of_one_core']:5.1f}% of a core | latency p50 "
+            f"{r['latency_p50_ms']:.1f} ms p99 {r['latency_p99_ms']:.1f} ms | "
+            f"{r['encodes_per_tick']:.0f} encodes/tick | fan-out "
+            f"{r['fanout_us_per_listener_packet']:.1f} us/listener-packet | late ticks "
+            f"{r['late_ticks']:.0f}/{r['ticks']:.0f}",
+            flush=True,
+        )
+    if len(results) >= 2 and results[-1]["listeners"] > results[0]["listeners"]:
+        a, b = results[0], results[-1]
+        extra_packets = (b["packets_out"] / b["seconds"]) - (a["packets_out"] / a["seconds"])
+        extra_cpu = (b["cpu_percent_of_one_core"] - a["cpu_percent_of_one_core"]) / 100
+        per = extra_cpu / extra_packets * 1e6 if extra_packets > 0 else float("nan")
+        print(
+            f"marginal server CPU per listener-packet (all costs: fan-out, RTCP, ICE "
+            f"consent, DTLS, from {a['listeners']} to {b['listeners']} listeners): "
+            f"{per:.1f} us"
+        )
+        results.append({"marginal_us_per_listener_packet": per})
+    with open(args.json, "w") as f:  # noqa: ASYNC230 - once, after measuring
+        json.dump(results, f, indent=2)
+    print(f"wrote {args.json} (pid {os.getpid()})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
