@@ -1,65 +1,18 @@
-"""Fixtures: a real server on a free loopback port, and token/connect helpers."""
+"""Fixtures: a real server on a free loopback port (see harness.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from vr_client import Client
 
-from voiceroom.auth import issue_token
 from voiceroom.config import Config
 from voiceroom.room.model import RoomConfig
 from voiceroom.server import Server
 
-SECRET = "signalling-test-secret-0123456789abcdef"
-
-
-class Harness:
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.clients: list[Client] = []
-
-    @property
-    def base(self) -> str:
-        return f"ws://127.0.0.1:{self.server.port}"
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
-
-    def token(
-        self, user: str, role: str = "listener", *, tier: str = "new", room: str = "r", **kw: Any
-    ) -> str:
-        return issue_token(
-            SECRET, room=room, user=user, name=user.title(), role=role, tier=tier, **kw
-        )
-
-    async def join(
-        self,
-        user: str,
-        role: str = "listener",
-        *,
-        tier: str = "new",
-        room: str = "r",
-        resume: int | None = None,
-    ) -> Client:
-        url = f"{self.base}/ws?token={self.token(user, role, tier=tier, room=room)}"
-        if resume is not None:
-            url += f"&resume={resume}"
-        client = await Client.open(url)
-        self.clients.append(client)
-        return client
-
-    def room(self, room: str = "r") -> Any:
-        host = self.server.registry.get(room)
-        assert host is not None
-        return host
-
-
-ServerFactory = Callable[..., Awaitable[Harness]]
+from .harness import SECRET, Harness, ServerFactory
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from urllib.parse import parse_qs, urlsplit
 
-from vr_client import Client
-
 from voiceroom.auth import verify_token
+
+from .vr_client import Client
 
 
 async def test_serve_demo_links_and_sigterm(tmp_path: object) -> None:

@@ -7,12 +7,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import SECRET, Harness, ServerFactory
-from vr_client import Client
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from voiceroom.auth import issue_token
+
+from .harness import SECRET, Harness, ServerFactory
+from .vr_client import Client
 
 
 async def refused(url: str, **kw: object) -> tuple[int, str]:

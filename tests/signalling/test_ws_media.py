@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import Harness, ServerFactory
-
 from voiceroom.room.routing import MUSIC_SOURCE, Routing
 from voiceroom.signalling.media_bridge import SpeakingCallback
+
+from .harness import Harness, ServerFactory
 
 
 class FakeMediaRoom:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import Harness, ServerFactory
-
 from voiceroom.room.model import RoomConfig
+
+from .harness import Harness, ServerFactory
 
 
 async def test_resume_keeps_the_seat_and_replays_missed_events(h: Harness) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Harness
-
 from voiceroom.room.routing import MUSIC_SOURCE
+
+from .harness import Harness
 
 
 async def test_warmup_free_seats_then_show_start(h: Harness) -> None:
