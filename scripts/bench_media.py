@@ -119,16 +119,49 @@ async def scenario(speakers: int, listeners: int, seconds: float) -> dict[str, A
     }
 
 
+async def fanout_micro(peers: int, rounds: int) -> dict[str, float]:
+    """The per-listener fan-out step alone: RTP header + SRTP protect + sendto over real,
+    connected peers (clients in this process but idle during the timed loop)."""
+    from tests.media.client import AudioClient
+
+    room = MediaRoom("micro", config=MediaConfig())
+    await room.start()
+    clients = [AudioClient(f"u{i}", decode=False) for i in range(peers)]
+    for c in clients:
+        await c.accept(await room.connect(c.name, await c.offer()))
+    await asyncio.sleep(1.0)
+    await room.close_tick_for_bench()
+    streams = [p.stream for p in room._peers.values() if p.stream is not None]
+    payload = bytes(70)  # a typical 32 kbps Opus frame
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        for stream in streams:
+            stream.send(payload)
+    c1, t1 = time.process_time(), time.perf_counter()
+    n = rounds * len(streams)
+    await asyncio.gather(*(c.close() for c in clients))
+    await room.close()
+    return {"peers": len(streams), "cpu_us": (c1 - c0) / n * 1e6, "wall_us": (t1 - t0) / n * 1e6}
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--speakers", type=int, default=8)
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 100])
     ap.add_argument("--json", default="bench_media.json")
+    ap.add_argument("--micro-peers", type=int, default=20)
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one UDP socket per peer
-    results = []
+    results: list[dict[str, Any]] = []
+    m = await fanout_micro(args.micro_peers, 500)
+    print(
+        f"fan-out alone over {m['peers']} peers: {m['cpu_us']:.1f} us CPU "
+        f"({m['wall_us']:.1f} us wall) per listener-packet",
+        flush=True,
+    )
+    results.append({"fanout_micro": m})
     for n in args.listeners:
         r = await scenario(args.speakers, n, args.seconds)
         results.append(r)
@@ -141,8 +174,9 @@ async def main() -> None:
             f"{r['late_ticks']:.0f}/{r['ticks']:.0f}",
             flush=True,
         )
-    if len(results) >= 2 and results[-1]["listeners"] > results[0]["listeners"]:
-        a, b = results[0], results[-1]
+    rooms = [r for r in results if "listeners" in r]
+    if len(rooms) >= 2 and rooms[-1]["listeners"] > rooms[0]["listeners"]:
+        a, b = rooms[0], rooms[-1]
         extra_packets = (b["packets_out"] / b["seconds"]) - (a["packets_out"] / a["seconds"])
         extra_cpu = (b["cpu_percent_of_one_core"] - a["cpu_percent_of_one_core"]) / 100
         per = extra_cpu / extra_packets * 1e6 if extra_packets > 0 else float("nan")

@@ -138,6 +138,14 @@ class MediaRoom:
                 self._run(), name=f"media-tick-{self.room_id}"
             )
 
+    async def close_tick_for_bench(self) -> None:
+        """Stop the tick but keep the peers (benchmarks time the fan-out step alone)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
     async def close(self) -> None:
         self._closed = True
         if self._task is not None:
