@@ -41,6 +41,7 @@ const app = {
 // View-local state that is not the room's: the selected seat, inputs kept across renders.
 const ui = {
   selectedSeat: null,
+  mic: "off", // mirrors app.mic for the views: off, live, denied, error
   inputs: new Map(),
   rerender: () => render(),
   /** The same input element on every render, so typing survives a re-render. */
@@ -173,6 +174,7 @@ function render() {
     return;
   }
   const now = Date.now() / 1000;
+  ui.mic = app.mic;
   $("room-title").textContent = st.room;
   fill($("phase"), phaseBanner(st, now));
   const sections = [

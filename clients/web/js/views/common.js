@@ -1,5 +1,5 @@
 // Small pieces the views share: avatars, tier badges, buttons.
-import { h, icon, bdi } from "../dom.js";
+import { h, icon } from "../dom.js";
 import { t, has } from "../i18n.js";
 
 export function initials(name) {
@@ -31,7 +31,7 @@ export function roleLabel(role) {
 
 /** A person's name with their tier: "Layla [VIP]". */
 export function person(user, name, tier) {
-  return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name" }, bdi(name)), tierBadge(tier));
+  return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name", dir: "auto" }, name), tierBadge(tier));
 }
 
 export function button(label, onClick, { kind = "secondary", iconName, disabled, small, title } = {}) {

@@ -10,7 +10,7 @@ export function myCard(st, ui, act, now) {
   if (st.invite) rows.push(inviteRow(st, act, now));
   const k = st.myConsultation;
   if (k) rows.push(consultRow(st, k, act));
-  if (st.canSpeak) rows.push(micRow(st, act));
+  if (st.canSpeak) rows.push(micRow(st, ui, act));
   if (st.role === "listener" && !st.mySeat && !k) {
     rows.push(handRow(st, act));
     rows.push(requestRow(st, ui, act));
@@ -44,17 +44,18 @@ function consultRow(st, k, act) {
       () => act("consult.end", { id: k.id }), { kind: "danger" }));
 }
 
-function micRow(st, act) {
+function micRow(st, ui, act) {
   const modMuted = st.moderatorMuted;
-  const muted = st.selfMuted || modMuted;
+  const blocked = ui.mic === "denied" || ui.mic === "error"; // the alert above says what to do
+  const muted = st.selfMuted || modMuted || blocked;
   return h("div", { class: "mic-row" },
     h("button", {
       type: "button",
       class: ["mic-toggle", muted ? "is-muted" : "is-live"],
-      disabled: modMuted,
+      disabled: modMuted || blocked,
       "aria-pressed": String(!muted),
       onClick: () => act(st.selfMuted ? "mic.unmute" : "mic.mute"),
-    }, h("span", { class: "mic-icon" }, icon(muted ? "micOff" : "mic")), h("span", {}, modMuted ? t("mic.muted_by_mod") : muted ? t("mic.unmute") : t("mic.mute"))),
+    }, h("span", { class: "mic-icon" }, icon(muted ? "micOff" : "mic")), h("span", {}, blocked ? t("mic.blocked") : modMuted ? t("mic.muted_by_mod") : muted ? t("mic.unmute") : t("mic.mute"))),
     st.mySeat && st.mySeat.index !== 0
       ? button(t("seat.leave"), () => act("seat.leave"), { iconName: "exit" })
       : null);

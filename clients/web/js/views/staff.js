@@ -81,7 +81,7 @@ function audienceList(st, act) {
     m.role !== "listener" ? h("span", { class: "badge role" }, t(`role.${m.role}`)) : null,
     h("div", { class: "btn-row" },
       button(t("audience.invite"), () => act("seat.invite", { user: m.user }), { small: true }),
-      canConsult ? button(t("action.consult_private"), () => act("consult.start", { user: m.user, mode: "private" }), { small: true }) : null,
+      canConsult && m.role === "listener" ? button(t("action.consult_private"), () => act("consult.start", { user: m.user, mode: "private" }), { small: true }) : null,
       m.role === "listener" || st.role === "host"
         ? button(t("action.kick"), () => confirm(t("confirm.kick", { name: m.name })) && act("room.kick", { user: m.user }), { kind: "danger", small: true })
         : null))));

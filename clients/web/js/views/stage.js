@@ -37,7 +37,7 @@ export function phaseBanner(st, now) {
 export function seatGrid(st, ui, act) {
   const k = st.stageConsultation ?? st.myConsultation;
   const inPair = (user) => k && (k.staff === user || k.shopper === user);
-  const canTake = st.phase === "warmup" && st.warmupOpenSeats && !st.mySeat && !st.ended;
+  const canTake = canTakeSeat(st);
   const tiles = st.seats.map((seat) => {
     const taken = seat.status === "taken";
     const me = taken && seat.user === st.you.user;
@@ -63,12 +63,19 @@ export function seatGrid(st, ui, act) {
         : h("span", { class: "avatar avatar-lg avatar-empty" }, icon(seat.status === "locked" ? "lock" : "plus")),
       taken && muted ? h("span", { class: ["mute-mark", seat.moderator_muted && "by-mod"], title: t(seat.moderator_muted ? "seat.muted_by_mod" : "seat.muted") }, icon("micOff")) : null,
       hostSeat && taken ? h("span", { class: "host-mark" }, t("role.host")) : null),
-    h("span", { class: "seat-name" }, h("bdi", {}, label)),
+    // dir=auto on the clipping element: a long Latin name in Arabic is cut at its end.
+    h("span", { class: "seat-name", dir: "auto" }, label),
     taken ? tierBadge(seat.tier) : h("span", { class: "seat-index" }, formatNumber(seat.index)),
     ));
   });
   const hint = st.isModerator && ui.selectedSeat == null && !st.ended ? h("p", { class: "hint" }, t("stage.manage_hint")) : null;
   return [h("ul", { class: "seats" }, tiles), hint, st.isModerator ? seatActions(st, ui, act) : null];
+}
+
+/** Staff may sit down any time; the audience only in an open warm-up (core: _take_seat). */
+function canTakeSeat(st) {
+  if (st.mySeat || st.ended) return false;
+  return st.isStaff || (st.phase === "warmup" && st.warmupOpenSeats);
 }
 
 /** The action bar for the seat a moderator picked. */
@@ -84,7 +91,8 @@ function seatActions(st, ui, act) {
       : button(t("action.mute_seat"), () => done(act("seat.mute", { seat: seat.index })), { iconName: "micOff", small: true }));
     if (!self) {
       buttons.push(button(t("action.demote"), () => done(act("seat.demote", { user: seat.user })), { small: true }));
-      if (st.phase === "show" && !st.stageConsultation) {
+      const shopper = (st.members.get(seat.user)?.role ?? "listener") === "listener";
+      if (st.phase === "show" && !st.stageConsultation && shopper) {
         buttons.push(button(t("action.consult_listen_in"), () => done(act("consult.start", { user: seat.user, mode: "listen_in" })), { kind: "primary", iconName: "headset", small: true }));
         buttons.push(button(t("action.consult_private"), () => done(act("consult.start", { user: seat.user, mode: "private" })), { iconName: "headset", small: true }));
       }
@@ -93,6 +101,9 @@ function seatActions(st, ui, act) {
   } else if (seat.status === "locked") {
     buttons.push(button(t("action.unlock_seat"), () => done(act("seat.unlock", { seat: seat.index })), { small: true }));
   } else {
+    if (canTakeSeat(st) && seat.index !== 0) {
+      buttons.push(button(t("seat.take"), () => done(act("seat.take", { seat: seat.index })), { kind: "primary", iconName: "mic", small: true }));
+    }
     buttons.push(button(t("action.lock_seat"), () => done(act("seat.lock", { seat: seat.index })), { iconName: "lock", small: true }));
   }
   const title = seat.status === "taken" ? [bdi(seat.name), " · ", t("seat.number", { n: seat.index })] : t("seat.number", { n: seat.index });
