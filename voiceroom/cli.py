@@ -2,6 +2,7 @@
 
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
+voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from voiceroom.auth import AuthError, issue_token
+from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
 from voiceroom.config import Config, ConfigError, load_config
 from voiceroom.observability import configure_logging
 from voiceroom.room.model import Role
@@ -41,11 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--tier", default="new")
     t.add_argument("--locale", default="en")
     t.add_argument("--ttl", type=float, default=None, help="seconds (default: config)")
+
+    add_bot_arguments(sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP))
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "bot":
+        return run_bot(args)  # voiceroom.client.bot, imported only now
     try:
         if args.command == "serve":
             config = load_config(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -171,3 +173,42 @@ async def test_bad_requests_raise_typed_errors_with_the_server_code(live: Live) 
         with pytest.raises(ConnectionLost):
             await lee.send_chat("after leaving")
         assert host.state.phase == "warmup"
+
+
+async def test_voiceroom_bot_command_speaks_after_promotion(live: Live) -> None:
+    """The CLI as a person runs it: `voiceroom bot LINK --speak --tone HZ`."""
+    host = Bot(
+        BotConfig(live.url, live.token("host", "host"), auto_promote=True, start_show_after=0.0),
+        log=None,
+    )
+    listener = Bot(BotConfig(live.url, live.token("lee")), log=None)
+    async with host, listener:
+        assert host.client is not None and listener.media is not None
+        await host.client.wait_until(lambda s: s.phase == "show")
+        link = f"http://127.0.0.1:{live.server.port}/?token={live.token('cli')}"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voiceroom",
+            "bot",
+            link,
+            "--speak",
+            "--tone",
+            "900",
+            "--duration",
+            "4",
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await listener.media.wait_for_tone(900.0, timeout=15)
+            assert "cli" in host.report.promoted
+        finally:
+            out = b""
+            with contextlib.suppress(TimeoutError):
+                _, out = await asyncio.wait_for(proc.communicate(), 10)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        log = out.decode()
+        assert "raised hand" in log and "publishing 900 Hz tone" in log, log
+        assert proc.returncode == 0, log

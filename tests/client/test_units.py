@@ -20,7 +20,8 @@ from voiceroom.client.audio import (
     ToneSource,
     tone_level,
 )
-from voiceroom.client.bot import add_bot_arguments, configs_from_args
+from voiceroom.client.bot import configs_from_args
+from voiceroom.client.cli import add_bot_arguments
 from voiceroom.client.connection import ws_url
 from voiceroom.client.errors import ServerError, parse_code
 from voiceroom.client.state import Event, RoomState

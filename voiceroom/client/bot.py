@@ -44,6 +44,7 @@ from voiceroom.client.audio import (
     ToneSource,
     tone_level,
 )
+from voiceroom.client.cli import BOT_HELP
 from voiceroom.client.connection import RoomClient
 from voiceroom.client.errors import ClientError, ServerError
 from voiceroom.client.media import MediaPeer
@@ -257,7 +258,9 @@ class Bot:
     def _sync_publishing(self, state: RoomState) -> None:
         if self.media is None:
             return
-        if state.seated and not self.media.publishing:
+        cfg = self.config
+        wants_to_publish = cfg.speak or cfg.silence or cfg.tone is not None or cfg.file is not None
+        if state.seated and wants_to_publish and not self.media.publishing:
             if self.report.seated_at is None:
                 self.report.seated_at = self.elapsed
             self.media.publish(self._source())
@@ -384,52 +387,6 @@ class Bot:
 
 
 # ---------------------------------------------------------------------- command line
-def add_bot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``voiceroom bot`` options to ``parser`` (a subparser of the main CLI)."""
-    p = parser
-    p.add_argument("url", help="ws://host:port, or a join link http://host:port/?token=...")
-    p.add_argument("--token", help="join token (or put it in the link)")
-    g = p.add_argument_group("minting tokens (load generation)")
-    g.add_argument("--secret", help="sign tokens (default: $VOICEROOM_SECRET)")
-    g.add_argument("--room", default="demo")
-    g.add_argument("--user", default="bot", help="user id; with --count, a prefix")
-    g.add_argument("--name", help="display name (default: the user id)")
-    g.add_argument("--role", default="listener", choices=["host", "cohost", "agent", "listener"])
-    g.add_argument("--tier", default="new")
-    g.add_argument("--count", type=int, default=1, help="run this many bots (needs --secret)")
-    s = p.add_argument_group("speaking")
-    s.add_argument("--speak", action="store_true", help="take a seat / raise a hand")
-    src = s.add_mutually_exclusive_group()
-    src.add_argument("--tone", type=float, metavar="HZ", help="publish a sine tone")
-    src.add_argument("--file", type=Path, help="publish a WAV/OGG file")
-    src.add_argument("--silence", action="store_true", help="publish silence")
-    s.add_argument("--no-loop", action="store_true", help="play --file once")
-    s.add_argument("--no-invites", action="store_true", help="ignore seat invitations")
-    listen = p.add_argument_group("listening")
-    listen.add_argument("--no-media", action="store_true", help="signalling only")
-    listen.add_argument("--record", type=Path, help="write what the bot hears to a WAV file")
-    listen.add_argument("--record-dir", type=Path, help="with --count: one WAV per bot")
-    listen.add_argument(
-        "--expect-tone",
-        type=float,
-        action="append",
-        default=[],
-        metavar="HZ",
-        help="exit with status 3 unless this tone was heard (repeatable)",
-    )
-    h = p.add_argument_group("hosting (host or co-host token)")
-    h.add_argument("--auto-promote", action="store_true", help="seat whoever raises a hand")
-    h.add_argument("--start-show-after", type=float, metavar="S")
-    h.add_argument("--consult", metavar="USER", help='start a 1v1 with USER ("auto": first seated)')
-    h.add_argument("--consult-mode", default="listen_in", choices=["listen_in", "private"])
-    h.add_argument("--consult-after", type=float, default=5.0, metavar="S")
-    h.add_argument("--consult-for", type=float, metavar="S")
-    h.add_argument("--end-after", type=float, metavar="S", help="end the room")
-    p.add_argument("--duration", type=float, metavar="S", help="leave after S seconds")
-    p.add_argument("--quiet", action="store_true")
-    return p
-
-
 def configs_from_args(args: argparse.Namespace) -> list[BotConfig]:
     """One BotConfig per bot the arguments ask for."""
     base = BotConfig(
@@ -505,7 +462,8 @@ async def run_bots(configs: Sequence[BotConfig], *, log: Log | None = _stderr) -
 
 
 def run_bot(args: argparse.Namespace) -> int:
-    """Entry point for ``voiceroom bot`` (after :func:`add_bot_arguments`)."""
+    """Run the bots ``args`` (from :func:`voiceroom.client.cli.add_bot_arguments`) ask for;
+    returns the exit status."""
     try:
         configs = configs_from_args(args)
     except (ValueError, ClientError) as exc:
@@ -532,7 +490,10 @@ def _exit_code(configs: Sequence[BotConfig], reports: Sequence[BotReport]) -> in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="voiceroom bot", description=__doc__.split("\n")[0])
+    """``python -m voiceroom.client.bot``: the same as ``voiceroom bot``."""
+    from voiceroom.client.cli import add_bot_arguments
+
+    parser = argparse.ArgumentParser(prog="voiceroom bot", description=BOT_HELP)
     add_bot_arguments(parser)
     return run_bot(parser.parse_args(argv))
 
