@@ -212,3 +212,13 @@ async def test_voiceroom_bot_command_speaks_after_promotion(live: Live) -> None:
         log = out.decode()
         assert "raised hand" in log and "publishing 900 Hz tone" in log, log
         assert proc.returncode == 0, log
+
+
+async def test_close_while_the_server_is_gone_does_not_hang(live: Live) -> None:
+    host = await RoomClient.join(live.url, live.token("host", "host"), resume_for=30.0)
+    lost = asyncio.create_task(host.wait_for("connection.lost", timeout=5))
+    await asyncio.sleep(0)
+    await live.server.shutdown()  # 1001 going away: the client starts resuming
+    await lost
+    await asyncio.wait_for(host.close(), 3)
+    assert host.closed is not None

@@ -159,9 +159,15 @@ class RoomClient:
         ws = self._ws
         if ws is not None:
             await ws.close()
-        if self._runner is not None:
+        runner = self._runner
+        if runner is not None and not runner.done():
+            # Normally the reader ends with the socket; if it is between reconnect attempts,
+            # stop it there.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(runner), 1.0)
+            runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+                await runner
         self._finish(ConnectionLost(CloseCode.NORMAL, "closed by client"))
 
     async def drop(self) -> None:
@@ -436,6 +442,8 @@ class RoomClient:
             await asyncio.sleep(delay)
             try:
                 await self._open(resume=self.last_seq)
+                if self._leaving and self._ws is not None:
+                    await self._ws.close()  # close() was called meanwhile
                 return
             except JoinRefused as exc:
                 if exc.status not in RETRY_STATUSES and exc.status != 0:
