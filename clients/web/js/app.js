@@ -5,7 +5,7 @@ import { Session, CLOSE } from "./session.js";
 import { RoomState } from "./state.js";
 import { Media } from "./media.js";
 import { h, fill, icon } from "./dom.js";
-import { t, has, pickLocale, setLocale, locale, LOCALES } from "./i18n.js";
+import { t, has, pickLocale, setLocale, locale, LOCALES, formatCountdown } from "./i18n.js";
 import { phaseBanner, seatGrid } from "./views/stage.js";
 import { myCard } from "./views/me.js";
 import { hostCard, agentCard } from "./views/staff.js";
@@ -258,10 +258,16 @@ function paintSpeaking() {
   }
 }
 
+/** Countdowns tick in place: re-rendering every second would eat clicks on buttons. */
 function tick() {
-  const st = app.st;
-  const counting = st.ready && ((st.phase === "warmup" && st.showStartsAt) || st.invite);
-  if (counting) render();
+  const now = Date.now() / 1000;
+  let expired = false;
+  for (const el of document.querySelectorAll("[data-until]")) {
+    const left = Number(el.dataset.until) - now;
+    el.textContent = formatCountdown(left);
+    expired ||= left <= 0;
+  }
+  if (expired) render(); // e.g. "starts in 0:00" becomes "about to start"
 }
 
 function toast(text) {

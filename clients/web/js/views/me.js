@@ -30,7 +30,7 @@ function inviteRow(st, act, now) {
   const inv = st.invite;
   return h("div", { class: "notice notice-invite" },
     h("p", {}, t("invite.text", { name: "\u2068" + inv.by_name + "\u2069", n: inv.seat }), " ",
-      h("span", { class: "muted" }, "(", h("bdi", { dir: "ltr" }, formatCountdown(inv.expires_at - now)), ")")),
+      h("span", { class: "muted" }, "(", h("bdi", { dir: "ltr", dataset: { until: inv.expires_at } }, formatCountdown(inv.expires_at - now)), ")")),
     h("div", { class: "btn-row" },
       button(t("invite.accept"), () => act("seat.accept_invite"), { kind: "primary" }),
       button(t("invite.decline"), () => act("seat.decline_invite"))));

@@ -16,7 +16,7 @@ export function phaseBanner(st, now) {
     const left = st.showStartsAt == null ? null : st.showStartsAt - now;
     if (left === null) line = t("phase.warmup_line");
     else if (left > 0) {
-      line = [t("phase.starts_in"), " ", h("bdi", { class: "countdown", dir: "ltr" }, formatCountdown(left)),
+      line = [t("phase.starts_in"), " ", h("bdi", { class: "countdown", dir: "ltr", dataset: { until: st.showStartsAt } }, formatCountdown(left)),
         h("span", { class: "muted" }, " · ", t("phase.starts_at", { time: formatTime(st.showStartsAt) }))];
     } else line = t("phase.starting_soon");
   } else {
