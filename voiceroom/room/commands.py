@@ -140,7 +140,7 @@ class ScheduleShow(Command):
     """Set (or clear, with None) the advertised show start, UTC epoch seconds."""
 
     TYPE: ClassVar[str] = "room.schedule"
-    starts_at: float | None
+    starts_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

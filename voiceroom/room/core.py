@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -307,9 +307,12 @@ class Room:
     def request_order(self) -> list[Waiting]:
         return sorted(self.requests.values(), key=lambda w: (w.rank, w.seq))
 
-    def audience_of(self, emit: Emit) -> Iterable[str]:
-        """Members an emit is delivered to."""
-        return (m.user for m in self.members.values() if emit.to.includes(m.user, m.role))
+    def audience_of(self, emit: Emit) -> list[str]:
+        """Users an emit is delivered to: members its audience selects, plus named users."""
+        members = [m.user for m in self.members.values() if emit.to.includes(m.user, m.role)]
+        # Named users who just left (MemberLeft to the kicked user) are not members any more.
+        gone = [u for u in sorted(emit.to.users) if u not in self.members]
+        return members + gone
 
     def routing(self) -> Routing:
         """Who hears whom now (see :mod:`voiceroom.room.routing`)."""

@@ -106,8 +106,9 @@ class QueueUpdated(Event):
 
 @dataclass(frozen=True, slots=True)
 class QueuePosition(Event):
-    """The receiver's own place in the queue (1-based), or None when out of it and why:
-    joined, moved, cancelled, promoted, denied, invited, left."""
+    """The receiver's own place in the queue (1-based) and why: joined, moved; or None when
+    out of it and why: cancelled, promoted, denied, invited, seated, left, role_changed,
+    room_ended."""
 
     TYPE: ClassVar[str] = "queue.position"
     position: int | None
@@ -168,7 +169,8 @@ class RequestsUpdated(Event):
 @dataclass(frozen=True, slots=True)
 class RequestStatus(Event):
     """The receiver's own request: its place (1-based), or None and why it ended:
-    requested, moved, cancelled, accepted, left."""
+    joined, moved (position changed), or why it ended: cancelled, accepted, left,
+    role_changed, room_ended."""
 
     TYPE: ClassVar[str] = "consult.request_status"
     position: int | None
