@@ -36,6 +36,7 @@ const app = {
   autoplayBlocked: false,
   mediaAvailable: true,
   closed: null, // {code, reason} once the session will not come back
+  noToken: false, // opened without a join link
 };
 
 // View-local state that is not the room's: the selected seat, inputs kept across renders.
@@ -62,7 +63,8 @@ async function main() {
   await setLocale(pickLocale(token ? tokenClaims(token).locale : null));
   buildShell();
   if (!token) {
-    fill($("main"), h("section", { class: "card center" }, h("h2", {}, t("join.no_token_title")), h("p", {}, t("join.no_token"))));
+    app.noToken = true;
+    render();
     return;
   }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -165,6 +167,10 @@ function render() {
   const st = app.st;
   const focused = document.activeElement;
   const selection = focused?.selectionStart != null ? [focused.selectionStart, focused.selectionEnd] : null;
+  if (app.noToken) {
+    fill($("main"), h("section", { class: "card center" }, h("h2", {}, t("join.no_token_title")), h("p", {}, t("join.no_token"))));
+    return;
+  }
   syncAudio();
   renderAlerts();
   renderConn();
@@ -220,7 +226,7 @@ function renderAlerts() {
   } else if (st.ended) {
     alerts.push(alert("info", t(st.ended === "kicked" ? "closed.kicked" : "phase.ended_line")));
   } else if (app.conn.state === "reconnecting") {
-    alerts.push(alert("warn", t("conn.lost", { n: app.conn.attempt ?? 1 })));
+    alerts.push(alert("warn", t(app.conn.joined ? "conn.lost" : "conn.cannot_join", { n: app.conn.attempt ?? 1 })));
   }
   if (app.mic === "denied") {
     alerts.push(alert("error", t("mic.denied"), [t("mic.retry"), () => { app.mic = "off"; render(); }]));

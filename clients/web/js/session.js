@@ -139,7 +139,8 @@ export class Session extends EventTarget {
     }
     const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt += 1;
-    this.emit("status", { state: "reconnecting", code: e.code, reason: e.reason, attempt: this.attempt, delay });
+    // joined: false while we have never been let in (e.g. the room is not open yet).
+    this.emit("status", { state: "reconnecting", code: e.code, reason: e.reason, attempt: this.attempt, delay, joined: this.lastSeq !== null });
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
