@@ -70,7 +70,7 @@ class Config:
     # Rooms
     room: RoomConfig = field(default_factory=RoomConfig)
     # Media
-    media: bool = False  # create a voiceroom.media MediaRoom per room
+    media: bool = True  # a MediaRoom per room (off: signalling only, e.g. load tests)
     music_dir: Path | None = None  # tracks for music.play are resolved inside this directory
     media_settings: Mapping[str, Any] = field(default_factory=dict)
     # Logging

@@ -33,6 +33,7 @@ async def make_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
             "web_root": web,
             "music_dir": music,
             "tick_interval": 0.05,
+            "media": False,  # signalling only; tests/client and tests/media run real media
             "shutdown_timeout": 2.0,
             "room": room or RoomConfig(reconnect_grace=0.6, invite_ttl=5.0),
         }
