@@ -14,12 +14,13 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
+from voiceroom.errors import VoiceroomError
 from voiceroom.media.codec import Pcm
 from voiceroom.media.config import FRAME_SAMPLES, SAMPLE_RATE
 from voiceroom.media.mixer import gain_q14
 
 
-class MusicError(Exception):
+class MusicError(VoiceroomError):
     """The file cannot be opened or holds no audio."""
 
 

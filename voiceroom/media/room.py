@@ -33,6 +33,7 @@ from aiortc import (
 )
 from av.frame import Frame
 
+from voiceroom.errors import VoiceroomError
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.codec import OpusEncoder, Pcm
 from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
@@ -55,7 +56,7 @@ _TICK_RING = 1_024
 _MAX_CATCH_UP = 4
 
 
-class MediaError(Exception):
+class MediaError(VoiceroomError):
     """The offer cannot be served (no audio m-line, no Opus)."""
 
 
