@@ -165,6 +165,7 @@ class Bench:
         self.put("listeners_per_core", 1e6 / (us * media.FPS), 0)
         ok = media.healthy(pts)
         self.details["fanout_max_healthy_listeners"] = max(p.listeners for p in ok)
+        self.details["fanout_send_loop_us_per_packet"] = ok[-1].send_loop_us
         loaded = [p for p in ok if p.pps > 0]
         if loaded:
             self.details["load_client_us_per_packet"] = rnd(

@@ -114,6 +114,8 @@ class Point:
     client_cpu: float
     delivery: float  # received / expected packets
     late_ticks: float | None = None
+    # The media plane's own figure (ours only): thread CPU inside the send loop per packet.
+    send_loop_us: float | None = None
 
 
 async def ramp(
@@ -149,6 +151,7 @@ async def ramp(
                 late_ticks=(stats1["late_ticks"] - stats0["late_ticks"])
                 if "late_ticks" in stats1
                 else None,
+                send_loop_us=stats1.get("fanout_us_per_packet"),
             )
             out.append(point)
             log(
