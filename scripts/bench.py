@@ -338,6 +338,17 @@ def table(b: Bench) -> str:
     return "\n".join(lines)
 
 
+def markdown(b: Bench) -> str:
+    """The results as a Markdown table (pasted into docs/performance.md)."""
+    rows = ["| figure | value | target | note |", "|---|---:|---|---|"]
+    for key in KEYS:
+        v = b.r[key]
+        shown = "null" if v is None else f"{v:g}"
+        note = b.notes.get(key, "").replace("|", "/")
+        rows.append(f"| `{key}` | {shown} | {status(key, v)} | {note} |")
+    return "\n".join(rows) + "\n"
+
+
 def plot(b: Bench, path: Path) -> None:
     import matplotlib
 
@@ -384,7 +395,7 @@ def meta(profile: Profile, started: float) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     profile = QUICK if args.quick else FULL
     if args.seconds:
         profile = Profile(**{**asdict(profile), "seconds": args.seconds})
@@ -408,7 +419,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         plot(b, Path(args.plot))
     print()
     print(table(b))
-    return {**b.r, "notes": b.notes, "details": b.details, "meta": meta(profile, started)}
+    out = {**b.r, "notes": b.notes, "details": b.details, "meta": meta(profile, started)}
+    return out, markdown(b)
 
 
 def main() -> None:
@@ -418,10 +430,13 @@ def main() -> None:
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
     ap.add_argument("--seconds", type=float, help="override the window length")
+    ap.add_argument("--markdown", metavar="MD", help="also write the table as Markdown")
     ap.add_argument("--plot", default=str(ROOT / "docs/images/perf_cpu_vs_listeners.png"))
     args = ap.parse_args()
     raise_nofile()
-    out = asyncio.run(run(args))
+    out, md = asyncio.run(run(args))
+    if args.markdown:
+        Path(args.markdown).write_text(md)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=float) + "\n")
         print(f"wrote {args.json}")
