@@ -69,7 +69,8 @@ def resample(pcm: Pcm, src: int, dst: int) -> Pcm:
     """sox's high-quality resampler over raw int16 mono pipes."""
     raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1"]
     out = subprocess.run(
-        ["sox", *raw, "-r", str(src), "-", *raw, "-r", str(dst), "-", "rate", "-v"],
+        # -R -D: repeatable, no dither (sox dithers with a random seed by default).
+        ["sox", "-R", "-D", *raw, "-r", str(src), "-", *raw, "-r", str(dst), "-", "rate", "-v"],
         input=pcm.astype("<i2").tobytes(),
         capture_output=True,
         check=True,
@@ -89,8 +90,8 @@ def speech_16k(text: str = SPEECH_TEXT) -> Pcm:
             timeout=60,
         )
         out = subprocess.run(
-            ["sox", str(wav), "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1",
-             "-r", "16000", "-", "rate", "-v", "norm", "-3"],
+            ["sox", "-R", "-D", str(wav), "-t", "raw", "-e", "signed-integer", "-b", "16",
+             "-c", "1", "-r", "16000", "-", "rate", "-v", "norm", "-3"],
             capture_output=True,
             check=True,
             timeout=60,
