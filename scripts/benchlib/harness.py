@@ -57,9 +57,22 @@ class Ours(Backend):
         from voiceroom.media import MediaConfig, MediaRoom
 
         self.room = MediaRoom("bench", config=MediaConfig())
+        self._latency_cursor = 0
+        self._latencies: list[float] = []
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.room.start()
+        self._poller = asyncio.get_running_loop().create_task(self._poll_latencies())
+
+    async def _poll_latencies(self) -> None:
+        """Drain the media plane's latency ring (4,096 samples) every second, so no sample
+        is lost or read twice whatever the caller's window length."""
+        while True:
+            await asyncio.sleep(1.0)
+            lat = self.room.latencies(self._latency_cursor)
+            self._latency_cursor += len(lat)
+            self._latencies += lat
 
     async def connect(self, user: str, sdp: str) -> str:
         return await self.room.connect(user, sdp)
@@ -79,7 +92,9 @@ class Ours(Backend):
         if op == "stats":
             return {"stats": self.room.stats()}
         if op == "latencies":
-            return {"latencies": self.room.latencies()}
+            # The samples since the previous request: windows do not overlap.
+            lat, self._latencies = self._latencies, []
+            return {"latencies": lat}
         if op == "disconnect":
             for user in req["users"]:
                 await self.room.disconnect(user)
@@ -87,6 +102,8 @@ class Ours(Backend):
         raise ValueError(f"unknown op {op}")
 
     async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
         await self.room.close()
 
 
