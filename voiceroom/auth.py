@@ -29,12 +29,19 @@ MAX_CLAIM_CHARS: Final = 128
 
 
 class AuthError(VoiceroomError):
-    """A join token was refused; ``status`` is the HTTP status to answer the handshake."""
+    """A join token was refused; ``status`` is the HTTP status to answer the handshake.
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    ``reason`` is a stable machine-readable word for ``GET /api/join-check`` (browsers
+    cannot read a refused handshake's status): token_missing, token_expired,
+    token_not_yet_valid, token_invalid, wrong_room, bad_request, banned, room_not_open,
+    room_ended, server_busy, shutting_down.
+    """
+
+    def __init__(self, status: HTTPStatus, message: str, reason: str = "token_invalid") -> None:
         super().__init__(f"{status.value} {message}")
         self.status = status
         self.message = message
+        self.reason = reason
         self.code = (
             ErrorCode.UNAUTHORIZED if status is HTTPStatus.UNAUTHORIZED else (ErrorCode.FORBIDDEN)
         )
@@ -90,7 +97,7 @@ def issue_token(
 def verify_token(secret: str, token: str | None, *, room: str | None = None) -> Claims:
     """Check signature, expiry and claims; ``room`` (when given) must match the token's."""
     if not token:
-        raise AuthError(HTTPStatus.UNAUTHORIZED, "missing join token")
+        raise AuthError(HTTPStatus.UNAUTHORIZED, "missing join token", "token_missing")
     try:
         payload: dict[str, Any] = jwt.decode(
             token,
@@ -101,16 +108,20 @@ def verify_token(secret: str, token: str | None, *, room: str | None = None) -> 
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
     except jwt.ExpiredSignatureError:
-        raise AuthError(HTTPStatus.UNAUTHORIZED, "join token expired") from None
+        raise AuthError(HTTPStatus.UNAUTHORIZED, "join token expired", "token_expired") from None
     except jwt.ImmatureSignatureError:
-        raise AuthError(HTTPStatus.UNAUTHORIZED, "join token not valid yet") from None
+        raise AuthError(
+            HTTPStatus.UNAUTHORIZED, "join token not valid yet", "token_not_yet_valid"
+        ) from None
     except jwt.InvalidSignatureError:
         raise AuthError(HTTPStatus.UNAUTHORIZED, "join token signature is invalid") from None
     except jwt.PyJWTError as exc:
         raise AuthError(HTTPStatus.UNAUTHORIZED, f"invalid join token: {exc}") from None
     claims = _claims(payload)
     if room is not None and claims.room != room:
-        raise AuthError(HTTPStatus.FORBIDDEN, f"this token is for another room ({claims.room})")
+        raise AuthError(
+            HTTPStatus.FORBIDDEN, f"this token is for another room ({claims.room})", "wrong_room"
+        )
     return claims
 
 

@@ -29,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="TOML config file (see voiceroom.config)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
-    s.add_argument("--demo", action="store_true", help='open room "demo" and print join links')
+    s.add_argument(
+        "--demo",
+        action="store_true",
+        help='open room "demo", print join links; bundled warm-up music unless --music-dir',
+    )
     s.add_argument("--media", action=argparse.BooleanOptionalAction, default=None)
     s.add_argument("--music-dir")
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -90,8 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(config: Config, *, demo: bool) -> int:
-    from voiceroom.server import Server  # keeps `voiceroom token` light
+    from voiceroom.server import Server, demo_config  # keeps `voiceroom token` light
 
+    if demo:
+        config = demo_config(config)
     configure_logging(config.log_level, json=config.log_json)
 
     def ready(server: Server, links: dict[str, str]) -> None:

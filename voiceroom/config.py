@@ -38,6 +38,8 @@ from voiceroom.room.model import RoomConfig
 
 ENV_PREFIX = "VOICEROOM_"
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "clients" / "web"
+# Package data: a synthesized warm-up loop (scripts/make_demo_music.py) for --demo.
+DEMO_MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
 
 
 class ConfigError(VoiceroomError):
@@ -65,13 +67,16 @@ class Config:
     max_rooms: int = 10_000
     # Timeouts (seconds)
     tick_interval: float = 0.5  # room.tick period: invite and reconnect-grace expiry
+    count_interval: float = 2.0  # room.count broadcasts at most this often (when changed)
     shutdown_timeout: float = 5.0  # bounded wait for clients to close before cancelling
     ping_interval: float | None = 20.0  # WebSocket keepalive; a dead peer is dropped
     # Rooms
     room: RoomConfig = field(default_factory=RoomConfig)
     # Media
     media: bool = True  # a MediaRoom per room (off: signalling only, e.g. load tests)
-    music_dir: Path | None = None  # tracks for music.play are resolved inside this directory
+    # Tracks for music.play are resolved inside this directory; `serve --demo` without one
+    # uses the bundled DEMO_MUSIC_DIR.
+    music_dir: Path | None = None
     media_settings: Mapping[str, Any] = field(default_factory=dict)
     # Logging
     log_level: str = "info"
@@ -88,8 +93,10 @@ class Config:
             raise ConfigError("need 1024 <= max_frame_bytes <= hard_max_frame_bytes")
         if self.send_queue < 16 or self.replay_buffer < 16:
             raise ConfigError("send_queue and replay_buffer must be at least 16")
-        if self.tick_interval <= 0 or self.shutdown_timeout < 0:
-            raise ConfigError("tick_interval must be positive, shutdown_timeout >= 0")
+        if self.tick_interval <= 0 or self.shutdown_timeout < 0 or self.count_interval < 0:
+            raise ConfigError(
+                "tick_interval must be positive, shutdown_timeout and count_interval >= 0"
+            )
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"unknown log_level {self.log_level!r}")
 

@@ -15,6 +15,7 @@ Server -> client::
     {"v": 1, "type": "seat.updated", "seq": 42, "body": {...}}      # room event
     {"v": 1, "type": "welcome", "seq": 41, "body": {...}}           # first frame
     {"v": 1, "type": "media.speaking", "body": {...}}              # ephemeral: no seq
+    {"v": 1, "type": "room.count", "body": {"members": 120}}        # ephemeral: no seq
 
 Body validation is generic: each command (and control message) is a dataclass whose
 fields are ``str``, ``int``, ``float``, ``bool`` or ``X | None``. Types are exact (a bool
@@ -292,7 +293,16 @@ class MediaSpeaking(Event):
     speaking: bool
 
 
-SERVER_MESSAGE_TYPES: Final = ("welcome", "reply", "error", MediaSpeaking.TYPE)
+@dataclass(frozen=True, slots=True)
+class RoomCount(Event):
+    """Ephemeral member count for everyone (staff alone get member.joined/left), sent by
+    the room host at most every ``count_interval`` seconds and only when it changed."""
+
+    TYPE: ClassVar[str] = "room.count"
+    members: int
+
+
+SERVER_MESSAGE_TYPES: Final = ("welcome", "reply", "error", MediaSpeaking.TYPE, RoomCount.TYPE)
 
 
 def decode_server(data: bytes) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
 from voiceroom.auth import issue_token
-from voiceroom.config import Config
+from voiceroom.config import DEMO_MUSIC_DIR, Config
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.room.model import Role
@@ -28,6 +28,14 @@ from voiceroom.signalling.media_bridge import MediaRoomFactory, default_media_fa
 from voiceroom.signalling.room_host import Registry
 
 DEMO_ROOM = "demo"
+
+
+def demo_config(config: Config) -> Config:
+    """``--demo`` settings: the bundled warm-up loop when no music library is configured,
+    so a host can play music in the demo with no setup."""
+    if config.music_dir is None and DEMO_MUSIC_DIR.is_dir():
+        return config.with_overrides(music_dir=DEMO_MUSIC_DIR)
+    return config
 
 
 def raise_nofile_limit(target: int = 65536) -> tuple[int, int]:

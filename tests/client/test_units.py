@@ -84,6 +84,8 @@ def test_room_state_follows_events() -> None:
     s.apply(Event("member.presence", {"user": "h", "connected": False}, 12))
     s.apply(Event("member.role", {"user": "ann", "role": "cohost"}, 13))
     s.apply(Event("something.new", {"x": 1}, 14))  # ignored, not an error
+    s.apply(Event("room.count", {"members": 40}))  # ephemeral: no seq
+    assert s.member_count == 40
     assert not s.consultations and s.members["h"]["connected"] is False and s.role == "cohost"
 
 

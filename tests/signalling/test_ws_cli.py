@@ -47,6 +47,12 @@ async def test_serve_demo_links_and_sigterm(tmp_path: object) -> None:
         # The demo room exists before any host: a listener link works straight away.
         c = await Client.open(f"ws://{url.netloc}/ws?token={token}")
         assert c.welcome["body"]["snapshot"]["room"] == "demo"
+        # No --music-dir: the host can play the bundled warm-up loop.
+        host_url = urlsplit(links["host"])
+        host = await Client.open(f"ws://{host_url.netloc}/ws?{host_url.query}")
+        assert host.welcome["body"]["tracks"] == ["demo-warmup.ogg"]
+        await host.ok("music.play", {"track": "demo-warmup.ogg"})
+        await c.next("music.changed", track="demo-warmup.ogg")
         # `voiceroom token` signs with the same secret.
         out = await asyncio.to_thread(
             subprocess.run,

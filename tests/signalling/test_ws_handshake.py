@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.error
 import urllib.request
 
@@ -121,3 +122,46 @@ async def test_graceful_shutdown_closes_clients(
     with pytest.raises(OSError):
         await connect(f"{h.base}/ws?token={h.token('x')}", open_timeout=1)
     assert SECRET  # the harness secret signs every token above
+
+
+async def test_join_check_explains_refusals_as_json(h: Harness) -> None:
+    async def check(query: str) -> dict[str, object]:
+        status, ctype, body = await asyncio.to_thread(http_get, f"{h.http}/api/join-check?{query}")
+        assert status == 200 and ctype.startswith("application/json")
+        answer: dict[str, object] = json.loads(body)
+        assert set(answer) == {"ok", "status", "code", "message", "retry"}
+        return answer
+
+    def short(a: dict[str, object]) -> tuple[object, object, object]:
+        return a["status"], a["code"], a["retry"]
+
+    assert short(await check("")) == (401, "token_missing", False)
+    assert short(await check("token=garbage")) == (401, "token_invalid", False)
+    expired = await check(f"token={h.token('ann', ttl=-60)}")
+    assert short(expired) == (401, "token_expired", False) and expired["ok"] is False
+    assert "expired" in str(expired["message"])
+    forged = issue_token("another-secret-0123456789abcdef!!", room="r", user="x", name="X")
+    assert short(await check(f"token={forged}")) == (401, "token_invalid", False)
+    assert short(await check(f"room=other&token={h.token('ann')}")) == (
+        403,
+        "wrong_room",
+        False,
+    )
+    # Not open yet: worth retrying (its host opens it); a host token may open it.
+    assert short(await check(f"token={h.token('ann')}")) == (404, "room_not_open", True)
+    assert (await check(f"token={h.token('host', 'host')}"))["ok"] is True
+    host = await h.join("host", "host")
+    ann = await h.join("ann")
+    ok = await check(f"token={h.token('ann')}&resume=nonsense")  # resume is not checked
+    assert ok == {"ok": True, "status": 200, "code": "ok", "message": "you may join", "retry": True}
+    await host.ok("room.kick", {"user": "ann"})
+    await ann.closed()
+    assert short(await check(f"token={h.token('ann')}")) == (403, "banned", False)
+    await host.ok("room.end")
+    await host.closed()
+    ended = await check(f"token={h.token('bob')}")
+    assert short(ended) == (410, "room_ended", False)
+    # Nothing from the token or the room beyond the reason (no claims, names, members).
+    assert "Bob" not in json.dumps(ended)
+    _, _, metrics = await asyncio.to_thread(http_get, f"{h.http}/metrics")
+    assert 'voiceroom_join_checks_total{code="room_ended"} 1' in metrics

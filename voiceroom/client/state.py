@@ -131,6 +131,8 @@ class RoomState:
             self.chat.append(b["message"])
         elif t == "music.changed":
             self.music = None if b.get("track") is None else b
+        elif t == "room.count":  # ephemeral, for everyone; staff also count joins above
+            self.member_count = int(b["members"])
 
     def _seat_updated(self, seat: Wire) -> None:
         index = int(seat["index"])

@@ -2,7 +2,8 @@
 
 Handshake (``process_request``), before any WebSocket frame:
 
-- ``GET /healthz`` -> 200, ``GET /metrics`` -> Prometheus text, other paths -> static files;
+- ``GET /healthz`` -> 200, ``GET /metrics`` -> Prometheus text, ``GET /api/join-check?token=``
+  -> the checks below as JSON (for browsers), other paths -> static files;
 - ``GET /ws[/ROOM]?token=JWT[&room=ROOM][&resume=SEQ]`` (or ``Authorization: Bearer JWT``):
   401 missing/forged/expired token, 403 token for another room or banned identity,
   404 room not open (only a host token opens a room), 410 room ended, 400 bad ``resume``,
@@ -51,6 +52,7 @@ from voiceroom.signalling.ratelimit import TokenBucket
 from voiceroom.signalling.room_host import Registry, RoomHost, RoomStatus
 
 MAX_ROOM_ID_CHARS = 64
+JOIN_CHECK_PATH = "/api/join-check"
 
 
 class Gateway:
@@ -75,6 +77,8 @@ class Gateway:
         ws_path = self.config.ws_path
         if path == ws_path or path.startswith(ws_path + "/"):
             return self._admit(ws, request, path[len(ws_path) + 1 :], parse_qs(url.query))
+        if path == JOIN_CHECK_PATH:
+            return self._join_check(request, parse_qs(url.query))
         if path == "/healthz":
             status = HTTPStatus.SERVICE_UNAVAILABLE if self.registry.closing else HTTPStatus.OK
             return http.text(status, "ok" if status is HTTPStatus.OK else "shutting down")
@@ -96,11 +100,36 @@ class Gateway:
         self._admitted[ws] = (claims, resume)
         return None  # proceed with the WebSocket upgrade
 
+    def _join_check(self, request: HttpRequest, query: dict[str, Any]) -> Response:
+        """The handshake's checks, answered as JSON a browser can read (a refused WebSocket
+        handshake shows a page nothing but "connection failed"). As cheap as a refused
+        handshake: one HMAC and a few lookups. Tells nothing the handshake's own refusal
+        body does not: no claims, no room contents."""
+        try:
+            self._check(request, "", {k: v for k, v in query.items() if k in ("token", "room")})
+        except AuthError as exc:
+            status, reason, message = exc.status, exc.reason, exc.message
+        else:
+            status, reason, message = HTTPStatus.OK, "ok", "you may join"
+        self.metrics.inc("voiceroom_join_checks_total", code=reason)
+        body = {
+            "ok": status is HTTPStatus.OK,
+            "status": status.value,
+            "code": reason,
+            "message": message,
+            # 404 (the host may still open the room) and 503 pass; the rest will not.
+            "retry": status
+            in (HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE),
+        }
+        return http.json_response(HTTPStatus.OK, body)
+
     def _check(
         self, request: HttpRequest, path_room: str, query: dict[str, Any]
     ) -> tuple[Claims, int | None]:
         if self.registry.closing:
-            raise AuthError(HTTPStatus.SERVICE_UNAVAILABLE, "server is shutting down")
+            raise AuthError(
+                HTTPStatus.SERVICE_UNAVAILABLE, "server is shutting down", "shutting_down"
+            )
         token = _first(query, "token")
         auth = request.headers.get("Authorization", "")
         if token is None and auth[:7].lower() == "bearer ":
@@ -108,26 +137,30 @@ class Gateway:
         wanted = path_room or _first(query, "room")
         claims = verify_token(self.config.secret, token, room=wanted or None)
         if len(claims.room) > MAX_ROOM_ID_CHARS:
-            raise AuthError(HTTPStatus.BAD_REQUEST, "room id too long")
+            raise AuthError(HTTPStatus.BAD_REQUEST, "room id too long", "bad_request")
         resume_raw = _first(query, "resume")
         resume = None
         if resume_raw is not None:
             if not resume_raw.isdigit() or len(resume_raw) > 15:
-                raise AuthError(HTTPStatus.BAD_REQUEST, "resume must be the last seen seq")
+                raise AuthError(
+                    HTTPStatus.BAD_REQUEST, "resume must be the last seen seq", "bad_request"
+                )
             resume = int(resume_raw)
         status = self.registry.status(claims.room)
         if status is RoomStatus.ENDED:
-            raise AuthError(HTTPStatus.GONE, f"room {claims.room!r} has ended")
+            raise AuthError(HTTPStatus.GONE, f"room {claims.room!r} has ended", "room_ended")
         if status is RoomStatus.MISSING:
             if claims.role is not Role.HOST:
                 raise AuthError(
-                    HTTPStatus.NOT_FOUND, f"room {claims.room!r} is not open: its host opens it"
+                    HTTPStatus.NOT_FOUND,
+                    f"room {claims.room!r} is not open: its host opens it",
+                    "room_not_open",
                 )
             if self.registry.full:
-                raise AuthError(HTTPStatus.SERVICE_UNAVAILABLE, "too many rooms")
+                raise AuthError(HTTPStatus.SERVICE_UNAVAILABLE, "too many rooms", "server_busy")
         host = self.registry.get(claims.room)
         if host is not None and claims.user in host.room.banned:
-            raise AuthError(HTTPStatus.FORBIDDEN, "you were removed from this room")
+            raise AuthError(HTTPStatus.FORBIDDEN, "you were removed from this room", "banned")
         return claims, resume
 
     # ------------------------------------------------------------------ connection task

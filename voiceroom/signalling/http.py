@@ -1,4 +1,5 @@
-"""Plain HTTP answers served from the WebSocket port: health, metrics, static web client.
+"""Plain HTTP answers served from the WebSocket port: health, metrics, join check, static
+web client.
 
 websockets hands every request to ``process_request`` before the upgrade; a returned
 :class:`Response` is sent instead of the handshake. Static files are read from one root
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import mimetypes
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from websockets.datastructures import Headers
@@ -37,6 +40,10 @@ def response(
         ]
     )
     return Response(status.value, status.phrase, headers, data)
+
+
+def json_response(status: HTTPStatus, body: Any) -> Response:
+    return response(status, json.dumps(body), "application/json; charset=utf-8")
 
 
 def text(status: HTTPStatus, message: str) -> Response:

@@ -22,6 +22,10 @@ from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.routing import Routing
 
 MAX_TRACK_CHARS = 200
+MAX_TRACKS = 200  # names listed to moderators; a huge library is browsed some other way
+AUDIO_SUFFIXES = frozenset(
+    {".ogg", ".oga", ".opus", ".mp3", ".wav", ".flac", ".m4a", ".aac", ".webm", ".mka"}
+)
 
 
 class MediaRoomLike(Protocol):
@@ -70,6 +74,54 @@ def resolve_track(music_dir: Path | None, track: str) -> Path:
     if not candidate.is_relative_to(base) or not candidate.is_file():
         raise RuleError(ErrorCode.INVALID_ARGUMENT, f"unknown track {name!r}")
     return candidate
+
+
+def list_tracks(music_dir: Path | None, limit: int = MAX_TRACKS) -> list[str]:
+    """Audio files directly in ``music_dir`` that ``music.play`` accepts, sorted, capped.
+
+    Hidden files, non-audio suffixes and names that :func:`resolve_track` would refuse
+    (e.g. a symlink pointing outside the library) are left out.
+    """
+    if music_dir is None:
+        return []
+    try:
+        entries = [p.name for p in music_dir.iterdir()]
+    except OSError:
+        return []
+    names: list[str] = []
+    for name in sorted(entries, key=lambda n: (n.casefold(), n)):
+        if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        try:
+            resolve_track(music_dir, name)
+        except RuleError:
+            continue
+        names.append(name)
+        if len(names) >= limit:
+            break
+    return names
+
+
+class TrackList:
+    """:func:`list_tracks`, rescanned only when the directory's mtime changes (a stat per
+    call instead of a listing per moderator join)."""
+
+    def __init__(self, music_dir: Path | None) -> None:
+        self.music_dir = music_dir
+        self._mtime: int | None = None
+        self._names: list[str] = []
+
+    def names(self) -> list[str]:
+        if self.music_dir is None:
+            return []
+        try:
+            mtime = self.music_dir.stat().st_mtime_ns
+        except OSError:
+            return []
+        if mtime != self._mtime:
+            self._names = list_tracks(self.music_dir)
+            self._mtime = mtime
+        return list(self._names)
 
 
 class MediaBridge:

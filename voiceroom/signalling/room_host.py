@@ -25,6 +25,7 @@ from voiceroom.protocol import (
     CloseCode,
     MediaSpeaking,
     Request,
+    RoomCount,
     encode_error,
     encode_event,
     encode_message,
@@ -35,9 +36,14 @@ from voiceroom.room import commands as c
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
-from voiceroom.room.model import Phase
+from voiceroom.room.model import MODERATORS, Phase
 from voiceroom.signalling.connection import Connection
-from voiceroom.signalling.media_bridge import MediaBridge, MediaRoomFactory, resolve_track
+from voiceroom.signalling.media_bridge import (
+    MediaBridge,
+    MediaRoomFactory,
+    TrackList,
+    resolve_track,
+)
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
 
 Job = Callable[[], None]
@@ -75,6 +81,12 @@ class RoomHost:
         self._on_closed = on_closed
         self._jobs: asyncio.Queue[Job | None] = asyncio.Queue()
         self._media_version = -1
+        # Who the media plane says is talking now: media.speaking is ephemeral, so a late
+        # joiner learns it from the welcome instead.
+        self.speaking_now: set[str] = set()
+        self.tracks = TrackList(config.music_dir)
+        self._count_sent = 0  # the member count the room last heard in room.count
+        self._count_at = -float("inf")  # when (monotonic)
         self._media_closer: asyncio.Task[None] | None = None
         self.media: MediaBridge | None = None
         if media_factory is not None:
@@ -123,6 +135,7 @@ class RoomHost:
                 # Who hears whom follows every change of state (design: routing matrix).
                 self._media_version = self.room.version
                 self.media.set_routing(self.room.routing())
+            self._broadcast_count()
 
     async def _tick_loop(self) -> None:
         while True:
@@ -177,6 +190,7 @@ class RoomHost:
             "resumed": existed,
             "snapshot": snapshot,
             "replayed": len(replay),
+            **self._live_state(user),
         }
         conn.send(encode_message("welcome", body, seq=self.seq), force=True)
         for item in replay:
@@ -212,7 +226,11 @@ class RoomHost:
     def sync(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return
-        body = {"seq": self.seq, "snapshot": to_wire(self.room.snapshot(conn.user))}
+        body = {
+            "seq": self.seq,
+            "snapshot": to_wire(self.room.snapshot(conn.user)),
+            **self._live_state(conn.user),
+        }
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
         conn.send(encode_reply(req.id, body), force=True)
 
@@ -244,10 +262,45 @@ class RoomHost:
         self._run_after(after)
         self._dispose_if_empty()
 
+    def _live_state(self, user: str) -> dict[str, Any]:
+        """What welcome and sync add to the core's snapshot: ephemeral state (who is
+        speaking, sent even on a replayed resume since media.speaking is never replayed)
+        and, for moderators, the music library."""
+        member = self.room.members.get(user)
+        moderator = member is not None and member.role in MODERATORS
+        return {
+            "speaking": sorted(self.speaking_now),
+            "tracks": self.tracks.names() if moderator else None,
+        }
+
     # ------------------------------------------------------------------ ephemeral events
     def speaking(self, user: str, speaking: bool) -> None:
         """Voice activity from the media plane: to everyone, no seq, never replayed."""
+        if speaking and user not in self.room.members:
+            return  # a late callback for someone who already left
+        if (user in self.speaking_now) == speaking:
+            return  # no change: nothing to tell
+        if speaking:
+            self.speaking_now.add(user)
+        else:
+            self.speaking_now.discard(user)
         frame = encode_event(MediaSpeaking(user, speaking), None)
+        for conn in self.conns.values():
+            conn.send(frame)
+
+    def _broadcast_count(self) -> None:
+        """room.count to everyone when the member count changed, at most every
+        ``count_interval`` s: one encode and a send per connection, cheap for big rooms.
+        A change inside the interval goes out with a later job (ticks run every
+        ``tick_interval``)."""
+        count = len(self.room.members)
+        if count == self._count_sent or self.closed:
+            return
+        now = time.monotonic()
+        if now - self._count_at < self.config.count_interval:
+            return
+        self._count_sent, self._count_at = count, now
+        frame = encode_event(RoomCount(count), None)
         for conn in self.conns.values():
             conn.send(frame)
 
@@ -284,6 +337,8 @@ class RoomHost:
                 code = _LEFT_CLOSE.get(event.reason, CloseCode.NORMAL)
                 reason = event.reason
                 after.append(lambda: gone.close(code, reason))
+            if event.user in self.speaking_now:
+                self.speaking(event.user, False)  # no stale ring if they come back
             if self.media is not None:
                 self.media.disconnect(event.user)
         elif isinstance(event, PhaseChanged) and event.phase == Phase.ENDED.value:
