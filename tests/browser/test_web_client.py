@@ -5,13 +5,15 @@ One scenario, as a shopper would live it: the browser joins a live show as a lis
 raises its hand, is promoted by a host bot and speaks. A Python listener bot hears the
 browser's 1 kHz tone (FFT); the browser hears a speaker bot's 440 Hz tone (WebAudio FFT in
 the page, plus WebRTC inbound byte counters). Screenshots of the listener and host views,
-in English and Arabic, are written to docs/images/ for the README.
+in English and Arabic, go to test-artifacts/screenshots/ (gitignored); with
+VOICEROOM_UPDATE_SCREENSHOTS=1 they replace the committed ones in docs/images/.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,7 +25,7 @@ import pytest
 from voiceroom.auth import issue_token
 from voiceroom.client import Bot
 from voiceroom.client.bot import BotConfig
-from voiceroom.config import Config
+from voiceroom.config import DEMO_MUSIC_DIR, Config
 from voiceroom.server import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.timeout(120)]
@@ -37,7 +39,12 @@ if not CHROMIUM.exists():
 async_playwright = pytest.importorskip("playwright.async_api").async_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
+# Only on request: rewriting committed PNGs on every run would dirty the tree.
+SHOTS = (
+    ROOT / "docs" / "images"
+    if os.environ.get("VOICEROOM_UPDATE_SCREENSHOTS") == "1"
+    else ROOT / "test-artifacts" / "screenshots"
+)
 SECRET = "browser-test-secret-0123456789abcdef0123"
 ROOM = "shop"
 BROWSER_HZ = 1000.0  # the fake microphone
@@ -72,8 +79,8 @@ def write_tone_wav(path: Path, freq: float, seconds: float = 2.0, rate: int = 48
         w.writeframes(pcm.tobytes())
 
 
-def token(user: str, name: str, role: str = "listener", tier: str = "new") -> str:
-    return issue_token(SECRET, room=ROOM, user=user, name=name, role=role, tier=tier)
+def token(user: str, name: str, role: str = "listener", tier: str = "new", **kw: Any) -> str:
+    return issue_token(SECRET, room=ROOM, user=user, name=name, role=role, tier=tier, **kw)
 
 
 LAYLA = token("layla", "Layla", tier="vip")  # the browser's listener
@@ -94,7 +101,15 @@ async def until(check: Callable[[], Awaitable[Any]], within: float, what: str) -
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    config = Config(port=0, secret=SECRET, media=True, shutdown_timeout=1.0, log_level="warning")
+    config = Config(
+        port=0,
+        secret=SECRET,
+        media=True,
+        music_dir=DEMO_MUSIC_DIR,  # the host page offers its track in a picker
+        count_interval=0.5,
+        shutdown_timeout=1.0,
+        log_level="warning",
+    )
     srv = Server(config)
     await srv.start()
     try:
@@ -125,6 +140,7 @@ async def test_browser_listener_is_promoted_speaks_and_hears(
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(wav))
         errors: list[str] = []
         try:
+            await refusals_are_explained(browser, base, errors)
             page = await open_page(browser, MOBILE, f"{base}/?token={LAYLA}&lang=en", errors)
             await page.locator(".seat").first.wait_for()
             async with speaker:  # seated by the host bot while the page watches
@@ -136,7 +152,7 @@ async def test_browser_listener_is_promoted_speaks_and_hears(
                 await page.locator(".seat[data-user=sam].speaking").wait_for(timeout=5_000)
                 await shoot_both_languages(page, "web-listener")
                 await host.stop()  # the host bot leaves: the host page takes seat 0
-                await host_page_runs_a_1v1(browser, base, ws, page, errors)
+                await host_page_runs_a_1v1(browser, base, ws, page, errors, server)
         finally:
             await browser.close()
         assert errors == []
@@ -182,8 +198,23 @@ async def browser_speaks_and_hears(page: Any, ear: Bot) -> None:
     print(f"bot heard browser at {level:.3f} FS; browser peak {peak}; stats {stats}")
 
 
+async def refusals_are_explained(browser: Any, base: str, errors: list[str]) -> None:
+    """A refused handshake says why (via /api/join-check): an expired link stops for good;
+    a room that is not open yet is retried."""
+    expired = token("late", "Late", ttl=-60)
+    page = await open_page(browser, MOBILE, f"{base}/?token={expired}&lang=en", errors)
+    await page.locator(".alert-error", has_text="has expired").wait_for(timeout=5_000)
+    await until(
+        lambda: page.evaluate("window.voiceroom.conn.state === 'closed'"), 3, "no more retries"
+    )
+    other = issue_token(SECRET, room="not-yet", user="early", name="Early")
+    await page.goto(f"{base}/?token={other}&lang=en")
+    await page.locator(".alert-warn", has_text="not open yet").wait_for(timeout=5_000)
+    await page.context.close()
+
+
 async def host_page_runs_a_1v1(
-    browser: Any, base: str, ws: str, listener: Any, errors: list[str]
+    browser: Any, base: str, ws: str, listener: Any, errors: list[str], server: Server
 ) -> None:
     """The host view, with a raised hand waiting; then a 1v1 switch and back, by clicks."""
     async with bot(ws, "omar", "Omar", tier="vip", speak=True, tone=600.0) as queued:
@@ -191,7 +222,21 @@ async def host_page_runs_a_1v1(
         await queued.client.wait_until(lambda s: s.queue_position is not None, timeout=10)
         page = await open_page(browser, DESKTOP, f"{base}/?token={HANA}&lang=en", errors)
         await page.locator("#host-panel .list-item[data-user=omar]").wait_for(timeout=10_000)
+        # Late joiner: rings for people already talking come with the welcome.
+        await page.locator(".seat[data-user=sam].speaking").wait_for(timeout=3_000)
+        # Everyone sees the member count; the listener's follows room.count.
+        room = server.registry.get(ROOM)
+        assert room is not None
+        await until(
+            lambda: listener_count_is(listener, len(room.room.members)),
+            5,
+            "the listener's member count",
+        )
+        picker = page.locator("#host-panel select#music-track")
+        assert await picker.locator("option").all_text_contents() == ["demo-warmup.ogg"]
         await shoot_both_languages(page, "web-host")  # ends in Arabic
+        await page.locator("#host-panel form:has(select) button[type=submit]").click()
+        await listener.locator(".music-line", has_text="demo-warmup.ogg").wait_for(timeout=5_000)
 
         await page.locator(".seat[data-user=layla] .seat-body").click()
         await page.locator(".seat-actions button", has_text="الغرفة تستمع").click()
@@ -200,12 +245,22 @@ async def host_page_runs_a_1v1(
         await listener.locator(".phase-consult").wait_for(state="detached", timeout=5_000)
 
 
+async def listener_count_is(page: Any, n: int) -> bool:
+    """The state holds ``n`` and the heading shows it, in the page's digits."""
+    shown: bool = await page.evaluate(
+        "n => window.voiceroom.st.memberCount === n && document.getElementById('member-count')"
+        ".textContent.includes(new Intl.NumberFormat(document.documentElement.lang).format(n))",
+        n,
+    )
+    return shown
+
+
 async def shoot_both_languages(page: Any, stem: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    await shoot(page, IMAGES / f"{stem}-en.png")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await shoot(page, SHOTS / f"{stem}-en.png")
     await page.select_option("#lang", "ar")
     await page.locator("html[dir=rtl]").wait_for()
-    await shoot(page, IMAGES / f"{stem}-ar.png")
+    await shoot(page, SHOTS / f"{stem}-ar.png")
 
 
 async def shoot(page: Any, path: Path) -> None:

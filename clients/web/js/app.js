@@ -12,6 +12,7 @@ import { hostCard, agentCard } from "./views/staff.js";
 import { chatLines } from "./views/chat.js";
 
 const WS_PATH = "/ws"; // voiceroom.config.Config.ws_path
+const JOIN_CHECK_PATH = "/api/join-check"; // voiceroom.signalling.gateway.JOIN_CHECK_PATH
 const TOAST_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
@@ -68,7 +69,8 @@ async function main() {
     return;
   }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const session = new Session(`${scheme}://${location.host}${WS_PATH}?token=${encodeURIComponent(token)}`);
+  const query = `?token=${encodeURIComponent(token)}`;
+  const session = new Session(`${scheme}://${location.host}${WS_PATH}${query}`, { checkUrl: `${JOIN_CHECK_PATH}${query}` });
   app.session = session;
   app.media = new Media(session, $("remote-audio"));
   wireSession(session);
@@ -82,6 +84,7 @@ async function main() {
 function wireSession(session) {
   session.addEventListener("welcome", ({ detail }) => {
     if (detail.snapshot) app.st.applySnapshot(detail.snapshot);
+    app.st.applyLive(detail);
     app.mediaAvailable = detail.session.media;
     render();
     if (app.mediaAvailable && !app.st.ended) {
@@ -91,7 +94,16 @@ function wireSession(session) {
   session.addEventListener("event", ({ detail }) => {
     app.st.applyEvent(detail.type, detail.body);
     if (detail.type === "media.speaking") paintSpeaking();
+    else if (detail.type === "room.count") paintCount();
     else render();
+    // Made co-host: the welcome had no music library (nor the queue) for us; sync brings both.
+    if (detail.type === "member.role" && detail.body.user === app.st.you.user && app.st.isModerator && app.st.tracks === null) {
+      app.session.request("sync").then((reply) => {
+        app.st.applySnapshot(reply.snapshot);
+        app.st.applyLive(reply);
+        render();
+      }, () => undefined);
+    }
   });
   session.addEventListener("status", ({ detail }) => {
     app.conn = detail;
@@ -185,8 +197,8 @@ function render() {
   fill($("phase"), phaseBanner(st, now));
   const sections = [
     h("section", { class: "card", id: "stage" }, h("h2", { class: "card-title" }, t("stage.title"),
-      // Only staff hear of every join and leave; a listener's count would go stale.
-      st.isStaff ? h("span", { class: "muted count" }, t("stage.members", { n: st.members.size })) : null),
+      // Everyone: the snapshot's count, then room.count (staff also count joins and leaves).
+      h("span", { class: "muted count", id: "member-count" }, t("stage.members", { n: st.memberCount }))),
     seatGrid(st, ui, act)),
     myCard(st, ui, act, now),
   ];
@@ -220,11 +232,16 @@ function renderConn() {
 function renderAlerts() {
   const alerts = [];
   const st = app.st;
-  if (app.closed) {
+  if (app.closed?.refused) {
+    alerts.push(alert("error", refusedText(app.closed.refused)));
+  } else if (app.closed) {
     const key = { [CLOSE.KICKED]: "closed.kicked", [CLOSE.REPLACED]: "closed.replaced", [CLOSE.ROOM_CLOSED]: "closed.room_closed", [CLOSE.NORMAL]: "closed.left" }[app.closed.code] ?? "closed.other";
     alerts.push(alert("error", t(key), app.closed.code === CLOSE.KICKED ? null : [t("closed.rejoin"), () => location.reload()]));
   } else if (st.ended) {
     alerts.push(alert("info", t(st.ended === "kicked" ? "closed.kicked" : "phase.ended_line")));
+  } else if (app.conn.state === "reconnecting" && app.conn.refused) {
+    // The server said why (e.g. the host has not opened the room yet): say it, keep trying.
+    alerts.push(alert("warn", `${refusedText(app.conn.refused)} ${t("conn.retrying", { n: app.conn.attempt ?? 1 })}`));
   } else if (app.conn.state === "reconnecting") {
     alerts.push(alert("warn", t(app.conn.joined ? "conn.lost" : "conn.cannot_join", { n: app.conn.attempt ?? 1 })));
   }
@@ -238,6 +255,12 @@ function renderAlerts() {
   }
   if (st.ready && !app.mediaAvailable) alerts.push(alert("info", t("audio.unavailable")));
   fill($("alerts"), alerts);
+}
+
+/** A join-check answer as a sentence: by its stable code, the server's English otherwise. */
+function refusedText(refused) {
+  const key = `refused.${refused.code}`;
+  return has(key) ? t(key) : t("refused.other");
 }
 
 function alert(kind, text, action) {
@@ -256,6 +279,11 @@ function syncAudio() {
   }
   app.media.setMuted(st.selfMuted || st.moderatorMuted);
   app.media.setMicWanted(wanted);
+}
+
+function paintCount() {
+  const el = $("member-count");
+  if (el) el.textContent = t("stage.members", { n: app.st.memberCount });
 }
 
 function paintSpeaking() {

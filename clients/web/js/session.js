@@ -6,10 +6,14 @@
 //   session reconnects with `&resume=lastSeq`, so the server replays what was missed (or
 //   sends a fresh snapshot when it cannot), with exponential backoff and jitter.
 // - Close codes that mean "do not come back" (left, kicked, replaced, room closed) stop it.
+// - A socket refused at the handshake shows the page only "connection failed" (browsers
+//   hide the HTTP status): the session then asks `checkUrl` (GET /api/join-check) why, and
+//   stops on a permanent refusal (expired link, removed, room ended) instead of retrying.
 //
 // Events dispatched (CustomEvent, detail in brackets):
 //   "welcome" [welcome body], "event" [{type, seq, body}], "status" [{state, code, reason}]
-//   state is one of: connecting, open, reconnecting, closed.
+//   state is one of: connecting, open, reconnecting, closed. After a refused handshake the
+//   status also carries `refused`: the join-check answer {ok, status, code, message, retry}.
 import { encode, decode } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -37,10 +41,12 @@ export class ServerError extends Error {
 }
 
 export class Session extends EventTarget {
-  /** url: the ws(s) endpoint with its token, e.g. wss://host/ws?token=... */
-  constructor(url) {
+  /** url: the ws(s) endpoint with its token, e.g. wss://host/ws?token=...
+   *  checkUrl: the join check for the same token, e.g. /api/join-check?token=... */
+  constructor(url, { checkUrl = null } = {}) {
     super();
     this.url = url;
+    this.checkUrl = checkUrl;
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map(); // id -> {resolve, reject, timer}
@@ -57,8 +63,10 @@ export class Session extends EventTarget {
     const url = this.lastSeq === null ? this.url : `${this.url}&resume=${this.lastSeq}`;
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
+    let opened = false; // false at close: the handshake itself was refused (or unreachable)
+    ws.onopen = () => { opened = true; };
     ws.onmessage = (e) => this.onFrame(e.data);
-    ws.onclose = (e) => this.onClose(ws, e);
+    ws.onclose = (e) => this.onClose(ws, e, opened);
     this.ws = ws;
   }
 
@@ -123,7 +131,7 @@ export class Session extends EventTarget {
     }
   }
 
-  onClose(ws, e) {
+  onClose(ws, e, opened = true) {
     if (ws !== this.ws) return; // an old socket, or one we already gave up on
     this.ws = null;
     this.stopHeartbeat();
@@ -137,10 +145,33 @@ export class Session extends EventTarget {
       this.emit("status", { state: "closed", code: e.code, reason: e.reason });
       return;
     }
+    if (!opened && this.checkUrl) this.checkRefusal(e);
+    else this.retry(e, null);
+  }
+
+  /** Ask the server why the handshake failed; stop on a refusal that will not change. */
+  async checkRefusal(e) {
+    let verdict = null;
+    try {
+      const resp = await fetch(this.checkUrl, { cache: "no-store" });
+      if (resp.ok) verdict = await resp.json();
+    } catch {
+      // Server unreachable (or an older one without the check): just try again.
+    }
+    if (this.stopped) return;
+    if (verdict && !verdict.ok && verdict.retry === false) {
+      this.stopped = true;
+      this.emit("status", { state: "closed", code: e.code, reason: e.reason, refused: verdict });
+      return;
+    }
+    this.retry(e, verdict && !verdict.ok ? verdict : null);
+  }
+
+  retry(e, refused) {
     const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt += 1;
     // joined: false while we have never been let in (e.g. the room is not open yet).
-    this.emit("status", { state: "reconnecting", code: e.code, reason: e.reason, attempt: this.attempt, delay, joined: this.lastSeq !== null });
+    this.emit("status", { state: "reconnecting", code: e.code, reason: e.reason, attempt: this.attempt, delay, joined: this.lastSeq !== null, refused });
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 

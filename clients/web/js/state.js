@@ -11,6 +11,8 @@ export class RoomState {
     this.ready = false;
     this.ended = null; // why this member is out of the room for good: "ended", "kicked", ...
     this.speaking = new Set();
+    this.memberCount = 0;
+    this.tracks = null; // the music library (moderators only; null: not sent to us)
   }
 
   applySnapshot(s) {
@@ -30,12 +32,21 @@ export class RoomState {
     this.moderatorMuted = s.moderator_muted;
     this.seats = s.seats.map((x) => ({ ...x }));
     this.members = new Map(s.members.map((m) => [m.user, { ...m }]));
+    this.memberCount = s.member_count;
     this.queue = s.queue ?? [];
     this.requests = s.requests ?? [];
     this.consultations = new Map(s.consultations.map((k) => [k.id, k]));
     this.chat = [...s.chat];
     this.music = s.music?.track ? s.music : null;
     if (this.phase === "ended") this.ended = "ended";
+  }
+
+  /** The live state a welcome (even a resumed one) or a sync reply carries beside the
+   *  snapshot: who is speaking now (media.speaking is never replayed) and, for
+   *  moderators, the music library. */
+  applyLive(body) {
+    if (Array.isArray(body.speaking)) this.speaking = new Set(body.speaking);
+    if (body.tracks !== undefined) this.tracks = body.tracks;
   }
 
   /** Apply one event; returns false for a type this client does not know (ignored). */
@@ -77,9 +88,12 @@ export class RoomState {
 
 const HANDLERS = {
   "member.joined": (st, b) => {
+    // Staff hear of every join at once; everyone else waits for room.count.
+    if (st.isStaff && !st.members.has(b.member.user)) st.memberCount += 1;
     st.members.set(b.member.user, { ...b.member });
   },
   "member.left": (st, b) => {
+    if (st.isStaff && st.members.has(b.user)) st.memberCount = Math.max(0, st.memberCount - 1);
     st.members.delete(b.user);
     st.speaking.delete(b.user);
     if (b.user === st.you.user) st.ended = b.reason;
@@ -124,6 +138,7 @@ const HANDLERS = {
     if (st.chat.length > CHAT_KEEP) st.chat.splice(0, st.chat.length - CHAT_KEEP);
   },
   "music.changed": (st, b) => { st.music = b.track ? b : null; },
+  "room.count": (st, b) => { st.memberCount = b.members; },
   "media.speaking": (st, b) => {
     if (b.speaking) st.speaking.add(b.user);
     else st.speaking.delete(b.user);

@@ -74,3 +74,36 @@ test("kicked: I am out for good", () => {
   st.applyEvent("member.left", { user: "u1", reason: "kicked" });
   assert.equal(st.ended, "kicked");
 });
+
+test("late joiner: who is speaking and the music library come with the welcome", () => {
+  const st = new RoomState();
+  st.applyEvent("media.speaking", { user: "gone", speaking: true }); // before a reconnect
+  st.applySnapshot(snapshot());
+  st.applyLive({ speaking: ["h"], tracks: null });
+  assert.deepEqual([...st.speaking], ["h"]); // replaced, not merged
+  assert.equal(st.tracks, null);
+  st.applyLive({ speaking: [], tracks: ["a.ogg", "b.mp3"] });
+  assert.equal(st.speaking.size, 0);
+  assert.deepEqual(st.tracks, ["a.ogg", "b.mp3"]);
+  st.applyLive({}); // an older server: nothing changes
+  assert.deepEqual(st.tracks, ["a.ogg", "b.mp3"]);
+});
+
+test("member count: snapshot, then room.count; staff also count joins and leaves", () => {
+  const st = new RoomState();
+  st.applySnapshot(snapshot());
+  assert.equal(st.memberCount, 2);
+  st.applyEvent("room.count", { members: 57 });
+  assert.equal(st.memberCount, 57);
+  st.applyEvent("member.joined", { member: { ...me, user: "u9" } }); // a listener: no change
+  assert.equal(st.memberCount, 57);
+  const host = new RoomState();
+  host.applySnapshot(snapshot({ you: { ...me, role: "host" }, members: [{ ...me, role: "host" }], member_count: 1 }));
+  host.applyEvent("member.joined", { member: { ...me, user: "u2" } });
+  host.applyEvent("member.joined", { member: { ...me, user: "u2" } }); // a repeat counts once
+  assert.equal(host.memberCount, 2);
+  host.applyEvent("member.left", { user: "u2", reason: "left" });
+  assert.equal(host.memberCount, 1);
+  host.applyEvent("room.count", { members: 3 });
+  assert.equal(host.memberCount, 3);
+});

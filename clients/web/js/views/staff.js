@@ -1,7 +1,7 @@
 // Staff panels. Host and co-host: run the room (start the show, schedule, music, end), the
 // speaker queue (promote/deny), the audience (invite, 1v1, remove). Agent: private
 // consultation requests (accept) and their own call (end).
-import { h, bdi } from "../dom.js";
+import { h, bdi, icon } from "../dom.js";
 import { t, formatNumber } from "../i18n.js";
 import { button, card, empty, person } from "./common.js";
 
@@ -48,11 +48,39 @@ function musicRow(st, ui, act) {
       h("span", {}, t("music.playing"), " ", bdi(st.music.track)),
       button(t("music.stop"), () => act("music.stop"), { iconName: "music", small: true }));
   }
+  if (st.tracks) {
+    // The server's library (welcome.tracks): pick, do not type.
+    if (!st.tracks.length) return h("p", { class: "muted" }, t("music.none"));
+    const picker = trackPicker(ui, st.tracks);
+    return h("form", {
+      class: "inline-form",
+      onSubmit: (e) => { e.preventDefault(); if (picker.value) act("music.play", { track: picker.value, gain: 0.5, loop: true }); },
+    }, picker, h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, icon("music"), t("music.play")));
+  }
+  // An older server sends no list: fall back to typing a name.
   const track = ui.input("music-track", { type: "text", placeholder: t("music.track_placeholder"), maxlength: "200" });
   return h("form", {
     class: "inline-form",
     onSubmit: (e) => { e.preventDefault(); if (track.value.trim()) act("music.play", { track: track.value.trim(), gain: 0.5, loop: true }); },
   }, track, h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("music.play")));
+}
+
+/** One <select> kept across renders (the choice survives), options rebuilt when the list changes. */
+function trackPicker(ui, tracks) {
+  let el = ui.inputs.get("music-select");
+  if (!el) {
+    el = h("select", { class: "input", id: "music-track" });
+    ui.inputs.set("music-select", el);
+  }
+  el.setAttribute("aria-label", t("music.pick"));
+  const key = tracks.join("\n");
+  if (el.dataset.tracks !== key) {
+    const chosen = el.value;
+    el.replaceChildren(...tracks.map((name) => h("option", { value: name, dir: "auto" }, name)));
+    el.dataset.tracks = key;
+    if (tracks.includes(chosen)) el.value = chosen;
+  }
+  return el;
 }
 
 function queueList(st, act) {
