@@ -97,13 +97,23 @@ class Profile:
     switch_repeats: int
 
 
-QUICK = Profile(
-    "quick", (0, 100, 200), (0, 8, 16), 2, 2.0, 2, 6, 1, 3, True, 200, 20, 5, 100, 1
-)
+QUICK = Profile("quick", (0, 100, 200), (0, 8, 16), 2, 2.0, 2, 6, 1, 3, True, 200, 20, 5, 100, 1)
 FULL = Profile(
-    "full", (0, 100, 200, 300, 400, 500, 600, 700, 800, 1000), (0, 10, 20, 30, 40), 3, 5.0,
-    6, 30, 3, 10, False,
-    1000, 50, 20, 100, 3,
+    "full",
+    (0, 100, 200, 300, 400, 500, 600, 700, 800, 1000),
+    (0, 10, 20, 30, 40),
+    3,
+    5.0,
+    6,
+    30,
+    3,
+    10,
+    False,
+    1000,
+    50,
+    20,
+    100,
+    3,
 )
 
 
@@ -153,14 +163,19 @@ class Bench:
     async def fanout(self) -> None:
         """Our fan-out: 8 speakers, listeners ramped; marginal CPU per listener-packet."""
         pts = await media.ramp(
-            "ours", self.p.fanout_points, speakers=8, windows=self.p.windows,
+            "ours",
+            self.p.fanout_points,
+            speakers=8,
+            windows=self.p.windows,
             seconds=self.p.seconds,
         )
         self.details["fanout_points"] = [asdict(p) for p in pts]
         us = media.per_packet_us(pts)
         if us is None:
-            self.why(["fanout_us_per_listener_packet", "listeners_per_core"],
-                     "fewer than two unsaturated points")
+            self.why(
+                ["fanout_us_per_listener_packet", "listeners_per_core"],
+                "fewer than two unsaturated points",
+            )
             return
         self.put("fanout_us_per_listener_packet", us)
         self.put("listeners_per_core", 1e6 / (us * media.FPS), 0)
@@ -170,12 +185,16 @@ class Bench:
         loaded = [p for p in ok if p.pps > 0]
         if loaded:
             self.details["load_client_us_per_packet"] = rnd(
-                median([p.client_cpu / p.pps * 1e6 for p in loaded]), 1)
+                median([p.client_cpu / p.pps * 1e6 for p in loaded]), 1
+            )
 
     async def baseline(self) -> None:
         """aiortc's stock path: an AudioFrame track per listener, encoded per listener."""
         pts = await media.ramp(
-            "stock", self.p.baseline_points, speakers=0, windows=self.p.windows,
+            "stock",
+            self.p.baseline_points,
+            speakers=0,
+            windows=self.p.windows,
             seconds=self.p.seconds,
         )
         self.details["baseline_points"] = [asdict(p) for p in pts]
@@ -192,7 +211,9 @@ class Bench:
         """CPU per room with all seats talking, and the server-added latency (clean)."""
         for n in (8, 16):
             res = await media.mix_cost(
-                n, windows=self.p.windows, seconds=self.p.seconds,
+                n,
+                windows=self.p.windows,
+                seconds=self.p.seconds,
                 latency_windows=self.p.latency_windows if n == 8 else 0,
             )
             self.details[f"mix_{n}spk"] = res
@@ -200,12 +221,17 @@ class Bench:
             if n == 8:
                 self.put("server_added_latency_ms_p50", res["latency_p50_ms"])
                 self.put("server_added_latency_ms_p99", res["latency_p99_ms"])
-            media.log(f"mix {n} speakers: {res['cpu_pct']:.1f} % of a core "
-                      f"(idle harness {res['idle_pct']:.1f} %)")
+            media.log(
+                f"mix {n} speakers: {res['cpu_pct']:.1f} % of a core "
+                f"(idle harness {res['idle_pct']:.1f} %)"
+            )
 
     async def latency_loss(self) -> None:
         res = await media.mix_cost(
-            8, windows=1, seconds=self.p.seconds, loss=0.05,
+            8,
+            windows=1,
+            seconds=self.p.seconds,
+            loss=0.05,
             latency_windows=self.p.latency_windows,
         )
         self.details["latency_loss5"] = res
@@ -247,15 +273,18 @@ class Bench:
         self.details["join"] = res
         if res["crowd_failed"]:
             self.notes["join_to_first_audio_ms_p99_100"] = (
-                f"{res['crowd_failed']} of {self.p.concurrent_joins} joiners failed")
+                f"{res['crowd_failed']} of {self.p.concurrent_joins} joiners failed"
+            )
         self.put("join_to_first_audio_ms_p50_1", res["single_p50"])
         self.put("join_to_first_audio_ms_p99_1", res["single_p99"])
         self.put("join_to_first_audio_ms_p50_100", res["crowd_p50"])
         self.put("join_to_first_audio_ms_p99_100", res["crowd_p99"])
-        media.log(f"join: 1 joiner p50 {res['single_p50']:.0f} ms; {res['crowd_n']} at once "
-                  f"p50 {res['crowd_p50']:.0f} ms, p99 {res['crowd_p99']:.0f} ms "
-                  f"(server CPU {res['crowd_server_cpu_s']:.1f} s in a {res['crowd_wave_s']:.1f}"
-                  f" s wave)")
+        media.log(
+            f"join: 1 joiner p50 {res['single_p50']:.0f} ms; {res['crowd_n']} at once "
+            f"p50 {res['crowd_p50']:.0f} ms, p99 {res['crowd_p99']:.0f} ms "
+            f"(server CPU {res['crowd_server_cpu_s']:.1f} s in a {res['crowd_wave_s']:.1f}"
+            f" s wave)"
+        )
 
     async def switch(self) -> None:
         """Longest silence of the host's voice at an audience member around show -> 1v1
@@ -297,7 +326,8 @@ class Bench:
         self.details["chat_fanout"] = fan
         if fan["deliveries"] < fan["expected"]:
             self.notes["chat_fanout_ms_p99"] = (
-                f"only {fan['deliveries']} of {fan['expected']} deliveries")
+                f"only {fan['deliveries']} of {fan['expected']} deliveries"
+            )
         self.put("chat_fanout_ms_p50", float(fan["p50"]))
         self.put("chat_fanout_ms_p99", float(fan["p99"]))
         if fan["clients"] != 1000:
@@ -307,20 +337,41 @@ class Bench:
 SECTIONS: dict[str, tuple[Callable[[Bench], Awaitable[None]], list[str]]] = {
     "codec_ref": (Bench.codec_ref, ["pesq_wb_codec_ref_clean", "pesq_wb_codec_ref_loss5"]),
     "fanout": (Bench.fanout, ["fanout_us_per_listener_packet", "listeners_per_core"]),
-    "baseline": (Bench.baseline, ["fanout_baseline_us_per_listener_packet",
-                                  "fanout_speedup_vs_baseline"]),
-    "mix": (Bench.mix, ["mix_cpu_pct_per_room_8spk", "mix_cpu_pct_per_room_16spk",
-                        "server_added_latency_ms_p50", "server_added_latency_ms_p99"]),
-    "latency_loss": (Bench.latency_loss, ["server_added_latency_ms_p50_loss5",
-                                          "server_added_latency_ms_p99_loss5"]),
+    "baseline": (
+        Bench.baseline,
+        ["fanout_baseline_us_per_listener_packet", "fanout_speedup_vs_baseline"],
+    ),
+    "mix": (
+        Bench.mix,
+        [
+            "mix_cpu_pct_per_room_8spk",
+            "mix_cpu_pct_per_room_16spk",
+            "server_added_latency_ms_p50",
+            "server_added_latency_ms_p99",
+        ],
+    ),
+    "latency_loss": (
+        Bench.latency_loss,
+        ["server_added_latency_ms_p50_loss5", "server_added_latency_ms_p99_loss5"],
+    ),
     "mouth_to_ear": (Bench.mouth_to_ear, ["mouth_to_ear_ms_p50"]),
-    "pesq": (Bench.pesq, ["pesq_wb_clean", "pesq_wb_loss5", "pesq_ratio_clean",
-                          "pesq_ratio_loss5"]),
-    "join": (Bench.join, ["join_to_first_audio_ms_p50_1", "join_to_first_audio_ms_p99_1",
-                          "join_to_first_audio_ms_p50_100", "join_to_first_audio_ms_p99_100"]),
+    "pesq": (
+        Bench.pesq,
+        ["pesq_wb_clean", "pesq_wb_loss5", "pesq_ratio_clean", "pesq_ratio_loss5"],
+    ),
+    "join": (
+        Bench.join,
+        [
+            "join_to_first_audio_ms_p50_1",
+            "join_to_first_audio_ms_p99_1",
+            "join_to_first_audio_ms_p50_100",
+            "join_to_first_audio_ms_p99_100",
+        ],
+    ),
     "switch": (Bench.switch, ["switch_gap_ms"]),
     "chat": (Bench.chat, ["chat_fanout_ms_p50", "chat_fanout_ms_p99"]),
 }
+
 
 def status(key: str, value: float | None) -> str:
     if key not in TARGETS or value is None:
@@ -363,8 +414,12 @@ def plot(b: Bench, path: Path) -> None:
     ):
         pts = b.details.get(key)
         if pts:
-            ax.plot([p["listeners"] for p in pts], [p["server_cpu"] * 100 for p in pts],
-                    style, label=label)
+            ax.plot(
+                [p["listeners"] for p in pts],
+                [p["server_cpu"] * 100 for p in pts],
+                style,
+                label=label,
+            )
     ax.axhline(100, color="grey", lw=0.8, ls=":")
     ax.text(0, 102, "one core", color="grey", fontsize=8)
     ax.set_xlabel("listeners in the room")
@@ -381,8 +436,13 @@ def plot(b: Bench, path: Path) -> None:
 
 def meta(profile: Profile, started: float) -> dict[str, Any]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except OSError:
         commit = ""
     return {
@@ -425,8 +485,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small N, short windows (< 3 min)")
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")

@@ -141,8 +141,9 @@ class Stock(Backend):
     def __init__(self) -> None:
         t = np.arange(RATE) / RATE
         # 1 s of a two-tone "mix" (whole periods, so the loop is seamless).
-        self._mix = (0.2 * 32767 * (np.sin(2 * math.pi * 440 * t) + np.sin(2 * math.pi * 660 * t))
-                     / 2).astype(np.int16)
+        self._mix = (
+            0.2 * 32767 * (np.sin(2 * math.pi * 440 * t) + np.sin(2 * math.pi * 660 * t)) / 2
+        ).astype(np.int16)
         self._pcs: dict[str, RTCPeerConnection] = {}
 
     async def connect(self, user: str, sdp: str) -> str:

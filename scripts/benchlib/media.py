@@ -45,9 +45,7 @@ class Harness:
     async def join(self, client: Child, n: int, role: str, **kw: Any) -> dict[str, Any]:
         users = [f"{role[0]}{self.users + i}" for i in range(n)]
         self.users += n
-        r = await client.request(
-            "join", wait=60 + n, port=self.port, users=users, role=role, **kw
-        )
+        r = await client.request("join", wait=60 + n, port=self.port, users=users, role=role, **kw)
         if r["failed"]:
             raise RuntimeError(f"{len(users) - r['joined']} {role}s failed: {r['failed']}")
         r["users"] = users
@@ -270,10 +268,10 @@ async def pesq_through_server(ref16: np.ndarray, *, loss: float, seed: int) -> d
             await h.join(rec, 1, "recorder")
             spk = await h.client()
             # Routing first, so the very first speech packet is mixed.
-            await h.server.request("routing", default={f"s{h.users}": 1.0},
-                                   publishers=[f"s{h.users}"])
-            await h.join(spk, 1, "speaker", content="speech", speech=str(src), loss=loss,
-                         seed=seed)
+            await h.server.request(
+                "routing", default={f"s{h.users}": 1.0}, publishers=[f"s{h.users}"]
+            )
+            await h.join(spk, 1, "speaker", content="speech", speech=str(src), loss=loss, seed=seed)
             await asyncio.sleep(len(ref16) / 16_000 + 1.5)
             d = await rec.request("dump", path=str(out), wait=60)
             stats = (await h.server.request("stats"))["stats"]

@@ -39,8 +39,16 @@ async def real_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]
         "VOICEROOM_BURST": "1000000",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchlib.serve", "--host", "127.0.0.1", "--port", str(port),
-        "--media", env=env, cwd=str(ROOT),
+        sys.executable,
+        "-m",
+        "benchlib.serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--media",
+        env=env,
+        cwd=str(ROOT),
     )
     try:
         url = f"http://127.0.0.1:{port}/healthz"
@@ -65,8 +73,20 @@ async def real_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]
 
 
 async def _members(url: str, prefix: str = "j") -> Child:
-    return await Child.start("roomclients", "--url", url, "--secret", SECRET, "--room", ROOM,
-                             "--prefix", prefix, "--max-seconds", "600", name="roomclients")
+    return await Child.start(
+        "roomclients",
+        "--url",
+        url,
+        "--secret",
+        SECRET,
+        "--room",
+        ROOM,
+        "--prefix",
+        prefix,
+        "--max-seconds",
+        "600",
+        name="roomclients",
+    )
 
 
 async def join_to_first_audio(*, singles: int, concurrent: int) -> dict[str, Any]:

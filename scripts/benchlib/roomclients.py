@@ -75,8 +75,9 @@ async def open_ear(client: Any, freqs: tuple[float, ...]) -> tuple[Ear, float]:
     reply = await client.request("media.offer", sdp=pc.localDescription.sdp)
     answered = time.monotonic()
     await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
-    internals.install_rtp_tap(transceiver.receiver, internals.negotiated_payload_type(transceiver),
-                              sink)
+    internals.install_rtp_tap(
+        transceiver.receiver, internals.negotiated_payload_type(transceiver), sink
+    )
     return ear, answered
 
 
@@ -113,8 +114,11 @@ class Members:
         self._closers += [ear.pc, client]
         await asyncio.wait_for(ear.first_audible.wait(), 20)
         assert ear.first_audible_at is not None
-        return {"ws_ms": (t_ws - t0) * 1000, "sdp_ms": (t_sdp - t0) * 1000,
-                "audio_ms": (ear.first_audible_at - t0) * 1000}
+        return {
+            "ws_ms": (t_ws - t0) * 1000,
+            "sdp_ms": (t_sdp - t0) * 1000,
+            "audio_ms": (ear.first_audible_at - t0) * 1000,
+        }
 
     async def joiners(self, n: int) -> dict[str, Any]:
         base = self._n

@@ -27,9 +27,21 @@ pytestmark = pytest.mark.timeout(60)
 def test_quick_codec_reference_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--only", "codec_ref", "--json", str(out),
-         "--plot", str(tmp_path / "plot.png")],
-        capture_output=True, text=True, timeout=50, cwd=ROOT,
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--only",
+            "codec_ref",
+            "--json",
+            str(out),
+            "--plot",
+            str(tmp_path / "plot.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(out.read_text())
