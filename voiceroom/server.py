@@ -105,12 +105,14 @@ class Server:
         self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         base = f"http://{host}:{self.port}/?token="
-        personas: list[tuple[str, str, str, Role, str]] = [
-            ("host", "host-1", "Hana (host)", Role.HOST, "vip"),
-            ("cohost", "cohost-1", "Omar (co-host)", Role.COHOST, "vip"),
-            ("agent", "agent-1", "Sara (sales)", Role.AGENT, "active"),
-            ("listener-vip", "vip-1", "Layla (VIP)", Role.LISTENER, "vip"),
-            ("listener-new", "new-1", "Noor (new)", Role.LISTENER, "new"),
+        # The VIP shopper's link opens in Arabic (the locale rides in the token): the
+        # product is for Middle East shoppers, and RTL is seen from the first demo.
+        personas: list[tuple[str, str, str, Role, str, str]] = [
+            ("host", "host-1", "Hana (host)", Role.HOST, "vip", "en"),
+            ("cohost", "cohost-1", "Omar (co-host)", Role.COHOST, "vip", "en"),
+            ("agent", "agent-1", "Sara (sales)", Role.AGENT, "active", "en"),
+            ("listener-vip", "vip-1", "ليلى (VIP)", Role.LISTENER, "vip", "ar"),
+            ("listener-new", "new-1", "Noor (new)", Role.LISTENER, "new", "en"),
         ]
         return {
             label: base
@@ -121,9 +123,10 @@ class Server:
                 name=name,
                 role=role,
                 tier=tier,
+                locale=locale,
                 ttl=self.config.token_ttl,
             )
-            for label, user, name, role, tier in personas
+            for label, user, name, role, tier, locale in personas
         }
 
     async def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
