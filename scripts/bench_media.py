@@ -31,11 +31,11 @@ from voiceroom.room.routing import Routing, make_mix
 TONES = [300.0 + 110.0 * i for i in range(16)]
 
 
-def clients_main(conn: Connection, speakers: int, listeners: int, seconds: float) -> None:
-    asyncio.run(_clients(conn, speakers, listeners, seconds))
+def clients_main(conn: Connection, speakers: int, listeners: int, talking: int) -> None:
+    asyncio.run(_clients(conn, speakers, listeners, talking))
 
 
-async def _clients(conn: Connection, speakers: int, listeners: int, seconds: float) -> None:
+async def _clients(conn: Connection, speakers: int, listeners: int, talking: int) -> None:
     from tests.media.client import AudioClient
 
     names = [f"s{i}" for i in range(speakers)] + [f"l{i}" for i in range(listeners)]
@@ -45,7 +45,8 @@ async def _clients(conn: Connection, speakers: int, listeners: int, seconds: flo
         conn.send((c.name, await c.offer()))
         # Never block this loop on the pipe: the peers' ICE and media run on it.
         await c.accept(await loop.run_in_executor(None, conn.recv))
-    for i, c in enumerate(clients[:speakers]):
+    # Seat holders beyond ``talking`` keep their seat but send nothing (as with DTX).
+    for i, c in enumerate(clients[: min(speakers, talking)]):
         c.send_tone(TONES[i], voiced=True)
     conn.send("ready")
     await loop.run_in_executor(None, conn.recv)  # "stop"
@@ -58,10 +59,13 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-async def scenario(speakers: int, listeners: int, seconds: float) -> dict[str, Any]:
+async def scenario(
+    speakers: int, listeners: int, seconds: float, talking: int | None = None
+) -> dict[str, Any]:
+    talking = speakers if talking is None else talking
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=clients_main, args=(child, speakers, listeners, seconds))
+    proc = ctx.Process(target=clients_main, args=(child, speakers, listeners, talking))
     proc.start()
     room = MediaRoom("bench", config=MediaConfig())
     await room.start()
@@ -98,6 +102,7 @@ async def scenario(speakers: int, listeners: int, seconds: float) -> dict[str, A
 
     return {
         "speakers": speakers,
+        "talking": talking,
         "listeners": listeners,
         "seconds": t1 - t0,
         "cpu_percent_of_one_core": 100 * (c1 - c0) / (t1 - t0),
@@ -107,6 +112,7 @@ async def scenario(speakers: int, listeners: int, seconds: float) -> dict[str, A
         "late_ticks": after["late_ticks"] - before["late_ticks"],
         "missed_ticks": after["missed_ticks"] - before["missed_ticks"],
         "encodes_per_tick": after["encodes_per_tick"],
+        "shared_mixes_per_tick": after.get("shared_mixes_per_tick", 0.0),
         "packets_out": packets,
         "fanout_us_per_listener_packet": after["fanout_us_per_packet"],
         "tick_mean_us": after.get("tick_mean_us", float("nan")),
@@ -148,6 +154,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--speakers", type=int, default=8)
+    ap.add_argument("--talking", type=int, help="seat holders sending audio (default: all)")
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 100])
     ap.add_argument("--json", default="bench_media.json")
     ap.add_argument("--micro-peers", type=int, default=20)
@@ -163,10 +170,10 @@ async def main() -> None:
     )
     results.append({"fanout_micro": m})
     for n in args.listeners:
-        r = await scenario(args.speakers, n, args.seconds)
+        r = await scenario(args.speakers, n, args.seconds, args.talking)
         results.append(r)
         print(
-            f"{r['speakers']} speakers + {n:4d} listeners: server CPU "
+            f"{r['speakers']} seats ({r['talking']} talking) + {n:4d} listeners: server CPU "
             f"{r['cpu_percent_of_one_core']:5.1f}% of a core | latency p50 "
             f"{r['latency_p50_ms']:.1f} ms p99 {r['latency_p99_ms']:.1f} ms | "
             f"{r['encodes_per_tick']:.0f} encodes/tick | fan-out "

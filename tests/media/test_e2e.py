@@ -202,6 +202,30 @@ async def test_a_speaker_who_stops_sending_stalls_nobody(room: MediaRoom, join: 
     assert hears(c["l1"], await listen([])) == {"host", "s1"}
 
 
+async def test_a_silent_seat_shares_the_audience_encode_and_still_hears_the_others(
+    room: MediaRoom, join: Join
+) -> None:
+    seats = ["host", "s1", "s2"]
+    c = await seated(room, join, seats, ["l1"])
+    assert room.stats()["encodes_per_tick"] == 4
+    c["s2"].stop_sending()  # as with DTX: s2's source goes idle, s2 keeps its seat
+    await asyncio.sleep(0.3)
+    stats = room.stats()
+    # s2's mix-minus (host + s1) now equals the audience mix: one encode serves both.
+    assert stats["encodes_per_tick"] == 3 and stats["shared_mixes_per_tick"] == 1
+    w = await listen([])
+    assert hears(c["s2"], w) == {"host", "s1"}
+    assert hears(c["l1"], w) == {"host", "s1"}
+    assert hears(c["host"], w) == {"s1"}
+    # Talking again: back on its own mix-minus, never hearing itself.
+    c["s2"].send_tone(TONES["s2"])
+    await asyncio.sleep(0.3)
+    assert room.stats()["encodes_per_tick"] == 4
+    w = await listen([])
+    assert hears(c["s2"], w) == {"host", "s1"}
+    assert hears(c["l1"], w) == {"host", "s1", "s2"}
+
+
 async def test_listener_media_is_never_mixed_and_promotion_needs_no_new_connection(
     room: MediaRoom, join: Join
 ) -> None:

@@ -40,7 +40,7 @@ from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
 from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now
 from voiceroom.media.ingest import Ingest
 from voiceroom.media.jitter import FRAME_SECONDS
-from voiceroom.media.mixer import Acc, Limiter, accumulate, level, loudest
+from voiceroom.media.mixer import Acc, Limiter, accumulate, gain_q14, level, loudest
 from voiceroom.media.music import MusicPlayer
 from voiceroom.media.sdp import OPUS_ANSWER_PARAMS, set_fmtp
 from voiceroom.media.vad import SpeakingDetector
@@ -114,6 +114,10 @@ class MediaRoom:
         self._accept: frozenset[str] = frozenset()
         self._channels: dict[Mix, _Channel] = {}
         self._groups: list[tuple[Mix, list[RtpStream]]] = []
+        # Per mix, its audible terms (source, Q14 gain != 0); and every source they name.
+        self._terms: dict[Mix, tuple[tuple[str, int], ...]] = {}
+        self._sources: frozenset[str] = frozenset()
+        self._shared = 0  # mixes served by another mix's identical encode (stat)
         self._groups_dirty = True
         self._not_ready: set[str] = set()
         self._music: MusicPlayer | None = None
@@ -345,6 +349,14 @@ class MediaRoom:
 
         encodes = 0
         sample = self._ticks % _FANOUT_SAMPLE_TICKS == 0
+        # Sources a mix names but that have no frame this tick (muted, idle/DTX, not among
+        # the N loudest) add nothing: two mixes whose remaining terms are equal produce the
+        # same PCM sample for sample, so they share one encode (e.g. a silent seat holder's
+        # mix-minus is then the audience mix). Groups are ordered largest first, so the
+        # audience keeps its own encoder running.
+        missing = self._sources.difference(frames) if self._sources else None
+        done: dict[tuple[tuple[str, int], ...], bytes] | None = {} if missing else None
+        shared = 0
         for mix, streams in self._groups:
             channel = self._channels.get(mix)
             if channel is None:
@@ -360,11 +372,22 @@ class MediaRoom:
                     ),
                 )
             channel.used = self._ticks
-            acc = channel.acc
-            acc.fill(0)
-            accumulate(acc, frames, mix, self._scratch)
-            payload = channel.encoder.encode(channel.limiter.process(acc, channel.out))
-            encodes += 1
+            key = None
+            payload = None
+            if done is not None:
+                assert missing is not None
+                key = tuple(t for t in self._terms[mix] if t[0] not in missing)
+                payload = done.get(key)
+            if payload is None:
+                acc = channel.acc
+                acc.fill(0)
+                accumulate(acc, frames, mix, self._scratch)
+                payload = channel.encoder.encode(channel.limiter.process(acc, channel.out))
+                encodes += 1
+                if done is not None and key is not None:
+                    done[key] = payload
+            else:
+                shared += 1
             if sample:
                 # Thread CPU time, not wall time: on a busy host a wall clock would also
                 # count the time this thread spent descheduled.
@@ -385,6 +408,7 @@ class MediaRoom:
                 self._latency_n += 1
         self._encodes += encodes
         self._encodes_last = encodes
+        self._shared = shared
         if len(self._channels) > len(self._groups):
             # Drop encoders of mixes nobody hears any more.
             for mix in [m for m, c in self._channels.items() if c.used != self._ticks]:
@@ -447,7 +471,12 @@ class MediaRoom:
         for user, peer in self._peers.items():
             if peer.stream is not None:
                 groups.setdefault(self._routing.mix_for(user), []).append(peer.stream)
-        self._groups = list(groups.items())
+        # Largest group (the audience) first: it is the one others share an encode with.
+        self._groups = sorted(groups.items(), key=lambda g: -len(g[1]))
+        self._terms = {
+            mix: tuple((src, q) for src, gain in mix if (q := gain_q14(gain))) for mix in groups
+        }
+        self._sources = frozenset(src for terms in self._terms.values() for src, _ in terms)
         self._groups_dirty = False
 
     def _sync_sender_reports(self) -> None:
@@ -507,6 +536,7 @@ class MediaRoom:
             "missed_ticks": float(self._missed_ticks),
             "encodes_total": float(self._encodes),
             "encodes_per_tick": float(self._encodes_last),
+            "shared_mixes_per_tick": float(self._shared),
             "packets_out": float(self._packets_out),
             "fanout_us_per_packet": (
                 self._fanout_seconds / self._fanout_packets * 1e6 if self._fanout_packets else 0.0
