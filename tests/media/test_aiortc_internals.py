@@ -89,3 +89,36 @@ def test_transceiver_negotiation_attributes_are_set_from_the_remote_description(
 ) -> None:
     src = inspect.getsource(RTCPeerConnection.setRemoteDescription)
     assert f"transceiver.{attr} =" in src
+
+
+def test_receive_we_reimplement_is_unchanged() -> None:
+    # install_rtp_tap replaces RTCRtpReceiver.receive with its body minus the decoder
+    # thread; any upstream change to that body must be re-read before bumping this hash.
+    assert internals.receive_source_sha256() == internals.RECEIVE_SOURCE_SHA256
+    src = inspect.getsource(RTCRtpReceiver.receive)
+    for piece in (
+        "self.__codecs[codec.payloadType] = codec",
+        "self.__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc",
+        "self.__transport._register_rtp_receiver(self, parameters)",
+        "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())",
+        "self.__started = True",
+    ):
+        assert piece in src, piece
+    # With no decoder thread, frames are never queued for one and stop() has none to join.
+    assert "and self.__decoder_thread:" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "if self.__decoder_thread:" in inspect.getsource(
+        getattr(RTCRtpReceiver, internals._RX_STOP_DECODER)
+    )
+
+
+async def test_receiver_attributes_the_tap_sets_exist_on_live_objects() -> None:
+    pc = RTCPeerConnection()
+    try:
+        rx = pc.addTransceiver("audio", direction="sendrecv").receiver
+        assert getattr(rx, internals._RX_STARTED) is False
+        assert isinstance(getattr(rx, internals._RX_RTX_SSRC), dict)
+        assert getattr(rx, internals._RX_TRANSPORT) is rx.transport
+        assert getattr(rx, internals._RX_DECODER_THREAD) is None
+        assert callable(rx.transport._register_rtp_receiver)
+    finally:
+        await pc.close()

@@ -312,3 +312,31 @@ def test_tone_levels_are_discriminating() -> None:
     pcm = (np.sin(2 * np.pi * 660 * t) * 0.3 * 32767).astype(np.int16)
     assert tone_level(pcm, 660) == pytest.approx(0.3, abs=0.01)
     assert tone_level(pcm, 440) < ABSENT and tone_level(pcm, 880) < ABSENT
+
+
+async def test_tapped_receivers_start_no_decoder_thread(
+    room: MediaRoom, join: Join, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from voiceroom.media import aiortc_internals as internals
+
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    c = await seated(room, join, ["host"], ["l1"])
+    assert hears(c["l1"], await listen([])) == {"host"}
+    # Neither the server's receivers nor the test clients' (also tapped) start one.
+    assert "audio-decoder" not in started
+    for user in ("host", "l1"):
+        pc = room.peer_connection(user)
+        assert pc is not None
+        rx = pc.getTransceivers()[0].receiver
+        assert getattr(rx, internals._RX_STARTED) is True
+        assert getattr(rx, internals._RX_DECODER_THREAD) is None
+        assert not getattr(rx, internals._RX_RTCP_TASK).done()  # RTCP reports keep running
