@@ -122,3 +122,15 @@ async def test_receiver_attributes_the_tap_sets_exist_on_live_objects() -> None:
         assert callable(rx.transport._register_rtp_receiver)
     finally:
         await pc.close()
+
+
+def test_datagram_sender_caches_are_safe() -> None:
+    # The fan-out compares the DTLS state enum instead of the string property...
+    from aiortc.rtcdtlstransport import State
+
+    assert internals._DTLS_CONNECTED is State.CONNECTED
+    assert "self._state" in inspect.getsource(RTCDtlsTransport.state.fget)
+    # ...and holds aioice's nominated-pair dict: it must only ever be mutated in place.
+    src = inspect.getsource(aioice.Connection)
+    assert src.count("self._nominated =") == 0
+    assert src.count("self._nominated: dict[int, CandidatePair] = {}") == 1  # __init__

@@ -34,11 +34,14 @@ from typing import Any
 import aioice
 import aiortc
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 
 TESTED_AIORTC = "1.16.0"
 TESTED_AIOICE = "0.13.0"
+
+_DTLS_CONNECTED = DtlsState.CONNECTED
 
 # seq, timestamp, payload, arrival (time.monotonic(), the event loop's clock)
 RtpSink = Callable[[int, int, bytes, float], None]
@@ -136,22 +139,33 @@ def update_sender_report(
 def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
     """A synchronous ``send(rtp_bytes) -> sent?`` for one peer: SRTP protect + sendto.
 
-    No coroutine per packet: at fan-out a listener-packet must cost microseconds.
+    No coroutine per packet: at fan-out a listener-packet must cost microseconds. The
+    nominated pair's transport, bound ``sendto`` and remote address are cached and only
+    looked up again when the pair or its transport changes; the DTLS state is compared as
+    the enum (the public ``state`` property formats a string on every call).
     """
-    ice = dtls.transport
-    connection = ice._connection
+    nominated: dict[int, Any] = dtls.transport._connection._nominated
+    cached_pair: Any = None
+    cached_transport: Any = None
+    sendto: Callable[[bytes, Any], None] | None = None
+    addr: Any = None
 
     def send(data: bytes) -> bool:
+        nonlocal cached_pair, cached_transport, sendto, addr
         tx = dtls._tx_srtp
-        if tx is None or dtls.state != "connected":
+        if tx is None or dtls._state is not _DTLS_CONNECTED:
             return False
-        pair = connection._nominated.get(1)
+        pair = nominated.get(1)
         if pair is None:
             return False
         transport = pair.protocol.transport
-        if transport is None:
-            return False
-        transport.sendto(tx.protect(data), pair.remote_addr)
+        if pair is not cached_pair or transport is not cached_transport:
+            if transport is None:
+                return False
+            cached_pair, cached_transport = pair, transport
+            sendto, addr = transport.sendto, pair.remote_addr
+        assert sendto is not None
+        sendto(tx.protect(data), addr)
         return True
 
     return send

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from voiceroom.media.config import FRAME_SAMPLES
 
 _HEADER = struct.Struct("!BBHII")
+_pack = _HEADER.pack
 # NTP epoch (1900) to Unix epoch (1970), RFC 5905.
 _NTP_OFFSET = 2_208_988_800
 
@@ -85,10 +86,10 @@ class RtpStream:
     def send(self, payload: bytes) -> None:
         """Send one 20 ms packet and advance; call exactly once per tick."""
         b1 = self._b1 | 0x80 if self._marker_next else self._b1
-        data = _HEADER.pack(self._b0, b1, self.seq, self.timestamp, self.ssrc)
-        if self._ext:
-            data += self._ext
-        if self._send(data + payload):
+        # One concatenation chain, no branch: _ext is b"" when there is no extension.
+        if self._send(
+            _pack(self._b0, b1, self.seq, self.timestamp, self.ssrc) + self._ext + payload
+        ):
             self._marker_next = False
             self.packets += 1
             self.octets += len(payload)
