@@ -34,6 +34,7 @@ def test_signatures_we_call_or_replace() -> None:
         "RTCDtlsTransport._send_rtp": "(self, data: bytes) -> None",
         "StreamStatistics.add": "(self, packet: aiortc.rtp.RtpPacket) -> None",
         "aioice.Connection.sendto": "(self, data: bytes, component: int) -> None",
+        "aioice.Connection.data_received": "(self, data: bytes, component: int) -> None",
     }
     assert inspect.iscoroutinefunction(RTCRtpReceiver._handle_rtp_packet)
     assert inspect.iscoroutinefunction(RTCRtpReceiver.receive)
@@ -134,3 +135,84 @@ def test_datagram_sender_caches_are_safe() -> None:
     src = inspect.getsource(aioice.Connection)
     assert src.count("self._nominated =") == 0
     assert src.count("self._nominated: dict[int, CandidatePair] = {}") == 1  # __init__
+
+
+def test_fast_path_hooks_exist_and_are_where_aioice_and_aiortc_use_them() -> None:
+    # STUN is parsed first; only what is not STUN reaches Connection.data_received.
+    src = inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in src
+    assert "stun.parse_message(data)" in src.split("self.receiver.data_received")[0]
+    # aiortc's own path: unprotect with _rx_srtp, route by the router's SSRC table.
+    recv = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "self._rx_srtp.unprotect(data)" in recv
+    route = inspect.getsource(aiortc.rtcdtlstransport.RtpRouter.route_rtp)
+    assert "self.ssrc_table[packet.ssrc] = pt_receiver" in route
+
+
+async def test_fast_path_attributes_exist_on_live_objects() -> None:
+    pc = RTCPeerConnection()
+    try:
+        rx = pc.addTransceiver("audio", direction="sendrecv").receiver
+        dtls = rx.transport
+        assert isinstance(dtls._rtp_router.ssrc_table, dict)
+        assert hasattr(dtls, "_rx_srtp") and dtls._rx_srtp is None  # until DTLS is done
+        assert callable(dtls.transport._connection.data_received)
+    finally:
+        await pc.close()
+
+
+def _rtp(
+    *, seq: int, ts: int, payload: bytes, csrc: int = 0, ext_words: int = -1, pad: int = 0
+) -> bytes:
+    b0 = 0x80 | csrc | (0x10 if ext_words >= 0 else 0) | (0x20 if pad else 0)
+    out = bytes([b0, 111]) + seq.to_bytes(2) + ts.to_bytes(4) + (1234).to_bytes(4)
+    out += bytes(4 * csrc)
+    if ext_words >= 0:
+        out += b"\xbe\xde" + ext_words.to_bytes(2) + bytes(4 * ext_words)
+    out += payload
+    if pad:
+        out += bytes(pad - 1) + bytes([pad])
+    return out
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"csrc": 2},
+        {"ext_words": 0},
+        {"ext_words": 2},
+        {"pad": 3},
+        {"csrc": 1, "ext_words": 1, "pad": 4},
+    ],
+)
+def test_rtp_header_reads_what_aiortc_parses(kw: dict[str, int]) -> None:
+    from aiortc.rtp import RtpPacket
+
+    data = _rtp(seq=65_000, ts=4_000_000_000, payload=b"opus-frame", **kw)
+    ref = RtpPacket.parse(data)
+    assert internals.rtp_header(data) == (ref.sequence_number, ref.timestamp, ref.payload)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        bytes(11),
+        b"\x40" + bytes(15),  # version 1
+        _rtp(seq=1, ts=1, payload=b"")[:12] + b"\x00",  # fine: 1-byte payload
+        bytes([0x80 | 0x20, 111]) + bytes(10),  # padding flag, pad length 0
+        bytes([0x80 | 0x20, 111]) + bytes(9) + b"\x09",  # pad longer than the body
+        bytes([0x80 | 0x10, 111]) + bytes(10) + b"\xbe\xde\x00\x05",  # short extension
+        bytes([0x8F, 111]) + bytes(10),  # 15 CSRCs announced, none present
+    ],
+)
+def test_rtp_header_rejects_what_aiortc_rejects(data: bytes) -> None:
+    from aiortc.rtp import RtpPacket
+
+    try:
+        ref = RtpPacket.parse(data)
+    except ValueError:
+        assert internals.rtp_header(data) is None
+    else:
+        assert internals.rtp_header(data) == (ref.sequence_number, ref.timestamp, ref.payload)

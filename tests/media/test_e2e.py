@@ -340,3 +340,15 @@ async def test_tapped_receivers_start_no_decoder_thread(
         assert getattr(rx, internals._RX_STARTED) is True
         assert getattr(rx, internals._RX_DECODER_THREAD) is None
         assert not getattr(rx, internals._RX_RTCP_TASK).done()  # RTCP reports keep running
+
+
+async def test_uplink_rtp_takes_the_fast_path_after_the_first_packets(
+    room: MediaRoom, join: Join
+) -> None:
+    c = await seated(room, join, ["host", "s1"], ["l1"])
+    w = await listen([])
+    assert hears(c["l1"], w) == {"host", "s1"}
+    assert hears(c["host"], w) == {"s1"}
+    stats = room.stats()
+    # Only each SSRC's first packet(s) go through aiortc's queue; the rest skip it.
+    assert stats["rx_fast_path"] > 0.8 * stats["rx_packets"]

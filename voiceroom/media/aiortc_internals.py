@@ -13,6 +13,14 @@ fails loudly if an upgrade changes them. Why each one is needed:
   the decoder thread: starting that thread and joining it again both block the event loop
   until the OS schedules the thread, which under a wave of joins on 2 cores cost every
   peer on the loop (audio ticks included) milliseconds per join.
+* **Fast RTP ingest** - once aiortc's own path has routed a stream's first packet to our
+  tapped receiver (so its SSRC table and our ``StreamStatistics`` know the SSRC), later
+  SRTP packets of that SSRC and payload type are taken straight from aioice's
+  ``Connection.data_received``: SRTP unprotect, header parse, statistics, sink - no
+  ``asyncio.Queue`` hop, no DTLS-transport task wake-up, no coroutine chain per packet.
+  Everything else (STUN/consent never reaches ``data_received``; DTLS, RTCP, other SSRCs
+  and payload types) takes aiortc's path unchanged. Not counted any more: the DTLS
+  transport's ``packetsReceived``/``bytesReceived`` (``getStats`` only) for those packets.
 * **Negotiated codec and header extensions** - ``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions`` hold what the answer agreed (payload type, mid extension id).
 * **Direct RTP send** - encode once, then per listener only: RTP header, SRTP protect,
@@ -33,6 +41,7 @@ from typing import Any
 
 import aioice
 import aiortc
+import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -102,6 +111,91 @@ def install_rtp_tap(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) 
         setattr(receiver, _RX_STARTED, True)
 
     receiver.receive = receive  # type: ignore[method-assign]
+
+
+class FastPath:
+    """Counters of one peer's fast RTP ingest (tests and stats)."""
+
+    __slots__ = ("dropped", "packets")
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.dropped = 0  # failed SRTP authentication or malformed header
+
+
+def rtp_header(plain: bytes) -> tuple[int, int, bytes] | None:
+    """(sequence number, timestamp, payload) of a decrypted RTP packet, as
+    ``RtpPacket.parse`` reads them (CSRCs, header extension and padding skipped);
+    None where it would raise ValueError."""
+    n = len(plain)
+    if n < 12 or plain[0] >> 6 != 2:
+        return None
+    b0 = plain[0]
+    pos = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if n < pos + 4:
+            return None
+        pos += 4 + 4 * ((plain[pos + 2] << 8) | plain[pos + 3])
+    if pos > n:
+        return None
+    end = n
+    if b0 & 0x20:
+        pad = plain[-1]
+        if not pad or pad > n - pos:
+            return None
+        end -= pad
+    return (plain[2] << 8) | plain[3], int.from_bytes(plain[4:8]), plain[pos:end]
+
+
+def install_fast_rtp_path(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) -> FastPath:
+    """Take RTP of ``payload_type`` for SSRCs already routed to ``receiver`` (tapped with
+    :func:`install_rtp_tap`) straight from the ICE connection's datagram handler."""
+    stats = FastPath()
+    if 64 <= payload_type <= 95:  # would collide with RTCP packet types (RFC 5761 §4)
+        return stats
+    dtls = receiver.transport
+    connection = dtls.transport._connection
+    ssrc_table: dict[int, Any] = dtls._rtp_router.ssrc_table
+    streams: dict[int, Any] = getattr(receiver, _RX_STREAMS)
+    original = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        srtp = dtls._rx_srtp
+        if (
+            srtp is not None
+            and len(data) >= 12
+            and 127 < data[0] < 192
+            and data[1] & 0x7F == payload_type
+        ):
+            ssrc = int.from_bytes(data[8:12])
+            stream = streams.get(ssrc)
+            if stream is not None and ssrc_table.get(ssrc) is receiver:
+                try:
+                    plain = srtp.unprotect(data)
+                except pylibsrtp.Error:
+                    stats.dropped += 1  # aiortc drops these too
+                    return
+                header = rtp_header(plain)
+                if header is None:
+                    stats.dropped += 1
+                    return
+                seq, timestamp, payload = header
+                stats.packets += 1
+                stream.add(
+                    RtpPacket(
+                        payload_type=payload_type,
+                        sequence_number=seq,
+                        timestamp=timestamp,
+                        ssrc=ssrc,
+                    )
+                )
+                if payload:
+                    sink(seq, timestamp, payload, time.monotonic())
+                return
+        original(data, component)
+
+    connection.data_received = data_received  # type: ignore[method-assign]
+    return stats
 
 
 def negotiated_payload_type(transceiver: RTCRtpTransceiver, mime: str = "audio/opus") -> int:
@@ -204,4 +298,5 @@ def signatures() -> dict[str, str]:
         "RTCDtlsTransport._send_rtp": str(inspect.signature(RTCDtlsTransport._send_rtp)),
         "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
         "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
+        "aioice.Connection.data_received": str(inspect.signature(aioice.Connection.data_received)),
     }

@@ -83,6 +83,7 @@ class _Peer:
     ingest: Ingest
     stream: RtpStream | None = None
     detector: SpeakingDetector | None = None
+    fast: internals.FastPath | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -202,7 +203,9 @@ class MediaRoom:
                 payload_type=payload_type,
                 ingest=Ingest(self.config),
             )
-            internals.install_rtp_tap(transceiver.receiver, payload_type, self._sink(peer))
+            sink = self._sink(peer)
+            internals.install_rtp_tap(transceiver.receiver, payload_type, sink)
+            peer.fast = internals.install_fast_rtp_path(transceiver.receiver, payload_type, sink)
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             await pc.close()
@@ -545,6 +548,7 @@ class MediaRoom:
                 sum(p.stream.send_failures for p in self._peers.values() if p.stream)
             ),
             "rx_packets": float(sum(j.received for j in jitter)),
+            "rx_fast_path": float(sum(p.fast.packets for p in self._peers.values() if p.fast)),
             "rx_late": float(sum(j.late for j in jitter)),
             "rx_lost": float(sum(j.lost for j in jitter)),
             "rx_fec": float(sum(j.fec for j in jitter)),
