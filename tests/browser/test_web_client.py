@@ -31,7 +31,8 @@ from voiceroom.server import Server
 pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.timeout(120)]
 
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
+# In CI the setup installs Chromium, so its absence is a failure there, not a skip.
+if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(
         f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)",
         allow_module_level=True,
