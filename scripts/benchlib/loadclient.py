@@ -256,7 +256,8 @@ class Clients:
             if role == "recorder":
                 _record(peer)
             if role == "speaker" and req.get("loss"):
-                _lossy(peer, float(req["loss"]), seed=int(req.get("seed", 0)) * 1000 + index)
+                # The first speaker's pattern for seed k is codec_ref's for seed k.
+                _lossy(peer, float(req["loss"]), seed=int(req.get("seed", 0)) + 1000 * index)
             await asyncio.wait_for(connected.wait(), 20)
             if role == "listener":
                 self.drainer.add(peer)

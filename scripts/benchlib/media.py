@@ -279,23 +279,52 @@ async def pesq_through_server(ref16: np.ndarray, *, loss: float, seed: int) -> d
     if d["samples"] < len(ref16) * 3:
         raise RuntimeError(f"recording too short: {d['samples']} samples")
     heard16 = codec_ref.resample(heard48, 48_000, 16_000)
-    aligned = align(ref16, heard16)
+    lag = best_lag(ref16, heard16)
+    aligned = align(ref16, heard16, lag)
     return {
         "pesq": codec_ref.pesq_wb(ref16, aligned),
+        "lag_ms": lag / 16,
+        # 0.5 s stretches of speech heard >= 10 ms off the global alignment: a jitter-buffer
+        # concealment (delay +20 ms) not yet undone by a trim.
+        "delay_steps": delay_steps(ref16, aligned),
         "rx_fec": stats.get("rx_fec"),
         "rx_plc": stats.get("rx_plc"),
         "rx_lost": stats.get("rx_lost"),
+        "rx_trimmed": stats.get("rx_trimmed"),
+        "late_ticks": stats.get("late_ticks"),
+        "tick_max_ms": (stats.get("tick_max_us") or 0) / 1000,
     }
 
 
-def align(ref: np.ndarray, rec: np.ndarray) -> np.ndarray:
-    """The stretch of ``rec`` that lines up with ``ref`` (FFT cross-correlation)."""
+def best_lag(ref: np.ndarray, rec: np.ndarray) -> int:
+    """Where ``ref`` starts in ``rec``, by FFT cross-correlation."""
     n = len(ref) + len(rec)
     size = 1 << (n - 1).bit_length()
     a = np.fft.rfft(rec.astype(np.float64), size)
     b = np.fft.rfft(ref.astype(np.float64), size)
     xc = np.fft.irfft(a * np.conj(b), size)
-    lag = int(np.argmax(xc[: len(rec)]))
+    return int(np.argmax(xc[: len(rec)]))
+
+
+def delay_steps(
+    ref: np.ndarray, aligned: np.ndarray, *, seg: int = 8_000, search: int = 480
+) -> int:
+    """Voiced 0.5 s stretches whose local best offset (within +-30 ms) is >= 10 ms."""
+    steps = 0
+    x = aligned.astype(np.float64)
+    for s in range(search, len(ref) - seg - search, seg):
+        r = ref[s : s + seg].astype(np.float64)
+        if np.sqrt(np.mean(r * r)) < 500:  # mostly silence: no reliable offset
+            continue
+        xc = np.correlate(x[s - search : s + seg + search], r, "valid")
+        steps += abs(int(np.argmax(xc)) - search) >= 160
+    return steps
+
+
+def align(ref: np.ndarray, rec: np.ndarray, lag: int | None = None) -> np.ndarray:
+    """The stretch of ``rec`` that lines up with ``ref`` (FFT cross-correlation)."""
+    if lag is None:
+        lag = best_lag(ref, rec)
     seg = rec[lag : lag + len(ref)]
     if len(seg) < len(ref):
         seg = np.concatenate([seg, np.zeros(len(ref) - len(seg), dtype=rec.dtype)])
