@@ -273,6 +273,8 @@ class Bench:
             a, b = self.r[f"pesq_wb_{tag}"], self.r[f"pesq_wb_codec_ref_{tag}"]
             if a and b:
                 self.put(f"pesq_ratio_{tag}", a / b, 3)
+            else:
+                self.why([f"pesq_ratio_{tag}"], "needs pesq and codec_ref figures")
 
     async def join(self) -> None:
         """Token -> WebSocket -> SDP -> first decoded packet with the host's voice, through
@@ -472,7 +474,12 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         profile = Profile(**{**asdict(profile), "seconds": args.seconds})
     b = Bench(profile)
     started = time.time()
-    only = args.only.split(",") if args.only else list(SECTIONS)
+    wanted = args.only.split(",") if args.only else list(SECTIONS)
+    if unknown := [n for n in wanted if n not in SECTIONS]:
+        raise SystemExit(f"unknown section(s): {','.join(unknown)}")
+    # Always in SECTIONS order: the PESQ ratios need codec_ref's figures (--only pesq,codec_ref
+    # used to leave them null).
+    only = [n for n in SECTIONS if n in wanted]
     for name in only:
         fn, keys = SECTIONS[name]
         print(f"== {name}", flush=True)
