@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import fractions
+import gc
 import json
 import math
 import random
@@ -238,6 +239,13 @@ class Clients:
                 )
                 cycle = 50 if req.get("content") == "burst" else 0
                 peer.track = PacketTrack(packets, loop_from=loop_from, cycle=cycle)
+                if req.get("freeze_gc"):
+                    # A full collection over this process's heap (numpy, aiortc, av) takes
+                    # ~14 ms and came ~10 s into the speech every run: one packet sent 12 ms
+                    # late, on a link that is supposed to be clean. Freeze what exists now
+                    # so later collections only walk new objects.
+                    gc.collect()
+                    gc.freeze()
                 transceiver.sender.replaceTrack(peer.track)
             else:
                 transceiver.sender.replaceTrack(ParkedTrack())

@@ -271,7 +271,16 @@ async def pesq_through_server(ref16: np.ndarray, *, loss: float, seed: int) -> d
             await h.server.request(
                 "routing", default={f"s{h.users}": 1.0}, publishers=[f"s{h.users}"]
             )
-            await h.join(spk, 1, "speaker", content="speech", speech=str(src), loss=loss, seed=seed)
+            await h.join(
+                spk,
+                1,
+                "speaker",
+                content="speech",
+                speech=str(src),
+                loss=loss,
+                seed=seed,
+                freeze_gc=True,  # no 14 ms full collection in the talker mid-speech
+            )
             await asyncio.sleep(len(ref16) / 16_000 + 1.5)
             d = await rec.request("dump", path=str(out), wait=60)
             stats = (await h.server.request("stats"))["stats"]
