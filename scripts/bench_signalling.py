@@ -222,6 +222,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.wait_for(server.wait(), 15)
         except TimeoutError:
             server.kill()
+            await server.wait()  # reap it: no zombie left behind by the benchmark
     return {
         "machine": {
             "python": platform.python_version(),
