@@ -48,6 +48,7 @@ from voiceroom.room.model import (
     HOST_SEAT,
     MODERATORS,
     STAFF,
+    Actor,
     ChatMessageView,
     ConsultationView,
     ConsultKind,
@@ -279,6 +280,13 @@ class Room:
         return out
 
     # ------------------------------------------------------------------ queries
+    def actor(self, user: str) -> Actor | None:
+        """The member as the other cores see them (None for a non-member)."""
+        m = self.members.get(user)
+        if m is None:
+            return None
+        return Actor(m.user, m.name, m.role, m.tier, m.locale)
+
     def role_of(self, user: str) -> Role | None:
         member = self.members.get(user)
         return None if member is None else member.role

@@ -106,6 +106,19 @@ class Profile:
     locale: str = "en"
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sends a command to a core beside the room (commerce, games): identity, role,
+    tier and locale as the room knows them *now*. Built by ``Room.actor(user)``; the other
+    cores never see the ``Room`` itself and keep no roles of their own."""
+
+    user: str
+    name: str
+    role: Role
+    tier: str
+    locale: str
+
+
 # --- Views: what events and snapshots carry -------------------------------------------
 
 
