@@ -77,6 +77,7 @@ class Config:
     # Tracks for music.play are resolved inside this directory; `serve --demo` without one
     # uses the bundled DEMO_MUSIC_DIR.
     music_dir: Path | None = None
+    music_rescan_interval: float = 5.0  # seconds between checks for added/removed tracks
     media_settings: Mapping[str, Any] = field(default_factory=dict)
     # Logging
     log_level: str = "info"
@@ -93,6 +94,8 @@ class Config:
             raise ConfigError("need 1024 <= max_frame_bytes <= hard_max_frame_bytes")
         if self.send_queue < 16 or self.replay_buffer < 16:
             raise ConfigError("send_queue and replay_buffer must be at least 16")
+        if self.music_rescan_interval <= 0:
+            raise ConfigError("music_rescan_interval must be positive")
         if self.tick_interval <= 0 or self.shutdown_timeout < 0 or self.count_interval < 0:
             raise ConfigError(
                 "tick_interval must be positive, shutdown_timeout and count_interval >= 0"

@@ -76,6 +76,7 @@ class Server:
 
     async def start(self) -> None:
         before, after = raise_nofile_limit()
+        self.registry.start()
         self._ws = await serve(
             self.gateway.handler,
             self.config.host,
