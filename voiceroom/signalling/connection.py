@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from typing import Any
 
@@ -45,6 +46,7 @@ class Connection:
         self.room_id = claims.room
         self.bucket = bucket
         self.log = log
+        self.opened_at = time.monotonic()  # for the join-time histogram
         self.detached = False
         self.closing = False
         self.close_code: CloseCode | None = None
