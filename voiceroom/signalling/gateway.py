@@ -176,6 +176,7 @@ class Gateway:
             claims=claims,
             bucket=TokenBucket(self.config.rate, self.config.burst),
             outbox_limit=self.config.send_queue,
+            outbox_bytes=self.config.send_queue_bytes,
             log=log,
         )
         conn.on_slow.append(
