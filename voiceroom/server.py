@@ -13,6 +13,7 @@ import contextlib
 import resource
 import secrets
 import signal
+import time
 from typing import Any
 
 from websockets.asyncio.server import Server as WsServer
@@ -66,6 +67,7 @@ class Server:
         self.gateway = Gateway(config, self.registry, self.metrics)
         self._ws: WsServer | None = None
         self._port: int | None = None
+        self.demo_links_expire_at = 0.0  # epoch seconds, set by open_demo
         self._stopped = asyncio.Event()
 
     @property
@@ -107,6 +109,8 @@ class Server:
         self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         base = f"http://{host}:{self.port}/?token="
+        now = time.time()
+        self.demo_links_expire_at = now + int(self.config.token_ttl)
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
         # product is for Middle East shoppers, and RTL is seen from the first demo.
         personas: list[tuple[str, str, str, Role, str, str]] = [
@@ -127,6 +131,7 @@ class Server:
                 tier=tier,
                 locale=locale,
                 ttl=self.config.token_ttl,
+                now=now,
             )
             for label, user, name, role, tier, locale in personas
         }
