@@ -297,3 +297,105 @@ def _coerce(hint: Any, value: Any) -> Any:
             raise ValueError("expected a table")
         return dict(value)
     raise ValueError(f"unsupported setting type {hint!r}")
+
+
+# --------------------------------------------------------------------------- reference
+# What each setting means, for docs/configuration.md (scripts/gen_config_docs.py renders it
+# with the type, default, TOML path and VOICEROOM_* variable read from the dataclasses).
+# tests/test_config_docs.py fails when a setting has no entry here or the page is stale.
+SETTING_DOCS: dict[str, str] = {
+    # network
+    "host": "Address to listen on; `0.0.0.0` (or `::`) for every interface.",
+    "port": "TCP port for WebSocket, HTTP API, metrics and the web client; 0 picks a free one.",
+    "ws_path": "URL path of the WebSocket endpoint (`/ws`, or `/ws/ROOM`).",
+    "web_root": "Folder the web client is served from (`/`); empty/`none`: no static files.",
+    "handshake_timeout": "Seconds from TCP accept to a finished WebSocket upgrade; a "
+    "client slower than this is dropped (websockets' `open_timeout`).",
+    "ping_interval": "Seconds between WebSocket pings; a peer that does not answer within "
+    "the same time is dropped (and may resume within the reconnect grace). "
+    "Empty/`none`: no pings.",
+    # auth
+    "secret": "HS256 key that signs and checks join tokens: at least 32 bytes, refused "
+    "otherwise (except `serve --demo`, which makes a throw-away one when unset).",
+    "token_ttl": "Lifetime in seconds of tokens from `voiceroom token` (unless `--ttl`) "
+    "and of the `--demo` links.",
+    # limits
+    "max_frame_bytes": "Largest client frame decoded; larger ones (up to "
+    "`hard_max_frame_bytes`) are answered with `bad_frame`.",
+    "hard_max_frame_bytes": "Frames above this close the connection with 1009.",
+    "send_queue": "Frames queued for one client before it counts as too slow and is "
+    "closed with 4002 (it may resume).",
+    "send_queue_bytes": "Bytes queued for one client before it counts as too slow (4002); "
+    "whichever of `send_queue` and this comes first. The welcome and replayed events "
+    "never count against it.",
+    "rate": "Client messages per second one connection may send (token-bucket refill).",
+    "burst": "Token-bucket size: messages a connection may send at once.",
+    "flood_limit": "Rate-limited messages in a row before the connection is closed with 1008.",
+    "replay_buffer": "Events kept per room for `resume`; a client further behind gets a "
+    "fresh snapshot instead.",
+    "max_rooms": "Rooms one server hosts at most; a host opening one more gets 503.",
+    # timers
+    "tick_interval": "Seconds between room ticks, which expire seat invites and members "
+    "past the reconnect grace.",
+    "count_interval": "`room.count` goes out at most this often (seconds), when the count changed.",
+    "shutdown_timeout": "Seconds the server waits for clients to close on SIGINT/SIGTERM "
+    "before cancelling what is left.",
+    # media
+    "media": "Run the WebRTC media plane (one mixer per room); off: signalling only "
+    "(`media.offer` answers `media_error`).",
+    "music_dir": "Folder of tracks moderators may play with `music.play` (audio files "
+    "directly inside it); `serve --demo` without one uses the bundled warm-up loop.",
+    "music_rescan_interval": "Seconds between checks of `music_dir` for added or removed "
+    "tracks (listed off the event loop).",
+    "media_settings": "Media-plane settings, the `[media_settings]` table below.",
+    # logging
+    "log_level": "`debug`, `info`, `warning` or `error`.",
+    "log_json": "JSON lines on stderr (true) or human-readable console lines (false).",
+    # rooms
+    "room.seat_count": "Seats on stage, including the host's seat 0.",
+    "room.max_members": "Members one room holds (connected or within the grace); one "
+    "more gets `room_full`.",
+    "room.queue_max": "Raised hands one room holds; one more gets `queue_full`.",
+    "room.chat_max_chars": "Longest chat message, in characters (`chat_too_long`).",
+    "room.chat_history": "Chat messages kept and sent in the snapshot to new joiners.",
+    "room.tiers": "Shopper tiers, highest speaker-queue priority first; unknown tiers rank "
+    "last. `voiceroom token --tier` must name one.",
+    "room.warmup_open_seats": "In warm-up anyone may take a free seat; false: only by invitation.",
+    "room.private_duck_gain": "What the shopper in a private 1v1 from the stage hears of "
+    "the show underneath the private talk: 0 silent (default) to 1 full level. Set per "
+    "server; not a per-call choice.",
+    "room.invite_ttl": "Seconds a seat invitation stays open.",
+    "room.reconnect_grace": "Seconds a disconnected member keeps seat, queue place and "
+    "requests before removal (`member.left` reason `timeout`).",
+    "room.show_starts_at": "Scheduled show start for new rooms (UTC epoch seconds), shown "
+    "as a countdown in warm-up; the host may change it with `room.schedule`.",
+    # media plane (voiceroom.media.MediaConfig)
+    "media_settings.bitrate": "Opus bitrate of each listener's mix, bits per second.",
+    "media_settings.complexity": "Opus encoder complexity 0..10; 10 costs about twice the "
+    "CPU of 5 for little gain on speech.",
+    "media_settings.packet_loss_perc": "Expected packet loss, percent: how much in-band "
+    "FEC the encoder spends.",
+    "media_settings.ice_servers": "STUN/TURN URLs for the server's ICE agent; none by "
+    "default, so loopback and LAN connect at once.",
+    "media_settings.jitter_min_frames": "Jitter-buffer target at least this many 20 ms frames.",
+    "media_settings.jitter_max_frames": "Jitter-buffer depth at most this many 20 ms frames.",
+    "media_settings.max_conceal_frames": "A publisher silent this many frames (DTX, "
+    "stopped sender) is no longer concealed.",
+    "media_settings.vad_aggressiveness": "webrtcvad aggressiveness 0..3 for `media.speaking`.",
+    "media_settings.vad_on_frames": "Voiced 20 ms frames in a row before `speaking`.",
+    "media_settings.vad_off_frames": "Unvoiced 20 ms frames in a row before silent.",
+    "media_settings.vad_min_interval": "Seconds between two `media.speaking` events for one user.",
+    "media_settings.max_mixed_speakers": "Mix only the N loudest active publishers; empty: all.",
+    "media_settings.limiter_threshold": "Output limiter threshold, fraction of full scale.",
+    "media_settings.limiter_release_frames": "20 ms frames the limiter takes back to unity gain.",
+    "media_settings.sr_sync_ticks": "Mixer ticks between RTCP sender-report syncs of the "
+    "RTP clock.",
+}
+
+
+def setting_keys() -> list[str]:
+    """Every setting as a TOML path, in declaration order."""
+    top = [f.name for f in dataclasses.fields(Config) if f.name != "room"]
+    room = [f"room.{f.name}" for f in dataclasses.fields(RoomConfig)]
+    media = [f"media_settings.{f.name}" for f in dataclasses.fields(_media_config_class())]
+    return top + room + media
