@@ -167,7 +167,7 @@ class ServerLog:
 
 
 SETTLE = 8  # packets after a switch before listening: the uplink jitter buffer drains
-WINDOW = 30  # packets listened to (0.6 s of audio)
+WINDOW = 40  # packets listened to (0.8 s of audio)
 
 
 async def packets(client: AudioClient, first: int, count: int) -> list[Received]:
@@ -195,11 +195,22 @@ async def hears_after_switch(
     out: dict[str, set[str]] = {}
     for user, client in clients.items():
         got = await packets(client, seq_at_switch[user] + SETTLE, WINDOW)
-        pcm = np.concatenate([r.pcm for r in got])
-        lv = {name: tone_level(pcm, f) for name, f in TONES.items()}
-        for name, v in lv.items():
-            assert v > PRESENT or v < ABSENT, f"{user}: ambiguous level {v:.3f} of {name}"
-        out[user] = {name for name, v in lv.items() if v > PRESENT}
+        heard: set[str] = set()
+        for name, f in TONES.items():
+            # Per 20 ms packet: on a starved host the senders' tones reach the server in
+            # bursts and the mixer conceals or drops some frames, so a present tone is
+            # not in every packet. Clear in at least a fifth of them = heard. Not heard =
+            # faint over the whole window and clear in at most 2 packets (a codec
+            # transient can light up one 20 ms DFT at any frequency). Between: a failure.
+            clear = sum(tone_level(r.pcm, f) > PRESENT for r in got)
+            whole = tone_level(np.concatenate([r.pcm for r in got]), f)
+            if clear >= WINDOW // 5:
+                heard.add(name)
+            else:
+                assert clear <= 2 and whole < 2 * ABSENT, (
+                    f"{user}: {name} clear in {clear}/{WINDOW} packets, level {whole:.3f}"
+                )
+        out[user] = heard
     return out
 
 
