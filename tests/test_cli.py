@@ -122,3 +122,17 @@ def test_a_misspelt_variable_warns_with_the_closest_name(
         "(room.reconnect_grace)?" in err
     )
     assert "did you mean VOICEROOM_SEND_QUEUE_BYTES (send_queue_bytes)?" in err
+
+
+def test_a_range_error_names_where_the_value_came_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("VOICEROOM_PORT", "99999")
+    assert main(["serve", "--no-media"]) == 2
+    assert "(port from environment variable VOICEROOM_PORT)" in capsys.readouterr().err
+    monkeypatch.delenv("VOICEROOM_PORT")
+    monkeypatch.setenv("VOICEROOM_ROOM_SEAT_COUNT", "0")
+    assert main(["serve", "--no-media"]) == 2
+    err = capsys.readouterr().err
+    assert "seat_count from environment variable VOICEROOM_ROOM_SEAT_COUNT" in err

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import re
 import tomllib
 import types
 import typing
@@ -201,9 +202,23 @@ def load_config(
         top_cfg["media_settings"] = {**top_cfg["media_settings"], **media_cfg}
         return Config(room=room_cfg, **top_cfg)
     except RuleError as exc:
-        raise ConfigError(f"room: {exc.message}") from None
+        raise ConfigError(_sourced(f"room: {exc.message}", origin, "room.")) from None
+    except ConfigError as exc:
+        raise ConfigError(_sourced(str(exc), origin, "")) from None
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _sourced(message: str, origin: Mapping[str, str], section: str) -> str:
+    """``message`` plus where the settings it names came from (``port 99999 out of
+    range (port from environment variable VOICEROOM_PORT)``)."""
+    words = set(re.findall(r"[a-z_]+", message))
+    named = [
+        f"{key.removeprefix(section)} from {src}"
+        for key, src in origin.items()
+        if key.startswith(section) and key.removeprefix(section) in words
+    ]
+    return f"{message} ({'; '.join(named)})" if named else message
 
 
 def _media_config_class() -> type[Any]:
