@@ -125,6 +125,8 @@ const HANDLERS = {
     if (b.phase === "ended") st.ended = "ended";
   },
   "consult.started": (st, b) => { st.consultations.set(b.consultation.id, b.consultation); },
+  // The same 1v1 switched between private and listen-in (consult.set_mode): same id.
+  "consult.updated": (st, b) => { st.consultations.set(b.consultation.id, b.consultation); },
   "consult.ended": (st, b) => {
     const k = st.consultations.get(b.id);
     st.consultations.delete(b.id);
