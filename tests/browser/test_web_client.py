@@ -158,7 +158,7 @@ async def test_browser_listener_is_promoted_speaks_and_hears(
                 await page.locator(".seat[data-user=sam].speaking").wait_for(timeout=5_000)
                 await shoot_both_languages(page, "web-listener")
                 await host.stop()  # the host bot leaves: the host page takes seat 0
-                await host_page_runs_a_1v1(browser, base, ws, page, errors, server)
+                await host_page_runs_a_1v1(browser, base, ws, page, errors, server, ear)
         finally:
             await browser.close()
         assert errors == []
@@ -223,7 +223,7 @@ async def refusals_are_explained(browser: Any, base: str, errors: list[str]) -> 
 
 
 async def host_page_runs_a_1v1(
-    browser: Any, base: str, ws: str, listener: Any, errors: list[str], server: Server
+    browser: Any, base: str, ws: str, listener: Any, errors: list[str], server: Server, ear: Bot
 ) -> None:
     """The host view, with a raised hand waiting and Kim in the audience; a 1v1 started,
     switched between listen-in and private in place, and ended, by clicks; then Kim is
@@ -253,11 +253,11 @@ async def host_page_runs_a_1v1(
         assert await picker.locator("option").all_text_contents() == ["demo-warmup.ogg"]
         await shoot_both_languages(page, "web-host")  # ends in Arabic
         await page.locator("#host-panel form:has(select) button[type=submit]").click()
-        await listener.locator(".music-line", has_text="demo-warmup.ogg").wait_for(timeout=5_000)
+        await listener.locator(".music-line", has_text="demo-warmup.ogg").wait_for(timeout=15_000)
         await page.select_option("#lang", "en")
         await page.locator("html[lang=en]").wait_for()
 
-        await switch_a_1v1_in_place(page, listener, kim)
+        await switch_a_1v1_in_place(page, listener, kim, ear)
 
         # Removed: Kim's page says so, and nothing of the room is left on it.
         kim_row = page.locator("#host-panel .list-item[data-user=kim]")
@@ -286,12 +286,15 @@ async def host_controls_are_unambiguous(page: Any) -> None:
     await page.locator(".seat[data-user=host-1] .seat-body").click()  # close the bar again
 
 
-async def switch_a_1v1_in_place(page: Any, listener: Any, kim: Any) -> None:
+async def switch_a_1v1_in_place(page: Any, listener: Any, kim: Any, ear: Bot) -> None:
     """Listen-in, then private without ending it; Kim (audience) sees the pair's rings
-    only while she can hear them."""
+    only while she can hear them, and Noor (a Python listener) hears the pair only then:
+    the media plane follows the switch in place."""
+    assert ear.media
+    # Both of the pair's pages have a 1 kHz fake microphone; Sam (on a seat) is at 440 Hz.
     await page.locator(".seat[data-user=layla] .seat-body").click()
     await page.locator(".seat-actions button", has_text="1v1 (room listens)").click()
-    await listener.locator(".phase-consult").wait_for(timeout=5_000)
+    await listener.locator(".phase-consult").wait_for(timeout=15_000)
     await page.locator("#consult-controls").wait_for()
     # One control to end it (the host is in the pair: none in "my" card as well).
     assert await page.get_by_role("button", name="Back to the show").count() == 1
@@ -299,13 +302,14 @@ async def switch_a_1v1_in_place(page: Any, listener: Any, kim: Any) -> None:
     # Listen-in: the room hears Layla (her fake microphone plays a tone), so Kim sees her ring.
     await kim.locator(".seat[data-user=layla].speaking").wait_for(timeout=20_000)
     kid = await page.evaluate("window.voiceroom.st.stageConsultation.id")
+    await ear.media.wait_for_tone(BROWSER_HZ, threshold=0.02, timeout=15)
 
     await page.locator("#consult-controls [data-mode=private]").click()
-    await kim.locator(".phase-consult", has_text="private").wait_for(timeout=5_000)
+    await kim.locator(".phase-consult", has_text="private").wait_for(timeout=15_000)
     # (Layla's page is in Arabic since its screenshots: ask its state, not its words.)
     await until(
         lambda: listener.evaluate("window.voiceroom.st.stageConsultation?.mode === 'private'"),
-        5,
+        15,
         "Layla's page to see the private mode",
     )
     assert await page.evaluate("window.voiceroom.st.stageConsultation.id") == kid  # in place
@@ -314,15 +318,23 @@ async def switch_a_1v1_in_place(page: Any, listener: Any, kim: Any) -> None:
     await artifact(page, "web-host-1v1-en.png")
     # Private: Kim cannot hear the pair, so no ring on either of them, and none comes back.
     pair_rings = ".seat.speaking[data-user=layla], .seat.speaking[data-user=host-1]"
-    await until(lambda: kim_sees_no(kim, pair_rings), 5, "the pair's rings gone for Kim")
+    await until(lambda: kim_sees_no(kim, pair_rings), 15, "the pair's rings gone for Kim")
     for _ in range(8):
         await asyncio.sleep(0.25)
         assert await kim.locator(pair_rings).count() == 0
+    media = ear.media
+
+    async def pair_unheard() -> bool:
+        return media.tone_level(BROWSER_HZ, 0.5) < 0.005
+
+    await until(pair_unheard, 15, "the private pair gone from the audience's audio")
+    await ear.media.wait_for_tone(BOT_HZ, threshold=0.02, timeout=10)  # the show goes on
     # Layla, in the pair, still sees the host talking to her.
     await listener.locator(".seat[data-user=host-1].speaking").wait_for(timeout=20_000)
 
     await page.get_by_role("button", name="Back to the show").click()
-    await listener.locator(".phase-consult").wait_for(state="detached", timeout=5_000)
+    await listener.locator(".phase-consult").wait_for(state="detached", timeout=15_000)
+    await ear.media.wait_for_tone(BROWSER_HZ, threshold=0.02, timeout=15)  # seats heard again
 
 
 async def kim_sees_no(page: Any, selector: str) -> bool:
@@ -331,8 +343,8 @@ async def kim_sees_no(page: Any, selector: str) -> bool:
 
 async def page_is_out(page: Any, kind: str) -> None:
     """Out of the room for good: one card saying so, no live room left on the page."""
-    await page.locator(f"#gone.gone-{kind}").wait_for(timeout=5_000)
-    await until(lambda: page.evaluate("window.voiceroom.conn.state === 'closed'"), 5, "the close")
+    await page.locator(f"#gone.gone-{kind}").wait_for(timeout=15_000)
+    await until(lambda: page.evaluate("window.voiceroom.conn.state === 'closed'"), 15, "the close")
     for stale in (".phase", ".seat", "#member-count", "#host-panel", ".mic-toggle", ".alert"):
         assert await page.locator(stale).count() == 0, stale
     # No Rejoin: it could only fail (the room answers 410 once ended; a removal is a ban).
