@@ -38,7 +38,8 @@ export class RoomState {
     this.consultations = new Map(s.consultations.map((k) => [k.id, k]));
     this.chat = [...s.chat];
     this.music = s.music?.track ? s.music : null;
-    if (this.phase === "ended") this.ended = "ended";
+    // A snapshot means we are in the room (again): only an ended room is still "out".
+    this.ended = this.phase === "ended" ? "ended" : null;
     if (this.ended) this.speaking.clear();
   }
 

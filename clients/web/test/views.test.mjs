@@ -15,15 +15,17 @@ const seat = (index, extra = {}) => ({ index, status: "free", user: null, name: 
 const me = { user: "u1", name: "Layla", role: "listener", tier: "vip", locale: "ar", connected: true };
 const taken = (index, user) => seat(index, { status: "taken", user, name: user, tier: "new" });
 
+const SNAPSHOT = {
+  room: "demo", phase: "show", show_starts_at: null, seat_count: 4, tiers: ["vip", "new"],
+  warmup_open_seats: false, chat_max_chars: 500, you: me, your_seat: null, your_queue_position: null,
+  your_request_position: null, your_invite: null, self_muted: false, moderator_muted: false,
+  seats: [taken(0, "h"), taken(1, "s1"), taken(2, "ann"), seat(3)],
+  members: [], member_count: 9, queue: null, requests: null, consultations: [], chat: [], music: null,
+};
+
 function liveRoom(you = me) {
   const st = new RoomState();
-  st.applySnapshot({
-    room: "demo", phase: "show", show_starts_at: null, seat_count: 4, tiers: ["vip", "new"],
-    warmup_open_seats: false, chat_max_chars: 500, you, your_seat: null, your_queue_position: null,
-    your_request_position: null, your_invite: null, self_muted: false, moderator_muted: false,
-    seats: [taken(0, "h"), taken(1, "s1"), taken(2, "ann"), seat(3)],
-    members: [], member_count: 9, queue: null, requests: null, consultations: [], chat: [], music: null,
-  });
+  st.applySnapshot({ ...SNAPSHOT, you });
   return st;
 }
 const pairWithAnn = (mode) => ({ id: 3, kind: "stage", mode, staff: "h", staff_name: "Hana", shopper: "ann", shopper_name: "Ann", started_at: 1 });
@@ -62,6 +64,9 @@ test("only actions that can work: rejoin after leaving, use-here when opened els
   const timedOut = liveRoom();
   timedOut.applyEvent("member.left", { user: "u1", reason: "timeout" });
   assert.equal(farewell(timedOut, null).action, "rejoin");
+  // Back in with a fresh welcome (a new member after the grace): the room again, not the card.
+  timedOut.applySnapshot(SNAPSHOT);
+  assert.equal(farewell(timedOut, null), null);
 });
 
 test("a refused link is explained, never 'joining', and not retried by a button", () => {
