@@ -51,3 +51,20 @@ def test_each_documented_variable_really_sets_its_key() -> None:
     assert cfg.room.reconnect_grace == 7.5 and cfg.room.warmup_open_seats is False
     assert cfg.log_level == "debug" and cfg.media_settings["bitrate"] == 24000
     assert cfg.room.tiers == ("gold", "silver")
+
+
+def test_every_voiceroom_variable_the_project_uses_is_a_setting_or_known() -> None:
+    """A script's own VOICEROOM_* switch must be in NON_SETTING_ENV, or the server warns
+    about it as a misspelt setting."""
+    import re
+
+    from voiceroom.config import NON_SETTING_ENV, all_env_names
+
+    used: set[str] = set()
+    for pattern in ("scripts/*.sh", "scripts/*.py", "tests/**/*.py", "voiceroom/**/*.py"):
+        for path in REPO_ROOT.glob(pattern):
+            used |= set(re.findall(r"\bVOICEROOM_[A-Z][A-Z_]*[A-Z]\b", path.read_text()))
+    known = set(all_env_names()) | NON_SETTING_ENV
+    # Misspellings the tests use on purpose:
+    deliberate = {"VOICEROOM_RECONNECT_GRACE", "VOICEROOM_SEND_QUEUE_BYTE"}
+    assert used - known - deliberate == set()

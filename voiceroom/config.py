@@ -118,7 +118,12 @@ class Config:
 
 # VOICEROOM_* variables that are not settings: read by scripts/bootstrap.sh and the tests.
 NON_SETTING_ENV = frozenset(
-    {"VOICEROOM_SKIP_APT", "VOICEROOM_WITH_BROWSER", "VOICEROOM_UPDATE_SCREENSHOTS"}
+    {
+        "VOICEROOM_SKIP_APT",
+        "VOICEROOM_SKIP_NPM",
+        "VOICEROOM_WITH_BROWSER",
+        "VOICEROOM_UPDATE_SCREENSHOTS",
+    }
 )
 MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash (RFC 7518 3.2) are refused
 

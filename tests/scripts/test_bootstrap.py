@@ -68,6 +68,7 @@ def run(tree: Path, locked: int, wait: int) -> subprocess.CompletedProcess[str]:
         "APT_LOCK_WAIT": str(wait),
         "APT_RETRY_SLEEP": "1",
         "VOICEROOM_WITH_BROWSER": "0",
+        "VOICEROOM_SKIP_NPM": "1",
     }
     env.pop("VOICEROOM_SKIP_APT", None)
     return subprocess.run(
