@@ -148,6 +148,7 @@ class ServerLog:
         self.room = room
         self.users = users
         self.start = self.mark()
+        self.ticks0, self.missed0 = self.ticks()
 
     def stream(self, user: str) -> RtpStream:
         stream = self.room._peers[user].stream
@@ -222,16 +223,47 @@ def switch(room: MediaRoom, log: ServerLog, routing: Routing) -> dict[str, int]:
     return seqs
 
 
+async def ready_log(room: MediaRoom, clients: dict[str, AudioClient]) -> ServerLog:
+    """A ServerLog once every client has an outgoing stream (a busy host may need longer
+    than ``seated``'s fixed wait)."""
+    deadline = time.monotonic() + 20.0
+    while any(room._peers[u].stream is None for u in clients):
+        assert time.monotonic() < deadline, "media never became ready"
+        await asyncio.sleep(0.05)
+    return ServerLog(room, list(clients))
+
+
+async def assert_server_continuous(log: ServerLog, clients: dict[str, AudioClient]) -> None:
+    """No stall since ``log`` was made, judged by what the server did: every tick sent
+    every stream one packet (sequence +1 per tick, no tick without a packet); the RTP
+    clock moved 960 per tick, more only where the server skipped ticks itself (a starved
+    loop: missed_ticks) or a send failed; and each receiver got exactly that stream."""
+    end = log.mark()
+    ticks1, missed1 = log.ticks()
+    ran = ticks1 - log.ticks0
+    for user, client in clients.items():
+        seq0, ts0, fail0 = log.start[user]
+        seq1, ts1, fail1 = end[user]
+        failures = fail1 - fail0
+        sent = (seq1 - seq0) & 0xFFFF
+        assert sent == ran - failures, f"{user}: {ran} ticks but {sent} packets sent"
+        frames = ((ts1 - ts0) & 0xFFFFFFFF) // 960
+        skipped = frames - ran  # ticks the server skipped over, moving the clock only
+        assert 0 <= skipped <= missed1 - log.missed0, f"{user}: clock moved {frames}/{ran}"
+        got = await packets(client, seq0, sent)
+        jumps = 0
+        for a, b in itertools.pairwise(got):
+            step = (b.timestamp - a.timestamp) & 0xFFFFFFFF
+            assert step % 960 == 0 and step > 0, f"{user}: timestamp step {step}"
+            jumps += step // 960 - 1
+        assert jumps <= skipped + failures, f"{user}: {jumps} frames jumped at the receiver"
+
+
 async def test_private_consultation_listen_in_and_back_to_show(room: MediaRoom, join: Join) -> None:
     seats = ["host", "s1", "shopper"]
     c = await seated(room, join, seats, ["l1"])
     pcs = {u: room.peer_connection(u) for u in c}
-    deadline = time.monotonic() + 20.0  # a busy host may take longer than seated's wait
-    while any(room._peers[u].stream is None for u in c):
-        assert time.monotonic() < deadline, "media never became ready"
-        await asyncio.sleep(0.05)
-    log = ServerLog(room, list(c))
-    ticks0, missed0 = log.ticks()
+    log = await ready_log(room, c)
     # Private 1v1: the pair hear only each other; the room hears the remaining seat.
     at = switch(
         room,
@@ -269,44 +301,21 @@ async def test_private_consultation_listen_in_and_back_to_show(room: MediaRoom, 
     at = switch(room, log, show(seats))
     heard = await hears_after_switch(c, log, at)
     assert heard["l1"] == set(seats) and heard["shopper"] == {"host", "s1"}
-    # Seamless for everyone across the 3 switches, from the server's own record: same
-    # peer connections; every tick sent every stream one packet (sequence +1 per tick,
-    # no tick without a packet); the clock moved 960 per tick, a larger step only where
-    # the server skipped ticks itself (a starved loop: missed_ticks) or a send failed.
+    # Seamless for everyone across the 3 switches, from the server's own record.
     assert {u: room.peer_connection(u) for u in c} == pcs
-    end = log.mark()
-    ticks1, missed1 = log.ticks()
-    ran = ticks1 - ticks0
-    for user, client in c.items():
-        seq0, ts0, fail0 = log.start[user]
-        seq1, ts1, fail1 = end[user]
-        failures = fail1 - fail0
-        sent = (seq1 - seq0) & 0xFFFF
-        assert sent == ran - failures, f"{user}: {ran} ticks but {sent} packets sent"
-        frames = ((ts1 - ts0) & 0xFFFFFFFF) // 960
-        skipped = frames - ran  # ticks the server skipped over, moving the clock only
-        assert 0 <= skipped <= missed1 - missed0, f"{user}: clock moved {frames} for {ran}"
-        # The receiver saw exactly that: every packet, +1 each, 960 per step but skips.
-        got = await packets(client, seq0, sent)
-        jumps = 0
-        for a, b in itertools.pairwise(got):
-            step = (b.timestamp - a.timestamp) & 0xFFFFFFFF
-            assert step % 960 == 0 and step > 0, f"{user}: timestamp step {step}"
-            jumps += step // 960 - 1
-        assert jumps <= skipped + failures, f"{user}: {jumps} frames jumped at the receiver"
+    await assert_server_continuous(log, c)
 
 
 async def test_a_speaker_who_stops_sending_stalls_nobody(room: MediaRoom, join: Join) -> None:
     seats = ["host", "s1"]
     c = await seated(room, join, seats, ["l1"])
-    stop = time.monotonic()
+    log = await ready_log(room, c)
     c["s1"].stop_sending()
-    await asyncio.sleep(0.2)
-    w = await listen([], 0.6)
-    assert hears(c["l1"], w) == {"host"}
-    assert hears(c["host"], w) == set()  # s1's silence still arrives as packets
-    assert_continuous(c["l1"], stop, room)
-    assert_continuous(c["host"], stop, room)
+    at = {u: m[0] for u, m in log.mark().items()}
+    heard = await hears_after_switch(c, log, at)
+    assert heard["l1"] == {"host"}
+    assert heard["host"] == set()  # s1's silence still arrives as packets
+    await assert_server_continuous(log, {u: c[u] for u in ("l1", "host")})
     # And coming back is heard without any signalling.
     c["s1"].send_tone(TONES["s1"])
     await asyncio.sleep(0.2)
