@@ -7,6 +7,10 @@ TOML layout (every key optional)::
     secret = "change-me-32-bytes-or-more........"
     media = true
     music_dir = "/srv/music"
+    store = "sqlite"    # or "sqlite:///srv/voiceroom/voiceroom.db", "postgresql+psycopg://..."
+    data_dir = "var"    # where store = "sqlite" keeps voiceroom.db
+    snapshot_every = 200
+    chat_retention_days = 90
 
     [room]              # voiceroom.room.RoomConfig defaults for new rooms
     seat_count = 8
@@ -78,6 +82,14 @@ class Config:
     # uses the bundled DEMO_MUSIC_DIR.
     music_dir: Path | None = None
     media_settings: Mapping[str, Any] = field(default_factory=dict)
+    # Store (docs/adr/0001-store.md): "memory" (nothing survives the process; the library
+    # default, so tests and embedders opt in), "sqlite" (<data_dir>/voiceroom.db: what
+    # `voiceroom serve` uses unless told otherwise), "sqlite:///path" or
+    # "postgresql+psycopg://user@host/db".
+    store: str = "memory"
+    data_dir: Path = Path("var")
+    snapshot_every: int = 200  # journal entries between two snapshots of a room
+    chat_retention_days: float = 0.0  # chat older than this is pruned; 0 keeps it all
     # Logging
     log_level: str = "info"
     log_json: bool = True
@@ -97,6 +109,8 @@ class Config:
             raise ConfigError(
                 "tick_interval must be positive, shutdown_timeout and count_interval >= 0"
             )
+        if self.snapshot_every < 1 or self.chat_retention_days < 0:
+            raise ConfigError("snapshot_every must be >= 1 and chat_retention_days >= 0")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"unknown log_level {self.log_level!r}")
 
@@ -107,10 +121,13 @@ class Config:
 def load_config(
     path: Path | str | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Config:
-    """Build the Config: defaults, then the TOML file, then ``env``, then ``overrides``."""
-    top: dict[str, Any] = {}
+    """Build the Config: defaults (``Config``'s, then the command's ``defaults``), then the
+    TOML file, then ``env``, then ``overrides``."""
+    top: dict[str, Any] = dict(defaults or {})
     room: dict[str, Any] = {}
     if path is not None:
         try:
