@@ -8,7 +8,7 @@
 # Exports VOICEROOM_TEST_POSTGRES_URL for the tests.
 
 pg_test_bin() {
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+  { ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true; } | sort -V | tail -1
 }
 
 _pg_as_owner() {
