@@ -88,6 +88,7 @@ class RoomRecord:
     ended_at: float | None = None
     last_n: int = 0  # the journal's last entry
     last_seq: int = 0  # the last event seq
+    hosted: bool = True  # a server runs it now (False once it closed empty): restart loads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class Write:
     events: Sequence[EventRecord] = ()
     snapshot: SnapshotRecord | None = None
     room_record: RoomRecord | None = None  # created on first write, then kept in sync
+    hosted: bool | None = None  # the room was closed (False) or reopened (True) here
 
 
 # --- read models -------------------------------------------------------------------------

@@ -218,10 +218,13 @@ def ops_for(writes: Sequence[Write]) -> dict[str, list[Op]]:
                         "ended_at": rec.ended_at,
                         "last_n": rec.last_n,
                         "last_seq": rec.last_seq,
+                        "hosted": rec.hosted,
                     },
-                    update=("title", "market", "time_zone", "config"),
+                    update=("title", "market", "time_zone", "config", "hosted"),
                 )
             )
+        if w.hosted is not None:
+            by_table["rooms"].append(Update("rooms", {"id": w.room}, {"hosted": w.hosted}))
         entry = w.entry
         if entry is not None:
             by_table["journal"].append(
@@ -306,5 +309,6 @@ def ops_for(writes: Sequence[Write]) -> dict[str, list[Op]]:
             values["last_n"] = n
         if seq:
             values["last_seq"] = seq
-        by_table["rooms"].append(Update("rooms", {"id": room}, values))
+        if values:
+            by_table["rooms"].append(Update("rooms", {"id": room}, values))
     return by_table

@@ -28,6 +28,7 @@ rooms = sa.Table(
     sa.Column("ended_at", Time),
     sa.Column("last_n", sa.BigInteger, nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("hosted", sa.Boolean, nullable=False),
 )
 sa.Index("rooms_phase", rooms.c.phase)
 

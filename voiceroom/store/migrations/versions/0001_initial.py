@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("ended_at", Time),
         sa.Column("last_n", sa.BigInteger, nullable=False),
         sa.Column("last_seq", sa.BigInteger, nullable=False),
+        sa.Column("hosted", sa.Boolean, nullable=False),
     )
     op.create_index("rooms_phase", "rooms", ["phase"])
     op.create_table(
