@@ -64,15 +64,15 @@ class ServerProc:
             "VOICEROOM_ROOM_RECONNECT_GRACE": "120",
             "VOICEROOM_ROOM_CHAT_HISTORY": "20",
         }
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
     async def start(self) -> float:
         """Spawn and wait for /healthz; returns seconds from spawn to ready."""
         self.port = free_port()
         started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", str(self.port)],
+        self.proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", str(self.port)),
             env=self.env,
             cwd=str(ROOT),
             stdout=subprocess.DEVNULL,
@@ -83,7 +83,7 @@ class ServerProc:
                 await asyncio.to_thread(urllib.request.urlopen, url, None, 1)
                 return time.perf_counter() - started
             except OSError:
-                if self.proc.poll() is not None:
+                if self.proc.returncode is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}") from None
                 if time.perf_counter() - started > 60:
                     raise RuntimeError("server did not come up") from None
@@ -95,12 +95,12 @@ class ServerProc:
 
     async def wait(self) -> int:
         assert self.proc is not None
-        return await asyncio.to_thread(self.proc.wait, 30)
+        return await asyncio.wait_for(self.proc.wait(), 30)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
-            self.proc.wait()
+            await self.proc.wait()
 
 
 PEOPLE: dict[str, tuple[str, str]] = {  # user -> (role, room)
@@ -236,7 +236,7 @@ async def run_crash_test(store_url: str, tmp_path: Path, trials: int) -> dict[st
         server.kill(signal.SIGTERM)
         await server.wait()
     finally:
-        server.stop()
+        await server.stop()
     store = open_store(store_url, tmp_path)
     try:
         texts = [
