@@ -54,6 +54,53 @@ def raise_nofile_limit(target: int = 65536) -> tuple[int, int]:
     return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+class TickProbe:
+    """A 20 ms timer on the server's loop, scheduled like the media tick (sleep to the
+    next deadline), that records how late it wakes: what the store or anything else on
+    the loop costs the media tick. The last ``RING`` samples give p50/p99/max."""
+
+    PERIOD = 0.020
+    RING = 256  # ~5 s
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._i = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tick-probe")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        start = time.monotonic()
+        tick = 0
+        while True:
+            tick += 1
+            deadline = start + tick * self.PERIOD
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late = time.monotonic() - deadline
+            if late > 1.0:  # a long stall (suspended process): start the clock again
+                start, tick = time.monotonic(), 0
+            if len(self.samples) < self.RING:
+                self.samples.append(late)
+            else:
+                self.samples[self._i] = late
+            self._i = (self._i + 1) % self.RING
+
+    def collect(self, m: Metrics) -> None:
+        if not self.samples:
+            return
+        ordered = sorted(self.samples)
+        for q in (0.5, 0.99, 1.0):
+            value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+            m.set("voiceroom_tick_lateness_ms", value * 1000, q=str(q))
+
+
 class Server:
     def __init__(self, config: Config, *, media_factory: MediaRoomFactory | None = None) -> None:
         if not config.secret:
@@ -70,7 +117,12 @@ class Server:
         self.store: Store = open_store(config.store, config.data_dir)
         self.writer = StoreWriter(self.store)
         self.metrics.collector(self._store_metrics)
-        self.registry = Registry(config, self.metrics, media_factory, self.writer)
+        # store = "none": nothing is journaled (no durability at all; the baseline of
+        # scripts/bench_store.py, and how voiceroom ran before the store existed).
+        journal = None if config.store == "none" else self.writer
+        self.registry = Registry(config, self.metrics, media_factory, journal)
+        self.tick_probe = TickProbe()
+        self.metrics.collector(self.tick_probe.collect)
         self.gateway = Gateway(config, self.registry, self.metrics)
         self._ws: WsServer | None = None
         self._port: int | None = None
@@ -89,6 +141,7 @@ class Server:
         before, after = raise_nofile_limit()
         await asyncio.to_thread(self.store.upgrade)  # migrations, before anything reads
         self.writer.start()
+        self.tick_probe.start()
         recovered = await self.registry.recover()
         if self.config.chat_retention_days > 0:
             self._pruner = asyncio.create_task(self._prune_chat(), name="store-prune")
@@ -175,6 +228,7 @@ class Server:
         await self.registry.aclose()
         if self._pruner is not None:
             self._pruner.cancel()
+        self.tick_probe.stop()
         await self.writer.aclose()
         await asyncio.to_thread(self.store.close)
         self.log.info("stopped")

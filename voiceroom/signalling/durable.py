@@ -36,14 +36,17 @@ def command_body(cmd: Command) -> dict[str, Any]:
     return body
 
 
-def event_record(room: str, seq: int, n: int, emit: Emit, at: float) -> EventRecord:
+def event_record(
+    room: str, seq: int, n: int, emit: Emit, at: float, body: dict[str, Any] | None = None
+) -> EventRecord:
+    """``body``: the event's wire body when the caller has it already (the frame's)."""
     to = emit.to
     return EventRecord(
         room=room,
         seq=seq,
         n=n,
         type=emit.event.TYPE,
-        body=dataclasses.asdict(emit.event),
+        body=dataclasses.asdict(emit.event) if body is None else body,
         at=at,
         roles=None if to.roles is None else tuple(sorted(r.value for r in to.roles)),
         users=tuple(sorted(to.users)),

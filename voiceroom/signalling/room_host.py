@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -372,9 +373,7 @@ class RoomHost:
             self.speaking_now.add(user)
         else:
             self.speaking_now.discard(user)
-        frame = encode_event(MediaSpeaking(user, speaking), None)
-        for conn in self.conns.values():
-            conn.send(frame)
+        self._to_everyone(encode_event(MediaSpeaking(user, speaking), None))
 
     def _broadcast_count(self) -> None:
         """room.count to everyone when the member count changed, at most every
@@ -388,20 +387,33 @@ class RoomHost:
         if now - self._count_at < self.config.count_interval:
             return
         self._count_sent, self._count_at = count, now
-        frame = encode_event(RoomCount(count), None)
-        for conn in self.conns.values():
-            conn.send(frame)
+        self._to_everyone(encode_event(RoomCount(count), None))
+
+    def _to_everyone(self, frame: bytes) -> None:
+        """An ephemeral frame to every connection, now — unless output is still waiting
+        for the store: then behind it, so nobody gets it before their welcome."""
+
+        def send() -> None:
+            for conn in self.conns.values():
+                conn.send(frame)
+
+        if self._outputs:
+            self._outputs.append(_Output([send], ready=True))
+        else:
+            send()
 
     # ------------------------------------------------------------------ fan-out
-    def _publish(self, emits: Iterable[Emit], after: After) -> list[tuple[int, Emit]]:
+    def _publish(self, emits: Iterable[Emit], after: After) -> list[tuple[int, Emit, Any]]:
         """Number the events, keep them for resume, hold their frames for delivery, and
         run the host's side effects. Returns (seq, emit) for the journal."""
         members = self.room.members
-        numbered: list[tuple[int, Emit]] = []
+        numbered: list[tuple[int, Emit, dict[str, Any]]] = []
         for emit in emits:
             self.seq += 1
-            numbered.append((self.seq, emit))
-            frame = encode_event(emit.event, self.seq)
+            # One wire body for both the frame and the journal's event record.
+            body = dataclasses.asdict(emit.event)
+            numbered.append((self.seq, emit, body))
+            frame = encode_message(emit.event.TYPE, body, seq=self.seq)
             self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
             if to.roles is None:
@@ -458,7 +470,7 @@ class RoomHost:
         self,
         kind: EntryKind,
         now: float,
-        numbered: list[tuple[int, Emit]],
+        numbered: list[tuple[int, Emit, Any]],
         *,
         user: str | None = None,
         cmd: c.Command | None = None,
@@ -474,7 +486,9 @@ class RoomHost:
         if cmd is not None:
             type_, body = cmd.TYPE, command_body(cmd)
         entry = Entry(self.id, self.n, kind, now, user, type_, body, entropy)
-        records = [event_record(self.id, seq, self.n, emit, now) for seq, emit in numbered]
+        records = [
+            event_record(self.id, seq, self.n, emit, now, body) for seq, emit, body in numbered
+        ]
         snapshot = None
         if self.n - self._snap_n >= self.config.snapshot_every:
             snapshot = SnapshotRecord(self.id, self.n, self.seq, self.venue.to_state(), now)

@@ -3,7 +3,8 @@
 ``open_store(url)`` picks a backend from :data:`BACKENDS` by the URL's scheme (uvicorn's
 table-of-import-strings shape), so the SQL stack is imported only when chosen:
 
-- ``memory``                        nothing survives the process (tests, baseline);
+- ``memory``                        nothing survives the process (tests);
+- ``none``                          the server journals nothing (no durability: baseline);
 - ``sqlite`` / ``sqlite:///path``   embedded, the default for ``voiceroom serve``
   (``sqlite`` alone: ``<data_dir>/voiceroom.db``);
 - ``postgresql+psycopg://user@host/db`` (``postgresql://`` is taken to mean psycopg 3).
@@ -34,6 +35,7 @@ from voiceroom.store.base import (
 
 BACKENDS: dict[str, str] = {
     "memory": "voiceroom.store.memory:MemoryStore",
+    "none": "voiceroom.store.memory:MemoryStore",  # the server journals nothing at all
     "sqlite": "voiceroom.store.sql:SqlStore",
     "postgresql": "voiceroom.store.sql:SqlStore",
     "postgres": "voiceroom.store.sql:SqlStore",
@@ -58,7 +60,7 @@ def open_store(url: str, data_dir: Path | str = "var") -> Store:
         raise StoreError(f"unknown store {url.split(':', 1)[0]!r}: use one of {sorted(BACKENDS)}")
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
-    store: Store = cls() if scheme == "memory" else cls(url)
+    store: Store = cls() if scheme in ("memory", "none") else cls(url)
     return store
 
 

@@ -94,9 +94,9 @@ class MemoryStore:
             key = tuple(op.row[k] for k in keys)
             if key in rows:
                 for col in op.update if isinstance(op, pj.Upsert) else ():
-                    rows[key][col] = copy.deepcopy(op.row[col])
+                    rows[key][col] = op.row[col]
             else:
-                rows[key] = copy.deepcopy(dict(op.row))
+                rows[key] = dict(op.row)  # ops_for builds fresh rows: no copy needed
             return
         room = str(op.where.get("id" if op.table == "rooms" else "room"))
         rows = self._rows(op.table, room)

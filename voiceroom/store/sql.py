@@ -90,6 +90,7 @@ class SqlStore:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._hooks: list[TxHook] = []
+        self._insert_cache: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {}
 
     @property
     def safe_url(self) -> str:
@@ -161,7 +162,7 @@ class SqlStore:
                 while j < len(ops) and isinstance(ops[j], pj.Insert):
                     j += 1
                 rows = [o.row for o in ops[i:j] if isinstance(o, pj.Insert)]
-                conn.execute(s.TABLES[op.table].insert(), rows)
+                self._insert_many(conn, op.table, rows)
                 i = j
                 continue
             if isinstance(op, pj.Upsert):
@@ -180,6 +181,32 @@ class SqlStore:
                     stmt_d = stmt_d.where(t.c[op.below[0]] < op.below[1])
                 conn.execute(stmt_d)
             i += 1
+
+    def _insert_many(self, conn: Connection, table: str, rows: list[Mapping[str, Any]]) -> None:
+        """The hot path (journal, events, chat: rows per command): one driver-level
+        executemany with JSON encoded once here. SQLAlchemy's per-row parameter
+        processing cost more CPU than the database did, on the writer thread that shares
+        the GIL with the event loop."""
+        sql, columns, json_cols = self._insert_sql(table)
+        params = [
+            tuple(_json(r.get(c)) if c in json_cols else r.get(c) for c in columns) for r in rows
+        ]
+        conn.exec_driver_sql(sql, params)
+
+    def _insert_sql(self, table: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
+        cached = self._insert_cache.get(table)
+        if cached is None:
+            t = s.TABLES[table]
+            quote = self.engine.dialect.identifier_preparer.quote
+            columns = tuple(c.name for c in t.columns)
+            mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            sql = (
+                f"INSERT INTO {quote(t.name)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join(mark for _ in columns)})"
+            )
+            json_cols = frozenset(c.name for c in t.columns if isinstance(c.type, sa.JSON))
+            cached = self._insert_cache[table] = (sql, columns, json_cols)
+        return cached
 
     def _upsert(self, conn: Connection, op: pj.Upsert) -> None:
         t = s.TABLES[op.table]
@@ -354,6 +381,10 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _conds(t: sa.Table, where: Mapping[str, Any]) -> list[Any]:
