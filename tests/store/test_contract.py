@@ -405,3 +405,16 @@ def test_export_is_one_json_document(store: Store) -> None:
     data = json.loads(dumps(store.export()))
     assert {"rooms", "journal", "events", "snapshots", "chat"} <= set(data)
     assert len(data["journal"]) == 1 and data["chat"][0]["text"] == "x"
+
+
+def test_hosted_flag_follows_open_and_close(store: Store) -> None:
+    b = Builder()
+    store.write([b.open()])
+    rec = store.room(ROOM)
+    assert rec is not None and rec.hosted is True
+    store.write([Write(ROOM, hosted=False)])
+    rec = store.room(ROOM)
+    assert rec is not None and rec.hosted is False
+    store.write([Write(ROOM, hosted=True), b.join("ann", 1.0)])
+    rec = store.room(ROOM)
+    assert rec is not None and rec.hosted is True and rec.last_n == 1
