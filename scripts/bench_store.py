@@ -6,7 +6,7 @@ PostgreSQL) a fresh ``voiceroom serve --no-media`` child
 process on loopback takes ``chat.send`` from ``--senders`` clients, each keeping
 ``--window`` requests in flight (every reply is an acknowledged, committed message; every
 message fans out to the room), for ``--seconds``. Then it reads the server's /metrics:
-``voiceroom_tick_lateness_ms`` (a 20 ms timer on the server's loop, scheduled like the
+``voiceroom_loop_lateness_ms`` (a 20 ms timer on the server's loop, scheduled like the
 media tick: how late it woke, p99 over the last ~5 s, i.e. under the load) and the writer's
 commit counts (mean group-commit batch). Each store runs ``--repeats`` times; medians are
 reported, and each store's throughput as a fraction of the no-store one.
@@ -133,7 +133,7 @@ def metrics(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", None, 5).read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        m = re.match(r'(voiceroom_(?:tick_lateness_ms|store_\w+))(\{q="([\d.]+)"\})? (\S+)', line)
+        m = re.match(r'(voiceroom_(?:loop_lateness_ms|store_\w+))(\{q="([\d.]+)"\})? (\S+)', line)
         if m:
             out[m[1] + (f"_q{m[3]}" if m[3] else "")] = float(m[4])
     return out
@@ -170,9 +170,9 @@ async def one_run(store: str, data_dir: str, args: argparse.Namespace) -> dict[s
         "chat_per_s": chat["per_s"],
         "acked": chat["acked"],
         "errors": chat["errors"],
-        "tick_lateness_p50_ms": m.get("voiceroom_tick_lateness_ms_q0.5", float("nan")),
-        "tick_lateness_p99_ms": m.get("voiceroom_tick_lateness_ms_q0.99", float("nan")),
-        "tick_lateness_max_ms": m.get("voiceroom_tick_lateness_ms_q1.0", float("nan")),
+        "tick_lateness_p50_ms": m.get("voiceroom_loop_lateness_ms_q0.5", float("nan")),
+        "tick_lateness_p99_ms": m.get("voiceroom_loop_lateness_ms_q0.99", float("nan")),
+        "tick_lateness_max_ms": m.get("voiceroom_loop_lateness_ms_q1.0", float("nan")),
         "commits": commits,
         "mean_batch": m.get("voiceroom_store_writes", 0.0) / commits if commits else 0.0,
         "commit_max_ms": m.get("voiceroom_store_commit_seconds_max", 0.0) * 1000,

@@ -98,7 +98,7 @@ class TickProbe:
         ordered = sorted(self.samples)
         for q in (0.5, 0.99, 1.0):
             value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-            m.set("voiceroom_tick_lateness_ms", value * 1000, q=str(q))
+            m.set("voiceroom_loop_lateness_ms", value * 1000, q=str(q))
 
 
 class Server:
@@ -142,6 +142,7 @@ class Server:
         await asyncio.to_thread(self.store.upgrade)  # migrations, before anything reads
         self.writer.start()
         self.tick_probe.start()
+        self.registry.start()
         recovered = await self.registry.recover()
         if self.config.chat_retention_days > 0:
             self._pruner = asyncio.create_task(self._prune_chat(), name="store-prune")
@@ -154,6 +155,7 @@ class Server:
             # redo the work for each one, and msgpack is compact already.
             compression=None,
             max_size=self.config.hard_max_frame_bytes,
+            open_timeout=self.config.handshake_timeout,
             ping_interval=self.config.ping_interval,
             ping_timeout=self.config.ping_interval,
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),

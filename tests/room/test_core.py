@@ -10,6 +10,7 @@ from voiceroom.room.events import (
     ChatPosted,
     ConsultationEnded,
     ConsultationStarted,
+    ConsultationUpdated,
     InviteEnded,
     InviteReceived,
     MemberLeft,
@@ -331,6 +332,59 @@ def test_private_consultation_duck_gain_for_the_shopper_only() -> None:
     assert dict(routing.mix_for("h")) == {"shopper": 1.0}
 
 
+def test_switch_a_running_1v1_between_private_and_listen_in_in_place() -> None:
+    room = show_room(co=(Role.COHOST, "vip"), s1=(L, "new"), shopper=(L, "vip"), aud=(L, "new"))
+    room.handle("h", c.InviteToSeat("s1"), now=2.0)
+    room.handle("s1", c.AcceptInvite(), now=2.0)
+    emits = room.handle("h", c.StartConsultation("shopper", "private"), now=3.0)
+    kid = events_of(emits, ConsultationStarted)[0].consultation.id
+    assert dict(room.routing().mix_for("aud")) == {"s1": 1.0}  # the pair is private
+    # A co-host switches it to listen-in: same id, same pair, the room now hears the pair.
+    emits = room.handle("co", c.SetConsultationMode(kid, "listen_in"), now=4.0)
+    (updated,) = events_of(emits, ConsultationUpdated)
+    assert (updated.consultation.id, updated.consultation.mode, updated.by) == (
+        kid,
+        "listen_in",
+        "co",
+    )
+    assert updated.consultation.started_at == 3.0
+    assert all(e.to.includes("aud", L) for e in emits)  # a stage 1v1: everyone is told
+    (note,) = events_of(emits, ChatPosted)
+    assert (note.message.code, note.message.params["mode"]) == ("consultation_mode", "listen_in")
+    assert dict(room.routing().mix_for("aud")) == {"h": 1.0, "shopper": 1.0}
+    assert room.snapshot("aud").consultations[0].mode == "listen_in"
+    # And back to private: the room hears the remaining seat again, the pair each other.
+    room.handle("h", c.SetConsultationMode(kid, "private"), now=5.0)
+    routing = room.routing()
+    assert dict(routing.mix_for("aud")) == {"s1": 1.0}
+    assert dict(routing.mix_for("shopper")) == {"h": 1.0}
+    assert list(room.consultations) == [kid]
+
+
+def test_switching_a_1v1_mode_is_checked_before_anything_changes() -> None:
+    room = show_room(ag=(Role.AGENT, "vip"), shopper=(L, "vip"), v=(L, "vip"), aud=(L, "new"))
+    room.handle("h", c.StartConsultation("shopper", "listen_in"), now=2.0)
+    (kid,) = room.consultations
+    room.handle("v", c.RequestConsultation(), now=2.0)
+    room.handle("ag", c.AcceptRequest("v"), now=2.5)
+    agent_call = next(k for k in room.consultations if k != kid)
+    before = fingerprint(room)
+    for who, cmd, code in [
+        ("aud", c.SetConsultationMode(kid, "private"), ErrorCode.FORBIDDEN),
+        ("shopper", c.SetConsultationMode(kid, "private"), ErrorCode.FORBIDDEN),
+        ("ag", c.SetConsultationMode(agent_call, "listen_in"), ErrorCode.FORBIDDEN),
+        ("h", c.SetConsultationMode(kid, "loud"), ErrorCode.INVALID_ARGUMENT),
+        ("h", c.SetConsultationMode(999, "private"), ErrorCode.NO_CONSULTATION),
+        ("h", c.SetConsultationMode(agent_call, "listen_in"), ErrorCode.INVALID_ARGUMENT),
+    ]:
+        with rule(code):
+            room.handle(who, cmd, now=3.0)
+        assert fingerprint(room) == before
+    # The mode it already has: no event, no chat line.
+    assert room.handle("h", c.SetConsultationMode(kid, "listen_in"), now=3.0) == []
+    assert fingerprint(room) == before
+
+
 def test_one_stage_consultation_and_one_consultation_per_user() -> None:
     room = show_room(co=(Role.COHOST, "vip"), a=(L, "new"), b=(L, "new"))
     room.handle("h", c.StartConsultation("a", "private"), now=2.0)
@@ -388,6 +442,18 @@ def test_leaving_member_ends_consultation() -> None:
 
 def test_music_in_the_mix() -> None:
     room = make_room(h=(Role.HOST, "vip"), a=(L, "new"))
+    with rule(ErrorCode.MEDIA_ERROR):  # no library given to the room
+        room.handle("h", c.PlayMusic("intro.ogg"), now=1.0)
+    room.set_tracks(["intro.ogg"])
+    for name in ("missing.ogg", " intro.ogg", "sub/intro.ogg", ".intro.ogg", ""):
+        with rule(ErrorCode.INVALID_ARGUMENT):
+            room.handle("h", c.PlayMusic(name), now=1.0)
+    with rule(ErrorCode.FORBIDDEN):  # the role before the library: a listener learns nothing
+        room.handle("a", c.PlayMusic("missing.ogg"), now=1.0)
+    room.set_tracks(None)
+    with rule(ErrorCode.FORBIDDEN):
+        room.handle("a", c.PlayMusic("intro.ogg"), now=1.0)
+    room.set_tracks(["intro.ogg"])
     with rule(ErrorCode.INVALID_ARGUMENT):
         room.handle("h", c.PlayMusic("intro.ogg", gain=2.0), now=1.0)
     room.handle("h", c.PlayMusic("intro.ogg", gain=0.5), now=1.0)

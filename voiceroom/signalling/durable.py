@@ -94,6 +94,12 @@ def _tick(v: Venue, e: Entry) -> list[Emit]:
     return v.tick(e.now)
 
 
+def _tracks(v: Venue, e: Entry) -> list[Emit]:
+    names = (e.body or {}).get("names")
+    v.room.set_tracks(None if names is None else tuple(names))
+    return []
+
+
 REPLAY: dict[EntryKind, Callable[[Venue, Entry], list[Emit]]] = {
     EntryKind.JOIN: _join,
     EntryKind.HANDLE: _handle,
@@ -101,6 +107,7 @@ REPLAY: dict[EntryKind, Callable[[Venue, Entry], list[Emit]]] = {
     EntryKind.DISCONNECT: _disconnect,
     EntryKind.LEAVE: _leave,
     EntryKind.TICK: _tick,
+    EntryKind.TRACKS: _tracks,
 }
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum, StrEnum
-from pathlib import Path
 from typing import Any
 
 from voiceroom.config import Config
@@ -45,7 +45,7 @@ from voiceroom.room import commands as c
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
-from voiceroom.room.model import MODERATORS, Phase
+from voiceroom.room.model import MODERATORS, ConsultMode, Phase
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.durable import (
     Recovered,
@@ -57,8 +57,7 @@ from voiceroom.signalling.durable import (
 from voiceroom.signalling.media_bridge import (
     MediaBridge,
     MediaRoomFactory,
-    TrackList,
-    resolve_track,
+    MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
 from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Write
@@ -101,6 +100,7 @@ class RoomHost:
         media_factory: MediaRoomFactory | None = None,
         on_closed: Callable[[RoomHost, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
+        tracks: Sequence[str] | None = None,
         writer: StoreWriter | None = None,
         recovered: Recovered | None = None,
     ) -> None:
@@ -143,7 +143,10 @@ class RoomHost:
         # Who the media plane says is talking now: media.speaking is ephemeral, so a late
         # joiner learns it from the welcome instead.
         self.speaking_now: set[str] = set()
-        self.tracks = TrackList(config.music_dir)
+        # Who was told each of them is speaking (None: everyone), so a 1v1 turning private
+        # or public can take the ring back or show it (see _speaking_audience).
+        self._ring_audience: dict[str, frozenset[str] | None] = {}
+        self._rings_version = -1
         self._count_sent = 0  # the member count the room last heard in room.count
         self._count_at = -float("inf")  # when (monotonic)
         self._media_closer: asyncio.Task[None] | None = None
@@ -156,8 +159,20 @@ class RoomHost:
                 on_speaking=self.speaking,
                 log=self.log,
             )
+        self.set_tracks(tracks)  # the music library's names (Registry.library)
         self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
         self._ticker = asyncio.create_task(self._tick_loop(), name=f"tick-{room_id}")
+
+    def set_tracks(self, names: Sequence[str] | None) -> None:
+        """The music library's names, an outside fact the room checks ``music.play``
+        against: journaled like a call, so replay sees the library each command saw.
+        (A job, or the constructor: its record goes out with the first job.)"""
+        new = None if names is None else tuple(names)
+        if new == self.venue.room.tracks:
+            return
+        self.venue.room.set_tracks(new)
+        body = {"names": None if new is None else list(new)}
+        self._journal(EntryKind.TRACKS, self.clock(), [], body=body)
 
     @property
     def room(self) -> Room:
@@ -200,12 +215,24 @@ class RoomHost:
                 # Who hears whom follows every change of state (design: routing matrix).
                 self._media_version = self.room.version
                 self.media.set_routing(self.room.routing())
+            if self.room.version != self._rings_version:
+                self._rings_version = self.room.version
+                self._refresh_rings()
             self._broadcast_count()
 
     async def _tick_loop(self) -> None:
+        interval = self.config.tick_interval
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(self.config.tick_interval)
-            self.submit(self.tick)
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.submit(functools.partial(self._due_tick, due))
+            due = max(due, time.monotonic() - interval)  # far behind: no burst of ticks
+
+    def _due_tick(self, due: float) -> None:
+        # Lateness = event-loop lag + jobs queued ahead: what a busy room costs its timers.
+        self.metrics.observe("voiceroom_tick_lateness_seconds", time.monotonic() - due)
+        self.tick()
 
     # ------------------------------------------------------------------ jobs
     def join(self, conn: Connection, resume: int | None) -> None:
@@ -263,17 +290,16 @@ class RoomHost:
         for item in replay:
             self._send(conn, item.frame, force=True)
         conn.log.info("joined", resumed=existed, replayed=len(replay), role=member.role.value)
+        self.metrics.observe("voiceroom_join_seconds", time.monotonic() - conn.opened_at)
         self._held.extend(after)
 
     def command(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return  # replaced or removed meanwhile: its late commands are void
         cmd = req.message
-        path: Path | None = None
         try:
-            if isinstance(cmd, c.PlayMusic):
-                # Resolve before the core records it: an unknown track changes nothing.
-                path = resolve_track(self.config.music_dir, cmd.track)
+            # The cores check the role first, then the phase, then the arguments (for
+            # music.play: a name its library lists), so a refusal leaks nothing.
             entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
             now = self.clock()
             emits = self.venue.handle(conn.user, cmd, now, entropy=entropy)
@@ -287,8 +313,10 @@ class RoomHost:
         after: After = []
         numbered = self._publish(emits, after)
         self._journal(EntryKind.HANDLE, now, numbered, user=conn.user, cmd=cmd, entropy=entropy)
-        if path is not None and self.media is not None and isinstance(cmd, c.PlayMusic):
-            self.media.play_music(path, cmd.gain, cmd.loop)
+        music_dir = self.config.music_dir
+        if isinstance(cmd, c.PlayMusic) and self.media is not None and music_dir is not None:
+            # Accepted, so the name is one the library listed: a file directly inside it.
+            self.media.play_music(music_dir / cmd.track, cmd.gain, cmd.loop)
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
         self._send(conn, encode_reply(req.id, {"seq": self.seq}))
         self._held.extend(after)
@@ -358,22 +386,70 @@ class RoomHost:
         member = self.room.members.get(user)
         moderator = member is not None and member.role in MODERATORS
         return {
-            "speaking": sorted(self.speaking_now),
-            "tracks": self.tracks.names() if moderator else None,
+            "speaking": sorted(u for u in self.speaking_now if self._sees_ring(user, u)),
+            "tracks": list(self.room.tracks or ()) if moderator else None,
         }
 
     # ------------------------------------------------------------------ ephemeral events
     def speaking(self, user: str, speaking: bool) -> None:
-        """Voice activity from the media plane: to everyone, no seq, never replayed."""
+        """Voice activity from the media plane, no seq, never replayed: to everyone who
+        can hear ``user`` (see :meth:`_speaking_audience`)."""
         if speaking and user not in self.room.members:
             return  # a late callback for someone who already left
         if (user in self.speaking_now) == speaking:
             return  # no change: nothing to tell
         if speaking:
             self.speaking_now.add(user)
+            audience = self._ring_audience[user] = self._speaking_audience(user)
         else:
             self.speaking_now.discard(user)
-        self._to_everyone(encode_event(MediaSpeaking(user, speaking), None))
+            audience = self._ring_audience.pop(user, None)  # those who saw it start
+        frame = encode_event(MediaSpeaking(user, speaking), None)
+
+        def send() -> None:
+            for viewer, conn in self.conns.items():
+                if audience is None or viewer in audience:
+                    conn.send(frame)
+
+        self._ephemeral(send)
+
+    def _speaking_audience(self, user: str) -> frozenset[str] | None:
+        """Who may see ``user`` speaking: everyone (None), except while ``user`` is in a
+        private consultation: then only the pair, who alone can hear it. A ring nobody
+        can hear would read as broken audio and leak that a private call is going on."""
+        consult = self.room.consultation_of(user)
+        if consult is not None and consult.mode is ConsultMode.PRIVATE:
+            return frozenset((consult.staff, consult.shopper))
+        return None
+
+    def _sees_ring(self, viewer: str, user: str) -> bool:
+        audience = self._speaking_audience(user)
+        return audience is None or viewer in audience
+
+    def _refresh_rings(self) -> None:
+        """After a change of state: a 1v1 that started, ended or switched mode changes
+        who may see a ring that is on now; tell exactly those whose view changed."""
+        for user in self.speaking_now:
+            old = self._ring_audience.get(user)
+            new = self._speaking_audience(user)
+            if old == new:
+                continue
+            self._ring_audience[user] = new
+            on = encode_event(MediaSpeaking(user, True), None)
+            off = encode_event(MediaSpeaking(user, False), None)
+
+            def send(
+                old: frozenset[str] | None = old,
+                new: frozenset[str] | None = new,
+                on: bytes = on,
+                off: bytes = off,
+            ) -> None:
+                for viewer, conn in self.conns.items():
+                    saw, sees = old is None or viewer in old, new is None or viewer in new
+                    if saw != sees:
+                        conn.send(on if sees else off)
+
+            self._ephemeral(send)
 
     def _broadcast_count(self) -> None:
         """room.count to everyone when the member count changed, at most every
@@ -387,16 +463,18 @@ class RoomHost:
         if now - self._count_at < self.config.count_interval:
             return
         self._count_sent, self._count_at = count, now
-        self._to_everyone(encode_event(RoomCount(count), None))
-
-    def _to_everyone(self, frame: bytes) -> None:
-        """An ephemeral frame to every connection, now — unless output is still waiting
-        for the store: then behind it, so nobody gets it before their welcome."""
+        frame = encode_event(RoomCount(count), None)
 
         def send() -> None:
             for conn in self.conns.values():
                 conn.send(frame)
 
+        self._ephemeral(send)
+
+    def _ephemeral(self, send: Callable[[], None]) -> None:
+        """Ephemeral frames go out now — unless output is still waiting for the store:
+        then behind it, so nobody gets one before their welcome or ahead of the events
+        it follows."""
         if self._outputs:
             self._outputs.append(_Output([send], ready=True))
         else:
@@ -598,7 +676,27 @@ class Registry:
         self._stored: set[str] = set()  # rooms the store holds that are not ended
         self._opening: dict[str, asyncio.Future[RoomHost]] = {}
         self.closing = False
+        self.library = MusicLibrary(config.music_dir)  # listed now, at start
+        self._rescan: asyncio.Task[None] | None = None
         metrics.collector(self._collect)
+
+    def start(self) -> None:
+        """Start re-listing the music library (off the loop) while serving."""
+        if self._rescan is None and self.config.music_dir is not None:
+            self._rescan = asyncio.create_task(self._rescan_loop(), name="music-library")
+
+    async def _rescan_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.music_rescan_interval)
+            try:
+                changed = await self.library.refresh()
+            except Exception:
+                get_logger().exception("music library rescan failed")
+                continue
+            if changed:
+                names = self.library.names
+                for host in list(self.rooms.values()):
+                    host.submit(functools.partial(host.set_tracks, names))
 
     def status(self, room_id: str) -> RoomStatus:
         if room_id in self.rooms:
@@ -671,6 +769,7 @@ class Registry:
                 persistent=persistent,
                 media_factory=self.media_factory,
                 on_closed=self._closed,
+                tracks=self.library.names,
                 writer=self.writer,
                 recovered=recovered,
             )
@@ -706,6 +805,10 @@ class Registry:
 
     async def aclose(self) -> None:
         self.closing = True
+        if self._rescan is not None:
+            self._rescan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rescan
         hosts = list(self.rooms.values())
         self.rooms.clear()
         await asyncio.gather(*(h.aclose() for h in hosts), return_exceptions=True)
