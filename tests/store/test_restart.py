@@ -166,3 +166,27 @@ async def test_listeners_cannot_open_a_stored_room(sql_url: str, tmp_path: Path)
         assert info.value.response.status_code == 404
     finally:
         await h.server.shutdown()
+
+
+async def test_music_library_names_are_journaled_for_replay(sql_url: str, tmp_path: Path) -> None:
+    """music.play is checked against the library's names (room data): replay from the
+    first entry (no snapshot yet) must see the names the command saw."""
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "intro.ogg").write_bytes(b"OggS")
+    cfg = config(sql_url, tmp_path, music_dir=music, snapshot_every=10_000)
+    h = await start(cfg)
+    host = await h.join("host", "host")
+    await host.ok("music.play", {"track": "intro.ogg"})
+    await h.server.shutdown()
+    (music / "intro.ogg").unlink()  # the library changed while the server was down
+    h2 = await start(cfg)
+    try:
+        room = h2.room().venue.room
+        assert room.music is not None and room.music.track == "intro.ogg"
+        assert room.tracks == ()  # the library as it is now, for the next commands
+        entries = await h2.server.writer.call(lambda s: s.entries("r"))
+        kinds = [e.kind.value for e in entries]
+        assert kinds[0] == "tracks" and kinds.count("tracks") == 2
+    finally:
+        await h2.server.shutdown()
