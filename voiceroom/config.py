@@ -132,6 +132,9 @@ class Config:
 # VOICEROOM_* variables that are not settings: read by scripts/bootstrap.sh and the tests.
 NON_SETTING_ENV = frozenset(
     {"VOICEROOM_SKIP_APT", "VOICEROOM_WITH_BROWSER", "VOICEROOM_UPDATE_SCREENSHOTS"}
+    # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
+    | {"VOICEROOM_TEST_POSTGRES", "VOICEROOM_TEST_POSTGRES_URL"}
+    | {"VOICEROOM_CRASH_TRIALS", "VOICEROOM_CRASH_SEED"}
 )
 MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash (RFC 7518 3.2) are refused
 

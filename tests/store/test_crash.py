@@ -278,4 +278,4 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged_sqlite(tmp_p
 async def test_sigkill_at_random_moments_loses_nothing_acknowledged_postgresql(
     pg_schema_url: str, tmp_path: Path
 ) -> None:
-    await run_crash_test(pg_schema_url, tmp_path, max(5, TRIALS // 4))
+    await run_crash_test(pg_schema_url, tmp_path, max(3, TRIALS // 6))
