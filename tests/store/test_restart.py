@@ -190,3 +190,27 @@ async def test_music_library_names_are_journaled_for_replay(sql_url: str, tmp_pa
         assert kinds[0] == "tracks" and kinds.count("tracks") == 2
     finally:
         await h2.server.shutdown()
+
+
+async def test_server_commands_are_journaled_and_acknowledged_after_commit(
+    sql_url: str, tmp_path: Path
+) -> None:
+    from voiceroom.room import commands as c
+    from voiceroom.room.errors import RuleError
+
+    cfg = config(sql_url, tmp_path)
+    h = await start(cfg)
+    host = await h.join("host", "host")
+    seq = await h.room().server_command(c.StartShow())
+    await host.next("room.phase", phase="show")
+    # Acknowledged means committed: the journal has it already.
+    entries = await h.server.writer.call(lambda s: s.entries("r"))
+    assert entries[-1].kind.value == "server" and entries[-1].type == "room.start_show"
+    with pytest.raises(RuleError):
+        await h.room().server_command(c.RaiseHand())  # needs a member: refused, unchanged
+    await h.server.shutdown()
+    h2 = await start(cfg)
+    try:
+        assert h2.room().room.phase.value == "show" and h2.room().seq >= seq
+    finally:
+        await h2.server.shutdown()

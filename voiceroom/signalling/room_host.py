@@ -321,6 +321,32 @@ class RoomHost:
         self._send(conn, encode_reply(req.id, {"seq": self.seq}))
         self._held.extend(after)
 
+    async def server_command(self, cmd: c.Command) -> int:
+        """Apply ``cmd`` on the server's own authority (the HTTP API, admin tools: the
+        caller authorised it) through ``Venue.handle_as_server``, journaled like a
+        member's command. Returns the room's ``seq`` after it, once committed (a durable
+        "ok"); raises RuleError with nothing changed."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
+            now = self.clock()
+            try:
+                emits = self.venue.handle_as_server(cmd, now, entropy=entropy)
+            except Exception as exc:
+                fut.set_exception(exc)
+                return
+            after: After = []
+            numbered = self._publish(emits, after)
+            self._journal(EntryKind.SERVER, now, numbered, cmd=cmd, entropy=entropy)
+            seq = self.seq
+            self._held.extend(after)
+            self._held.append(lambda: None if fut.done() else fut.set_result(seq))
+
+        if not self.submit(job):
+            raise RuntimeError(f"room {self.id} is closed")
+        return await fut
+
     def sync(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return
