@@ -21,7 +21,9 @@ TOML layout (every key optional)::
     bitrate = 32000
 
 Environment: ``VOICEROOM_<KEY>`` for top-level keys (``VOICEROOM_PORT=9000``) and
-``VOICEROOM_ROOM_<KEY>`` for room keys (``VOICEROOM_ROOM_SEAT_COUNT=10``); tuples are
+``VOICEROOM_ROOM_<KEY>`` for room keys (``VOICEROOM_ROOM_SEAT_COUNT=10``; the store:
+``VOICEROOM_STORE``, ``VOICEROOM_DATA_DIR``, ``VOICEROOM_SNAPSHOT_EVERY``,
+``VOICEROOM_CHAT_RETENTION_DAYS``); tuples are
 comma-separated, booleans ``1/0/true/false/yes/no``.
 """
 

@@ -97,6 +97,9 @@ async def test_graceful_restart_keeps_rooms_seats_queue_chat_and_calls(
         assert texts == acked
         # The room keeps numbering where it stopped: no seq is reused after a restart.
         assert (await back.ok("chat.send", {"text": "after"}))["body"]["seq"] > last
+        # snapshot_every=7: recovery started from a snapshot and replayed the tail.
+        snap = await h2.server.writer.call(lambda s: s.latest_snapshot("r"))
+        assert snap is not None and snap.n >= 7
         consults = await h2.server.writer.call(lambda s: s.consultations("r"))
         assert [(k.staff, k.shopper, k.outcome) for k in consults] == [("sara", "carl", None)]
     finally:
@@ -212,5 +215,25 @@ async def test_server_commands_are_journaled_and_acknowledged_after_commit(
     h2 = await start(cfg)
     try:
         assert h2.room().room.phase.value == "show" and h2.room().seq >= seq
+    finally:
+        await h2.server.shutdown()
+
+
+async def test_chat_retention_prunes_old_chat_at_start(sql_url: str, tmp_path: Path) -> None:
+    h = await start(config(sql_url, tmp_path))
+    host = await h.join("host", "host")
+    await host.ok("chat.send", {"text": "old news"})
+    await h.server.shutdown()
+    await asyncio.sleep(0.2)
+    h2 = await start(config(sql_url, tmp_path, chat_retention_days=1e-6))  # ~0.09 s
+    try:
+        for _ in range(100):
+            chat = await h2.server.writer.call(lambda s: s.chat("r"))
+            if not chat:
+                break
+            await asyncio.sleep(0.05)
+        assert chat == []
+        # The room itself is intact: retention is about chat history, not state.
+        assert h2.room().room.members["host"].connected is False
     finally:
         await h2.server.shutdown()
