@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -90,7 +91,7 @@ class SqlStore:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._hooks: list[TxHook] = []
-        self._insert_cache: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {}
+        self._insert_cache: dict[str, tuple[str, Any, tuple[int, ...]]] = {}
 
     @property
     def safe_url(self) -> str:
@@ -187,13 +188,17 @@ class SqlStore:
         executemany with JSON encoded once here. SQLAlchemy's per-row parameter
         processing cost more CPU than the database did, on the writer thread that shares
         the GIL with the event loop."""
-        sql, columns, json_cols = self._insert_sql(table)
-        params = [
-            tuple(_json(r.get(c)) if c in json_cols else r.get(c) for c in columns) for r in rows
-        ]
+        sql, getter, json_idx = self._insert_sql(table)
+        params = []
+        for r in rows:
+            values = list(getter(r))
+            for i in json_idx:
+                if values[i] is not None:
+                    values[i] = _ENCODE(values[i])
+            params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
 
-    def _insert_sql(self, table: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
+    def _insert_sql(self, table: str) -> tuple[str, Any, tuple[int, ...]]:
         cached = self._insert_cache.get(table)
         if cached is None:
             t = s.TABLES[table]
@@ -204,8 +209,8 @@ class SqlStore:
                 f"INSERT INTO {quote(t.name)} ({', '.join(quote(c) for c in columns)}) "
                 f"VALUES ({', '.join(mark for _ in columns)})"
             )
-            json_cols = frozenset(c.name for c in t.columns if isinstance(c.type, sa.JSON))
-            cached = self._insert_cache[table] = (sql, columns, json_cols)
+            json_idx = tuple(i for i, c in enumerate(t.columns) if isinstance(c.type, sa.JSON))
+            cached = self._insert_cache[table] = (sql, operator.itemgetter(*columns), json_idx)
         return cached
 
     def _upsert(self, conn: Connection, op: pj.Upsert) -> None:
@@ -383,8 +388,8 @@ class SqlStore:
         self.engine.dispose()
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder, built once (json.dumps with options builds one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _conds(t: sa.Table, where: Mapping[str, Any]) -> list[Any]:
