@@ -2,6 +2,7 @@
 
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
+voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
 """
 
@@ -21,6 +22,7 @@ from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
 from voiceroom.config import Config, ConfigError, check_secret, load_config
 from voiceroom.observability import configure_logging
 from voiceroom.room.model import Role
+from voiceroom.store.base import StoreError
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -51,6 +53,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     s.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
     )
+    _store_arguments(s)
+
+    d = sub.add_parser("db", help="the durable store: migrate, check, export")
+    d.add_argument(
+        "action", choices=["upgrade", "check", "export"], help="what to do with the store"
+    )
+    d.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
+    _store_arguments(d)
+    d.add_argument("--out", help="export: write the JSON here (default: stdout)")
 
     t = sub.add_parser(
         "token",
@@ -69,7 +80,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     b = sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP)
     add_bot_arguments(b)
-    return p, {"serve": s, "token": t, "bot": b}
+    return p, {"serve": s, "token": t, "bot": b, "db": d}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -83,6 +94,19 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _warn(message: str) -> None:
     print(f"voiceroom: warning: {message}", file=sys.stderr)
+
+
+def _store_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        help="memory | sqlite | sqlite:///path | postgresql+psycopg://... "
+        "(default: sqlite under --data-dir; env VOICEROOM_STORE)",
+    )
+    p.add_argument("--data-dir", help="where store=sqlite keeps voiceroom.db (default ./var)")
+
+
+# `voiceroom serve` and `voiceroom db` keep data by default; the library's Config does not.
+SERVE_DEFAULTS = {"store": "sqlite"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,9 +124,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 media=args.media,
                 music_dir=args.music_dir,
                 log_level=args.log_level,
+                store=args.store,
+                data_dir=args.data_dir,
+                defaults=SERVE_DEFAULTS,
             )
             check_secret(config.secret, demo=args.demo)
             return _serve(config, demo=args.demo)
+        if args.command == "db":
+            config = load_config(
+                args.config,
+                os.environ,
+                warn=_warn,
+                store=args.store,
+                data_dir=args.data_dir,
+                defaults=SERVE_DEFAULTS,
+            )
+            return _db(config, args.action, args.out)
         config = load_config(args.config, os.environ, warn=_warn)
         check_secret(config.secret, demo=False)
         if args.tier not in config.room.tiers:
@@ -124,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
-    except (ConfigError, AuthError) as exc:
+    except (ConfigError, AuthError, StoreError) as exc:
         print(f"voiceroom: {exc}", file=sys.stderr)
         return 2
 
@@ -169,3 +206,31 @@ def _serve(config: Config, *, demo: bool) -> int:
         print(f"voiceroom: cannot listen on {where}: {why}", file=sys.stderr)
         return 1
     return 0
+
+
+def _db(config: Config, action: str, out: str | None) -> int:
+    from voiceroom.store import open_store
+    from voiceroom.store.sql import dumps
+
+    store = open_store(config.store, config.data_dir)
+    try:
+        if action == "upgrade":
+            store.upgrade()
+            print(f"voiceroom: {getattr(store, 'safe_url', store.url)} is up to date")
+            return 0
+        if action == "check":
+            problems = store.check()
+            for problem in problems:
+                print(f"voiceroom: {problem}", file=sys.stderr)
+            if not problems:
+                print("voiceroom: store ok")
+            return 1 if problems else 0
+        text = dumps(store.export())
+        if out:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            print(text)
+        return 0
+    finally:
+        store.close()

@@ -30,7 +30,8 @@ HEADER = f"""# Configuration reference
 
 Settings come from the defaults below, then a TOML file (`voiceroom serve --config
 FILE`), then `VOICEROOM_*` environment variables, then command-line flags (`--host`,
-`--port`, `--media/--no-media`, `--music-dir`, `--log-level`); a later source wins.
+`--port`, `--media/--no-media`, `--music-dir`, `--log-level`, `--store`, `--data-dir`); a
+later source wins.
 
 - **TOML**: top-level keys, a `[room]` table and a `[media_settings]` table, e.g.
 
