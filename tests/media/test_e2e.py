@@ -40,9 +40,24 @@ def show(seats: list[str], extra: dict[str, float] | None = None) -> Routing:
 
 
 async def listen(clients: list[AudioClient], seconds: float = 0.6) -> tuple[float, float]:
+    """A listening window of at least ``seconds``. On a starved host the clients receive
+    late and in bursts: the window then stays open (bounded) until every connected client
+    got at least 60 % of the window's packets, so ``levels`` judges audio, not the load."""
     t0 = time.monotonic()
     await asyncio.sleep(seconds)
-    return t0, time.monotonic()
+    deadline = time.monotonic() + 20.0
+    while True:
+        now = time.monotonic()
+        need = 0.6 * (now - t0) * 50
+        short = [
+            c
+            for c in AudioClient.live
+            if c.pc.connectionState == "connected"
+            and sum(1 for r in c.received if r.arrival >= t0) < need
+        ]
+        if not short or now > deadline:
+            return t0, now
+        await asyncio.sleep(0.05)
 
 
 def levels(client: AudioClient, window: tuple[float, float]) -> dict[str, float]:
