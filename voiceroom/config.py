@@ -24,6 +24,7 @@ comma-separated, booleans ``1/0/true/false/yes/no``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 import types
 import typing
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from voiceroom.errors import VoiceroomError
+from voiceroom.ice import IceSettings, MediaNet, follow_host
 from voiceroom.room.errors import RuleError
 from voiceroom.room.model import RoomConfig
 
@@ -78,6 +80,31 @@ class Config:
     # uses the bundled DEMO_MUSIC_DIR.
     music_dir: Path | None = None
     media_settings: Mapping[str, Any] = field(default_factory=dict)
+    # Media addressing (docs/deploy.md, docs/adr/0004-media-addressing.md). media_bind:
+    # IPs the media plane binds and gathers on; empty follows `host` (127.0.0.1: loopback
+    # only; 0.0.0.0/::: every interface). media_public_ip: advertised instead of the bound
+    # address (NAT 1:1, like Janus' nat_1_1_mapping). media_port_min..max: the UDP range
+    # a firewall must open (0, 0: any ephemeral port); one port per peer.
+    media_bind: tuple[str, ...] = ()
+    media_public_ip: str | None = None
+    media_ipv6: bool = True
+    media_port_min: int = 0
+    media_port_max: int = 0
+    # STUN/TURN, handed to clients in welcome (voiceroom.ice). TURN credentials: static
+    # (turn_username/turn_password) or time-limited from turn_secret (coturn use-auth-secret).
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    turn_secret: str = ""
+    turn_ttl: float = 3600.0
+    ice_transport_policy: str = "all"  # "relay": clients send media through TURN only
+    media_server_ice: bool = True  # the server's own peers gather STUN/TURN candidates too
+    # TLS: https + wss on `port` when both are set
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs)
+    trusted_proxies: tuple[str, ...] = ()
     # Logging
     log_level: str = "info"
     log_json: bool = True
@@ -99,6 +126,42 @@ class Config:
             )
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"unknown log_level {self.log_level!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key go together")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: not an IP or network: {proxy!r}") from None
+        try:
+            self.ice_settings()
+            self.media_net()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def ice_settings(self) -> IceSettings:
+        return IceSettings(
+            stun_urls=self.stun_urls,
+            turn_urls=self.turn_urls,
+            turn_username=self.turn_username,
+            turn_password=self.turn_password,
+            turn_secret=self.turn_secret,
+            turn_ttl=self.turn_ttl,
+            transport_policy=self.ice_transport_policy,
+        )
+
+    def media_net(self) -> MediaNet:
+        return MediaNet(
+            addresses=self.media_bind or follow_host(self.host),
+            public_ip=self.media_public_ip or None,
+            ipv6=self.media_ipv6,
+            port_min=self.media_port_min,
+            port_max=self.media_port_max,
+        )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -112,7 +112,14 @@ class MediaOffer(Command):
     sdp: str
 
 
-CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer)
+@dataclass(frozen=True, slots=True)
+class MediaIce(Command):
+    """Ask for fresh STUN/TURN servers (time-limited TURN credentials run out)."""
+
+    TYPE: ClassVar[str] = "media.ice"
+
+
+CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer, MediaIce)
 CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
 MESSAGES: dict[str, type[Command]] = {**COMMANDS, **CONTROLS}
 assert len(MESSAGES) == len(COMMANDS) + len(CONTROLS), "control and command names collide"

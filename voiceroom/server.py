@@ -13,13 +13,15 @@ import contextlib
 import resource
 import secrets
 import signal
+import ssl
+import time
 from typing import Any
 
 from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
 from voiceroom.auth import issue_token
-from voiceroom.config import DEMO_MUSIC_DIR, Config
+from voiceroom.config import DEMO_MUSIC_DIR, Config, ConfigError
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.room.model import Role
@@ -28,6 +30,7 @@ from voiceroom.signalling.media_bridge import MediaRoomFactory, default_media_fa
 from voiceroom.signalling.room_host import Registry
 
 DEMO_ROOM = "demo"
+SERVER_ICE_USER = "voiceroom-server"  # the TURN username's user part for the server's peers
 
 
 def demo_config(config: Config) -> Config:
@@ -61,7 +64,16 @@ class Server:
         self.log = get_logger()
         self.metrics = Metrics()
         if media_factory is None and config.media:
-            media_factory = default_media_factory(config.media_settings)
+            ice = config.ice_settings()
+            media_factory = default_media_factory(
+                config.media_settings,
+                net=config.media_net(),
+                ice_servers=(
+                    (lambda: ice.servers(SERVER_ICE_USER, time.time())[0])
+                    if config.media_server_ice
+                    else None
+                ),
+            )
         self.registry = Registry(config, self.metrics, media_factory)
         self.gateway = Gateway(config, self.registry, self.metrics)
         self._ws: WsServer | None = None
@@ -73,6 +85,18 @@ class Server:
         """The bound port (useful with ``port=0``)."""
         assert self._port is not None, "server not started"
         return self._port
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """https + wss on the same port when ``tls_cert``/``tls_key`` are set."""
+        if self.config.tls_cert is None or self.config.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
+        return ctx
 
     async def start(self) -> None:
         before, after = raise_nofile_limit()
@@ -89,6 +113,7 @@ class Server:
             ping_timeout=self.config.ping_interval,
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),
             server_header="voiceroom",
+            ssl=self.ssl_context(),
         )
         self._port = self._ws.sockets[0].getsockname()[1]
         self.log.info(
@@ -97,6 +122,7 @@ class Server:
             port=self.port,
             nofile=after,
             nofile_before=before,
+            tls=self.config.tls,
             media=self.registry.media_factory is not None,
         )
 
@@ -104,7 +130,8 @@ class Server:
         """Open the persistent demo room; returns ready-made join links by persona."""
         self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
-        base = f"http://{host}:{self.port}/?token="
+        scheme = "https" if self.config.tls else "http"
+        base = f"{scheme}://{host}:{self.port}/?token="
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
         # product is for Middle East shoppers, and RTL is seen from the first demo.
         personas: list[tuple[str, str, str, Role, str, str]] = [

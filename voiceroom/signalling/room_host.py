@@ -69,6 +69,7 @@ class RoomHost:
     ) -> None:
         self.id = room_id
         self.config = config
+        self.ice = config.ice_settings()
         self.room = Room(room_id, config.room)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
@@ -184,6 +185,9 @@ class RoomHost:
             "server_time": now,
             "reconnect_grace": self.room.config.reconnect_grace,
             "media": self.media is not None,
+            "address": conn.address,
+            "secure": conn.secure,
+            **self.ice.wire(user, now),
         }
         body = {
             "session": session,
