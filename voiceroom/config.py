@@ -24,6 +24,7 @@ comma-separated, booleans ``1/0/true/false/yes/no``.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import ipaddress
 import tomllib
 import types
@@ -39,9 +40,21 @@ from voiceroom.room.errors import RuleError
 from voiceroom.room.model import RoomConfig
 
 ENV_PREFIX = "VOICEROOM_"
-DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "clients" / "web"
+
+
+def default_web_root() -> Path | None:
+    """The web client: ``voiceroom/web`` inside an installed wheel (setup.py copies it
+    there), else ``clients/web`` of a source checkout; ``web_root`` in the config wins."""
+    packaged = importlib.resources.files("voiceroom") / "web"
+    if packaged.is_dir() and (packaged / "index.html").is_file():
+        return Path(str(packaged))
+    source = Path(__file__).resolve().parent.parent / "clients" / "web"
+    return source if source.is_dir() else None
+
+
+DEFAULT_WEB_ROOT = default_web_root()
 # Package data: a synthesized warm-up loop (scripts/make_demo_music.py) for --demo.
-DEMO_MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
+DEMO_MUSIC_DIR = Path(str(importlib.resources.files("voiceroom") / "assets" / "music"))
 
 
 class ConfigError(VoiceroomError):
