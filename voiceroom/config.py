@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from voiceroom.errors import VoiceroomError
-from voiceroom.ice import IceSettings, MediaNet, follow_host
+from voiceroom.ice import WILDCARDS, IceSettings, MediaNet, follow_host
 from voiceroom.room.errors import RuleError
 from voiceroom.room.model import RoomConfig
 
@@ -175,8 +175,16 @@ class Config:
         )
 
     def media_net(self) -> MediaNet:
+        if any(a in WILDCARDS for a in self.media_bind):
+            addresses: tuple[str, ...] = ()  # every interface
+        elif self.media_bind:
+            addresses = tuple(
+                dict.fromkeys(a for b in self.media_bind for a in (follow_host(b) or (b,)))
+            )
+        else:
+            addresses = follow_host(self.host)
         return MediaNet(
-            addresses=self.media_bind or follow_host(self.host),
+            addresses=addresses,
             public_ip=self.media_public_ip or None,
             ipv6=self.media_ipv6,
             port_min=self.media_port_min,

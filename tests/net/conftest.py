@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.net.netns import TURN_IP, NetnsUnavailable, Topology, probe, run
+from tests.net.netns import SRV_PUBLIC_IP, TURN_IP, NetnsUnavailable, Topology, probe, run
 
 ROOT = Path(__file__).resolve().parents[2]
 TURN_SECRET = "nat-test-turn-secret-0123456789"
@@ -86,6 +86,9 @@ def coturn(
                 "no-cli",
                 "no-dtls",
                 "no-multicast-peers",
+                # As docs/deploy.md: relay to voiceroom's public address only.
+                "denied-peer-ip=0.0.0.0-255.255.255.255",
+                f"allowed-peer-ip={SRV_PUBLIC_IP}",
                 f"pidfile={d / 'turn.pid'}",
                 f"log-file={log}",
                 "simple-log",

@@ -161,11 +161,16 @@ def test_config_from_env_and_toml(tmp_path: Path) -> None:
         addresses=("127.0.0.1",), public_ip="203.0.113.9", port_min=40000, port_max=40099
     )
     assert cfg.ice_settings().transport_policy == "relay"
+    # media_bind: IPs, "localhost", or a wildcard for every interface; not a host name.
+    assert load_config(None, {"VOICEROOM_MEDIA_BIND": "0.0.0.0"}).media_net().addresses == ()
+    both = load_config(None, {"VOICEROOM_MEDIA_BIND": "localhost,10.0.0.5"}).media_net()
+    assert both.addresses == ("127.0.0.1", "10.0.0.5")
     for bad in (
         {"VOICEROOM_TRUSTED_PROXIES": "nginx"},
         {"VOICEROOM_MEDIA_PORT_MIN": "10"},
         {"VOICEROOM_TURN_URLS": "turn:x"},  # no credentials
         {"VOICEROOM_TLS_CERT": "/x.pem"},  # no key
+        {"VOICEROOM_MEDIA_BIND": "media.example.com"},
     ):
         with pytest.raises(ConfigError):
             load_config(None, bad)
