@@ -131,3 +131,55 @@ async def test_page_over_https_takes_the_mic_and_is_heard(
             await browser.close()
             await plain.shutdown()
     assert errors == []
+
+
+async def test_page_uses_ice_servers_and_relay_policy_from_welcome(tmp_path: Path) -> None:
+    """The page builds its RTCPeerConnection from welcome.session: STUN/TURN servers with
+    their credentials, and the relay policy, under which it offers no host candidate."""
+    turn = "turn:127.0.0.1:9?transport=udp"  # nothing listens: only the configuration counts
+    server = await start(
+        stun_urls=("stun:127.0.0.1:9",),
+        turn_urls=(turn,),
+        turn_secret="browser-turn-secret",
+        turn_ttl=600.0,
+        ice_transport_policy="relay",
+    )
+    wav = tmp_path / "mic.wav"
+    write_tone_wav(wav, MIC_HZ)
+    host_token = issue_token(SECRET, room="relay", user="host-1", name="Hana", role="host")
+    errors: list[str] = []
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=chromium_args(wav)
+            )
+            try:
+                page = await (await browser.new_context(locale="en-US")).new_page()
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                await page.goto(f"http://127.0.0.1:{server.port}/?token={host_token}&lang=en")
+                config = await until(
+                    lambda: page.evaluate(
+                        "(() => { const pc = window.voiceroom?.media?.pc;"
+                        " return pc && pc.localDescription && "
+                        "{config: pc.getConfiguration(), sdp: pc.localDescription.sdp}; })()"
+                    ),
+                    15,
+                    "a local description",
+                )
+                assert config["config"]["iceTransportPolicy"] == "relay"
+                stun, turn_server = config["config"]["iceServers"]
+                assert stun["urls"] == ["stun:127.0.0.1:9"]
+                assert turn_server["urls"] == [turn]
+                expiry, user = turn_server["username"].split(":")
+                assert user == "host-1" and int(expiry) > 0 and turn_server["credential"]
+                assert " typ host" not in config["sdp"], config["sdp"]
+                # The refresh command answers the page too.
+                fresh = await page.evaluate(
+                    "window.voiceroom.media.refreshIce().then(() => window.voiceroom.media.ice)"
+                )
+                assert fresh["policy"] == "relay" and fresh["expiresAt"] >= int(expiry)
+            finally:
+                await browser.close()
+    finally:
+        await server.shutdown()
+    assert errors == []

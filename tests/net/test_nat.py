@@ -62,6 +62,17 @@ def test_direct_across_nat_with_advertised_address(topo: Topology, tmp_path: Pat
     assert report["session"]["address"] == "10.7.0.1"
 
 
+def test_without_the_advertised_address_media_does_not_cross(
+    topo: Topology, tmp_path: Path
+) -> None:
+    """The control for the test above: the server offers only its private address, which
+    nothing behind the clients' NAT can reach, and there is no TURN: ICE fails."""
+    settings = {k: v for k, v in BASE.items() if k != "media_public_ip"}
+    with server_in(topo, tmp_path, settings):
+        report = peer_in(topo, {**tokens("control"), "connect_timeout": 6})
+    assert "media did not connect" in report.get("error", ""), report
+
+
 def test_relay_only_through_coturn_with_time_limited_credentials(
     topo: Topology, coturn: Path, tmp_path: Path
 ) -> None:

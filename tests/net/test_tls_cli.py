@@ -104,3 +104,14 @@ async def test_serve_demo_over_tls(tls_demo: tuple[int, dict[str, str], ssl.SSLC
     with pytest.raises(httpx.HTTPError):
         async with httpx.AsyncClient() as http:
             await http.get(f"http://127.0.0.1:{port}/healthz", timeout=3)
+
+
+def test_healthcheck_script(tls_demo: tuple[int, dict[str, str], ssl.SSLContext]) -> None:
+    """deploy/healthcheck.py (the Docker HEALTHCHECK): 0 for a live TLS server, 1 if down."""
+    port, _, _ = tls_demo
+    script = [sys.executable, str(ROOT / "deploy" / "healthcheck.py")]
+    env = {**os.environ, "VOICEROOM_PORT": str(port), "VOICEROOM_TLS_CERT": "/etc/x.pem"}
+    assert subprocess.run(script, env=env, timeout=30).returncode == 0
+    env["VOICEROOM_PORT"] = str(free_port())
+    down = subprocess.run(script, env=env, timeout=30, capture_output=True, text=True)
+    assert down.returncode == 1 and "unhealthy" in down.stderr
