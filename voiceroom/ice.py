@@ -59,6 +59,14 @@ def check_url(url: str) -> str:
     return url
 
 
+def refresh_delay(expires_at: float, now: float, margin: float = 300.0) -> float:
+    """Seconds to wait before asking for new credentials: ``margin`` before they expire,
+    or at 80 % of what is left when that is shorter than two margins; at least 1 s.
+    (clients/web/js/media.js does the same.)"""
+    left = expires_at - now
+    return max(1.0, left - margin if left >= 2 * margin else 0.8 * left)
+
+
 def rest_credentials(secret: str, user: str, *, now: float, ttl: float) -> tuple[str, str, int]:
     """TURN REST API credentials: (username, credential, expiry Unix seconds)."""
     expiry = int(now + ttl)

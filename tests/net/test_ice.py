@@ -3,6 +3,7 @@ then what a real server hands out in welcome and media.ice."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from voiceroom.auth import issue_token
-from voiceroom.client import RoomClient
+from voiceroom.client import MediaPeer, RoomClient
+from voiceroom.client import media as client_media
 from voiceroom.config import Config, ConfigError, load_config
 from voiceroom.ice import (
     IceConfigError,
@@ -22,10 +24,54 @@ from voiceroom.ice import (
     MediaNetError,
     check_url,
     follow_host,
+    refresh_delay,
     rest_credentials,
 )
 from voiceroom.server import Server
 from voiceroom.signalling.forwarded import client_origin, networks
+
+
+@pytest.mark.parametrize(
+    "left, wait",
+    [(3600, 3300), (600, 300), (599, 479.2), (60, 48), (1, 1.0), (-5, 1.0)],
+)
+def test_refresh_delay(left: float, wait: float) -> None:
+    assert refresh_delay(1000.0 + left, 1000.0) == pytest.approx(wait)
+
+
+async def test_python_client_refreshes_before_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "ice-test-secret-0123456789abcdef0123"
+    server = Server(
+        Config(
+            port=0,
+            secret=secret,
+            media=False,
+            log_level="warning",
+            turn_urls=("turn:turn.example.org:3478",),
+            turn_secret="k",
+            turn_ttl=60.0,
+        )
+    )
+    await server.start()
+    monkeypatch.setattr(client_media, "refresh_delay", lambda *a: 0.3)
+    try:
+        tok = issue_token(secret, room="r", user="host-1", name="H", role="host")
+        client = await RoomClient.join(f"ws://127.0.0.1:{server.port}", tok)
+        peer = MediaPeer(client)
+        try:
+            first = peer.ice_expires_at
+            assert first is not None
+            peer.start_ice_refresh()
+            async with asyncio.timeout(5):
+                while peer.ice_expires_at == first:  # noqa: ASYNC110 - the task sets it
+                    await asyncio.sleep(0.1)
+            assert peer.ice_expires_at > first
+            assert peer.ice_servers[0]["username"] == f"{int(peer.ice_expires_at)}:host-1"
+        finally:
+            await peer.close()
+            await client.close()
+    finally:
+        await server.shutdown()
 
 
 def test_rest_credentials_match_openssl() -> None:

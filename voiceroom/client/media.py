@@ -54,7 +54,7 @@ from voiceroom.client.audio import (
 )
 from voiceroom.client.connection import RoomClient
 from voiceroom.client.errors import ClientError
-from voiceroom.ice import MediaNet, is_loopback_host
+from voiceroom.ice import MediaNet, is_loopback_host, refresh_delay
 from voiceroom.media.net import apply as apply_net
 from voiceroom.media.net import rtc_ice_servers, turn_variants
 
@@ -135,8 +135,7 @@ class MediaPeer:
         """(Re)build the peer connection and exchange offer/answer over the room socket.
         The server replaces any earlier peer of this member. With several TURN URLs, one
         configuration per URL is tried until one connects."""
-        if self._ice_fixed is None and self._refresher is None and self.ice_expires_at:
-            self._refresher = asyncio.create_task(self._refresh_ice())
+        self.start_ice_refresh()
         if self.ice_expires_at is not None and self.ice_expires_at - time.time() < 30:
             await self.refresh_ice()
         configs = self.configurations()
@@ -198,12 +197,18 @@ class MediaPeer:
         self.ice_expires_at = reply.get("ice_expires_at")
         self.ice_transport_policy = reply.get("ice_transport_policy") or self.ice_transport_policy
 
+    def start_ice_refresh(self) -> None:
+        """Keep time-limited TURN credentials fresh (started by :meth:`negotiate`)."""
+        if self._ice_fixed is None and self._refresher is None and self.ice_expires_at:
+            self._refresher = asyncio.create_task(self._refresh_ice())
+
     async def _refresh_ice(self) -> None:
         while not self._closed and self.ice_expires_at is not None:
-            left = self.ice_expires_at - time.time()
-            await asyncio.sleep(max(1.0, min(left - ICE_REFRESH_MARGIN, 0.8 * left)))
-            with contextlib.suppress(Exception):  # a closed session: the next offer retries
+            await asyncio.sleep(refresh_delay(self.ice_expires_at, time.time(), ICE_REFRESH_MARGIN))
+            try:
                 await self.refresh_ice()
+            except Exception:  # a dropped session: try again soon; the next offer also does
+                await asyncio.sleep(10.0)
 
     # ------------------------------------------------------------------ publishing
     def publish(self, source: AudioSource | None) -> None:

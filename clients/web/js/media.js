@@ -50,8 +50,9 @@ export class Media extends EventTarget {
     }
     clearTimeout(this.iceTimer);
     if (this.ice.expiresAt === null) return;
+    // As voiceroom.ice.refresh_delay: a margin before expiry, or at 80 % of a short life.
     const left = this.ice.expiresAt * 1000 - Date.now();
-    const wait = Math.max(1000, Math.min(left - ICE_REFRESH_MARGIN, 0.8 * left));
+    const wait = Math.max(1000, left >= 2 * ICE_REFRESH_MARGIN ? left - ICE_REFRESH_MARGIN : 0.8 * left);
     this.iceTimer = setTimeout(() => this.refreshIce().catch(() => {
       this.iceTimer = setTimeout(() => this.refreshIce().catch(() => undefined), 10_000);
     }), wait);
