@@ -54,7 +54,17 @@ def turn_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
-    return {"ca": d / "ca.pem", "cert": d / "cert.pem", "key": d / "key.pem"}
+    # The voiceroom server's own certificate (https/wss at its public address), same CA.
+    site = ca.issue_cert(SRV_PUBLIC_IP)
+    site.private_key_pem.write_to_path(str(d / "site-key.pem"))
+    site.cert_chain_pems[0].write_to_path(str(d / "site-cert.pem"))
+    return {
+        "ca": d / "ca.pem",
+        "cert": d / "cert.pem",
+        "key": d / "key.pem",
+        "site_cert": d / "site-cert.pem",
+        "site_key": d / "site-key.pem",
+    }
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,30 @@ async def join(url: str, token: str, deadline: float) -> RoomClient:
             await asyncio.sleep(0.3)
 
 
+async def listen(args: dict[str, Any]) -> dict[str, Any]:
+    """Only a listener: hear ``hz`` (someone else speaks, e.g. a browser)."""
+    client = await join(args["url"], args["listener"], time.monotonic() + 30)
+    out: dict[str, Any] = {}
+    try:
+        peer = await MediaPeer.connect(
+            client, connect_timeout=float(args.get("connect_timeout", 15))
+        )
+        out["listener_pair"] = peer.selected
+        try:
+            out["level"] = await peer.wait_for_tone(float(args["hz"]), threshold=0.02, timeout=15)
+        except TimeoutError:
+            out["level"] = peer.tone_level(float(args["hz"]))
+        await peer.close()
+    except ClientError as exc:
+        out["error"] = str(exc)
+    finally:
+        await client.close()
+    return out
+
+
 async def main(args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("listen_only"):
+        return await listen(args)
     deadline = time.monotonic() + 30
     options = {"connect_timeout": float(args.get("connect_timeout", 15.0))}
     host = await join(args["url"], args["host"], deadline)
