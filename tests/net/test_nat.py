@@ -73,6 +73,22 @@ def test_without_the_advertised_address_media_does_not_cross(
     assert "media did not connect" in report.get("error", ""), report
 
 
+def test_server_learns_its_public_address_by_stun(
+    topo: Topology, coturn: Path, tmp_path: Path
+) -> None:
+    """No media_public_ip, but a STUN server (coturn answers STUN too): the server's own
+    peers gather a server-reflexive candidate, its 1:1 NAT address, and clients use it."""
+    settings = {k: v for k, v in BASE.items() if k != "media_public_ip"}
+    settings["stun_urls"] = [f"stun:{TURN_IP}:3478"]
+    with server_in(topo, tmp_path, settings):
+        report = peer_in(topo, tokens("stun"))
+    check_heard(report)
+    for side in ("host_pair", "listener_pair"):
+        pair = report[side]
+        assert pair["remote_type"] == "srflx", pair
+        assert pair["remote"].startswith(SRV_PUBLIC_IP + ":"), pair
+
+
 def test_relay_only_through_coturn_with_time_limited_credentials(
     topo: Topology, coturn: Path, tmp_path: Path
 ) -> None:
