@@ -10,7 +10,7 @@ from aiortc import RTCPeerConnection
 
 from voiceroom.auth import issue_token
 from voiceroom.client import MediaPeer, RoomClient
-from voiceroom.client.errors import ClientError
+from voiceroom.client.errors import ServerError
 from voiceroom.config import Config
 from voiceroom.ice import MediaNet
 from voiceroom.media import MediaConfig, MediaRoom
@@ -87,11 +87,13 @@ async def test_loopback_server_keeps_media_on_loopback_in_the_port_range() -> No
                 assert peer.selected["remote"].startswith("127.0.0.1:")
             ports = sorted(candidates(p.pc.remoteDescription.sdp)[0][1] for p in peers if p.pc)
             assert ports == [47100, 47101, 47102]
-            # The range is full: a fourth peer gets no port outside it, it fails cleanly.
+            # The range is full: a fourth peer gets no port outside it; its offer is refused
+            # at once (media_error), and the others are unaffected.
             extra = await join(server, "u9")
             try:
-                with pytest.raises(ClientError):
-                    await MediaPeer.connect(extra, connect_timeout=3.0)
+                with pytest.raises(ServerError) as refused:
+                    await MediaPeer.connect(extra, connect_timeout=10.0)
+                assert refused.value.code == "media_error"
             finally:
                 await extra.close()
             # The others still hear each other.

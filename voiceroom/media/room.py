@@ -221,6 +221,10 @@ class MediaRoom:
             internals.install_rtp_tap(transceiver.receiver, payload_type, sink)
             peer.fast = internals.install_fast_rtp_path(transceiver.receiver, payload_type, sink)
             await pc.setLocalDescription(await pc.createAnswer())
+            if "a=candidate:" not in pc.localDescription.sdp:
+                # Every port of media_port_min..max taken (or no address to bind): say so
+                # now rather than let the client's ICE time out.
+                raise MediaError("no media address or port free")
         except BaseException:
             await pc.close()
             raise
