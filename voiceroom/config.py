@@ -8,6 +8,16 @@ TOML layout (every key optional)::
     media = true
     music_dir = "/srv/music"
 
+    tls_cert = "/etc/voiceroom/tls/fullchain.pem"   # https + wss on `port`
+    tls_key = "/etc/voiceroom/tls/privkey.pem"
+    trusted_proxies = ["127.0.0.1"]          # whose X-Forwarded-For/-Proto are believed
+    media_bind = ["0.0.0.0"]                 # default: follow `host`
+    media_public_ip = "203.0.113.7"          # NAT 1:1: advertised instead of the bound IP
+    media_port_min = 40000
+    media_port_max = 40199
+    turn_urls = ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+    turn_secret = "..."                      # coturn static-auth-secret (use-auth-secret)
+
     [room]              # voiceroom.room.RoomConfig defaults for new rooms
     seat_count = 8
     reconnect_grace = 20.0
