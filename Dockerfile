@@ -20,7 +20,8 @@ FROM python:${PYTHON}-slim-bookworm
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopus0 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --create-home --uid 10001 --shell /usr/sbin/nologin voiceroom
+ && useradd --system --create-home --uid 10001 --shell /usr/sbin/nologin voiceroom \
+ && install -d -o voiceroom -g voiceroom /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels voiceroom && rm -rf /wheels
 COPY deploy/healthcheck.py /usr/local/bin/voiceroom-healthcheck
@@ -31,7 +32,10 @@ ENV VOICEROOM_HOST=0.0.0.0 \
     VOICEROOM_PORT=8765 \
     VOICEROOM_MEDIA_PORT_MIN=40000 \
     VOICEROOM_MEDIA_PORT_MAX=40199 \
+    VOICEROOM_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
+# The store (SQLite by default): rooms and their journal survive a new container.
+VOLUME ["/data"]
 EXPOSE 8765/tcp 40000-40199/udp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "/usr/local/bin/voiceroom-healthcheck"]

@@ -486,6 +486,37 @@ SETTING_DOCS: dict[str, str] = {
     "music_rescan_interval": "Seconds between checks of `music_dir` for added or removed "
     "tracks (listed off the event loop).",
     "media_settings": "Media-plane settings, the `[media_settings]` table below.",
+    # media addressing, STUN/TURN, TLS, proxies (docs/deploy.md)
+    "media_bind": "IP addresses the media plane binds and gathers ICE candidates on; "
+    "`0.0.0.0` (or `::`): every interface. Empty: follow `host` (`127.0.0.1`: loopback "
+    "only; a wildcard: every interface).",
+    "media_public_ip": "Address advertised in the server's ICE candidates instead of the "
+    "bound one of the same family (a server behind 1:1 NAT, like Janus' "
+    "`nat_1_1_mapping`). Empty: the bound address (or what STUN finds, with `stun_urls`).",
+    "media_ipv6": "Gather IPv6 candidates when binding every interface.",
+    "media_port_min": "Lowest UDP port for media; with `media_port_max` the range a "
+    "firewall must open, one port per connected member. 0 and 0: ephemeral ports.",
+    "media_port_max": "Highest UDP port for media (see `media_port_min`).",
+    "stun_urls": "STUN servers (`stun:host[:port]`) handed to clients in `welcome` and "
+    "used by the server's own peers.",
+    "turn_urls": "TURN servers (`turn:host[:port][?transport=udp|tcp]`, "
+    "`turns:host[:port]`) handed to clients in `welcome`, with credentials from "
+    "`turn_secret` or `turn_username`/`turn_password`.",
+    "turn_username": "Static TURN username (coturn `lt-cred-mech`); never expires.",
+    "turn_password": "Static TURN password for `turn_username`.",
+    "turn_secret": "Shared secret for time-limited TURN credentials (coturn "
+    "`use-auth-secret` + `static-auth-secret`; TURN REST API). Takes precedence over "
+    "static credentials.",
+    "turn_ttl": "Lifetime in seconds of time-limited TURN credentials (at least 60); "
+    "clients refresh them with `media.ice` before they expire.",
+    "ice_transport_policy": "`all`, or `relay`: clients send media only through the TURN "
+    "relays (needs `turn_urls`).",
+    "media_server_ice": "The server's own peers gather STUN/TURN candidates too (off: "
+    "host candidates only, right when the server has a public address).",
+    "tls_cert": "PEM certificate chain: `serve` speaks https and wss on `port` (with `tls_key`).",
+    "tls_key": "PEM private key of `tls_cert`.",
+    "trusted_proxies": "Reverse proxies (IPs or CIDR networks) whose `X-Forwarded-For` and "
+    "`X-Forwarded-Proto` are believed; from anyone else they are ignored.",
     # durable store (docs/adr/0001-store.md)
     "store": "Where rooms are kept across restarts: `memory` (nothing survives the process; "
     "the library default), `none` (nothing journaled), `sqlite` (`<data_dir>/voiceroom.db`; "
@@ -496,33 +527,6 @@ SETTING_DOCS: dict[str, str] = {
     "at most this many entries after the last snapshot.",
     "chat_retention_days": "Chat messages older than this many days are pruned from the "
     "store (at start); 0 keeps them all.",
-    # media addressing, ICE servers, TLS (docs/deploy.md, docs/adr/0004-media-addressing.md)
-    "media_bind": "IP addresses the media plane binds and gathers ICE candidates on; empty "
-    "follows `host` (`127.0.0.1`: loopback only; `0.0.0.0` or `::`: every interface).",
-    "media_public_ip": "Address advertised in media candidates instead of the bound one (a "
-    "server behind 1:1 NAT, like a cloud VM). Also `serve --media-public-ip`.",
-    "media_ipv6": "Gather IPv6 candidates too.",
-    "media_port_min": "Lowest UDP port of the media range a firewall must open (0 with "
-    "`media_port_max` 0: any ephemeral port). One port per peer connection.",
-    "media_port_max": "Highest UDP port of the media range (inclusive).",
-    "stun_urls": "STUN server URLs handed to clients in `welcome` (e.g. `stun:turn.example:3478`).",
-    "turn_urls": "TURN server URLs (`turn:host:3478?transport=udp`, `...?transport=tcp`, "
-    "`turns:host:5349`) handed to clients with credentials.",
-    "turn_username": "Static TURN username (with `turn_password`); ignored when `turn_secret` "
-    "is set.",
-    "turn_password": "Static TURN password.",
-    "turn_secret": "Shared secret for time-limited TURN credentials (coturn "
-    "`use-auth-secret`, the TURN REST API scheme): username `expiry:user`, password "
-    "base64(HMAC-SHA1(secret, username)).",
-    "turn_ttl": "Seconds time-limited TURN credentials stay valid; clients get fresh ones "
-    "(`media.ice`) before they expire.",
-    "ice_transport_policy": "`all`, or `relay`: clients send media through TURN only.",
-    "media_server_ice": "The server's own peer connections use the STUN/TURN servers too.",
-    "tls_cert": "PEM certificate chain: https and wss on `port` (with `tls_key`). Also "
-    "`serve --tls-cert`.",
-    "tls_key": "PEM private key for `tls_cert`. Also `serve --tls-key`.",
-    "trusted_proxies": "Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` and "
-    "`X-Forwarded-Proto` are believed; from anyone else they are ignored.",
     # logging
     "log_level": "`debug`, `info`, `warning` or `error`.",
     "log_json": "JSON lines on stderr (true) or human-readable console lines (false).",

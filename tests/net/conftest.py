@@ -148,6 +148,7 @@ def server_in(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=child_env(VOICEROOM_SECRET=SECRET),
+            cwd=tmp,  # the store's var/ goes there, fresh for each server
         )
     try:
         yield proc

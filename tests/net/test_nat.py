@@ -43,6 +43,11 @@ def tokens(room: str) -> dict[str, str]:
 
 
 def check_heard(report: dict[str, Any]) -> None:
+    print(
+        f"heard {report.get('level', 0):.3f} FS; connect host {report.get('host_connect_s')} s,"
+        f" listener {report.get('listener_connect_s')} s;"
+        f" host pair {report.get('host_pair')}; listener pair {report.get('listener_pair')}"
+    )
     assert "error" not in report, report
     assert report["level"] > 0.05 and report["level_1s"] > 0.05, report
 

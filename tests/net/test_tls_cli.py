@@ -49,8 +49,8 @@ def test_unreadable_key_is_a_clear_error(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        # A real secret, so the TLS check is what refuses the start.
         env={**os.environ, "PYTHONPATH": str(ROOT), "VOICEROOM_SECRET": "s" * 40},
+        cwd=tmp_path,
     )
     assert proc.returncode == 2 and "cannot load TLS certificate/key" in proc.stderr
 
@@ -73,6 +73,7 @@ def tls_demo(tmp_path: Path) -> Iterator[tuple[int, dict[str, str], ssl.SSLConte
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,  # the store's var/ goes there
     )
     try:
         assert proc.stdout is not None

@@ -140,16 +140,16 @@ class MediaPeer:
             await self.refresh_ice()
         configs = self.configurations()
         error: ClientError | None = None
-        for config in configs:
+        for i, config in enumerate(configs):
             try:
-                await self._negotiate(config)
+                await self._negotiate(config, last=i == len(configs) - 1)
                 return
             except ClientError as exc:
                 error = exc
         assert error is not None
         raise error
 
-    async def _negotiate(self, config: RTCConfiguration) -> None:
+    async def _negotiate(self, config: RTCConfiguration, *, last: bool = True) -> None:
         old, self.pc = self.pc, None
         if old is not None:
             await old.close()
@@ -178,6 +178,15 @@ class MediaPeer:
         await pc.setLocalDescription(await pc.createOffer())
         if not any(line.startswith("a=candidate") for line in pc.localDescription.sdp.splitlines()):
             raise ClientError("no ICE candidates (TURN server unreachable?)")
+        turn = any(
+            str(u).startswith("turn")
+            for server in config.iceServers or []
+            for u in (server.urls if isinstance(server.urls, list) else [server.urls])
+        )
+        if turn and not last and " typ relay" not in pc.localDescription.sdp:
+            # This TURN URL gave no relay (e.g. UDP blocked): try the next one now rather
+            # than wait for ICE to fail over what is left.
+            raise ClientError("no relay candidate from this TURN URL")
         reply = await self.client.request("media.offer", sdp=pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         waits = [asyncio.create_task(self._connected.wait()), asyncio.create_task(failed.wait())]
