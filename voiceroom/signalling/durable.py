@@ -159,4 +159,10 @@ def recover(store: Store, room_id: str, default: RoomConfig, keep: int = 4096) -
         if len(out.replayed) > 2 * keep:
             del out.replayed[:-keep]
     del out.replayed[:-keep]
+    # The room record says how far the journal went: a missing tail is damage too.
+    if (out.n, out.seq) != (record.last_n, record.last_seq):
+        raise RuntimeError(
+            f"room {room_id}: journal ends at entry {out.n} (seq {out.seq}) but the room "
+            f"record says {record.last_n} (seq {record.last_seq})"
+        )
     return out

@@ -202,9 +202,19 @@ class Gateway:
         self.open_connections += 1
         self.metrics.inc("voiceroom_connections_accepted_total")
         host = self.registry.get(claims.room)
+        failed = False
         if host is None and claims.role is Role.HOST and not self.registry.closing:
-            host = await self.registry.open(claims.room)
+            try:
+                host = await self.registry.open(claims.room)  # from the store, if it has it
+            except Exception:
+                log.exception("room could not be opened")  # e.g. the store is unreachable
+                failed = True
         try:
+            if failed:
+                conn.send(encode_error(None, ErrorCode.INTERNAL, "the room could not be opened"))
+                conn.close(CloseCode.INTERNAL_ERROR, "try again")
+                await conn.writer
+                return
             if host is None or not host.submit(lambda: host.join(conn, resume)):
                 conn.send(encode_error(None, ErrorCode.ROOM_ENDED, "the room is not open"))
                 conn.close(CloseCode.ROOM_CLOSED, "room not open")

@@ -60,7 +60,7 @@ from voiceroom.signalling.media_bridge import (
     MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
-from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Write
+from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Store, Write
 from voiceroom.store.base import room_config_wire as _config_wire
 from voiceroom.store.writer import StoreWriter
 from voiceroom.venue import Venue, needs_entropy
@@ -611,12 +611,27 @@ class RoomHost:
             out = _Output(held, ready=False)
             self._outputs.append(out)
             for write in writes[:-1]:
-                self.writer.submit(write, _noop)
-            self.writer.submit(writes[-1], lambda: self._committed(out))
+                self.writer.submit(write, _noop, self._store_failed)
+            self.writer.submit(writes[-1], lambda: self._committed(out), self._store_failed)
         elif self._outputs:
             self._outputs.append(_Output(held, ready=True))  # behind output still waiting
         else:
             self._release(held)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """A write of this room can never commit: the state here is ahead of the store,
+        and nothing after it may be acknowledged. Close the room (1011, reconnect): the
+        next join rebuilds it from what was committed."""
+        if self.closed:
+            return
+        self.log.error("the store refused this room's write: closing it", error=repr(exc))
+        self.metrics.inc("voiceroom_store_room_failures_total")
+        self._outputs.clear()  # never released: none of it was committed
+        for conn in list(self.conns.values()):
+            conn.detached = True
+            conn.close(CloseCode.INTERNAL_ERROR, "server error: reconnect")
+        self.conns.clear()
+        self._dispose(ended=False)
 
     def _committed(self, out: _Output) -> None:
         out.ready = True
@@ -754,9 +769,17 @@ class Registry:
                 self._stored.add(rec.id)
                 if rec.hosted:
                     back.append(rec.id)
+        opened = []
         for room_id in back:
-            await self.open(room_id)
-        return back
+            try:
+                await self.open(room_id)
+                opened.append(room_id)
+            except Exception:
+                # One room that cannot be rebuilt must not keep the others down: it stays
+                # in the store, and its host's next join tries again (and is told 1011).
+                get_logger(room=room_id).exception("room could not be recovered")
+                self.metrics.inc("voiceroom_rooms_recovery_failed_total")
+        return opened
 
     async def forget_if_ended(self, room_id: str) -> None:
         """Drop an ended room from the store (the ``--demo`` room starts afresh)."""
@@ -783,9 +806,13 @@ class Registry:
                 started = time.perf_counter()
                 default = self.config.room
                 keep = self.config.replay_buffer
-                recovered = await self.writer.call(
-                    lambda store: recover(store, room_id, default, keep)
-                )
+                writer = self.writer
+
+                def load(store: Store) -> Recovered | None:
+                    writer.clear_poison(room_id)  # rebuilt from what was committed
+                    return recover(store, room_id, default, keep)
+
+                recovered = await writer.call(load)
                 if recovered is not None:
                     self.metrics.inc("voiceroom_rooms_recovered_total")
                     self.metrics.set(
