@@ -32,7 +32,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Final, Union
 
 import msgpack
@@ -262,7 +262,7 @@ def encode_reply(id: int, body: Mapping[str, Any] | None = None) -> bytes:
     return _pack({"v": VERSION, "type": "reply", "id": id, "ok": True, "body": dict(body or {})})
 
 
-def encode_error(id: int | None, code: ErrorCode, message: str) -> bytes:
+def encode_error(id: int | None, code: StrEnum, message: str) -> bytes:
     return _pack({"v": VERSION, "type": "error", "id": id, "code": code.value, "message": message})
 
 

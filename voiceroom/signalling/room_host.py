@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -351,7 +351,7 @@ class RoomHost:
         for fn in after:
             fn()
 
-    def _refuse(self, conn: Connection, req: Request, code: ErrorCode, message: str) -> None:
+    def _refuse(self, conn: Connection, req: Request, code: StrEnum, message: str) -> None:
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="error")
         self.metrics.inc("voiceroom_errors_total", code=code.value)
         conn.send(encode_error(req.id, code, message))
