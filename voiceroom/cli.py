@@ -3,6 +3,8 @@
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
+voiceroom verify-draw FILE [--commitment HEX]   (recompute a lottery draw; exit 0 if it holds)
+voiceroom prime-time --zone Asia/Riyadh --zone Europe/Berlin [--window 20-23] [--days 7]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from voiceroom import cli_games
 from voiceroom.auth import AuthError, issue_token
 from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
 from voiceroom.config import Config, ConfigError, load_config
@@ -49,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--ttl", type=float, default=None, help="seconds (default: config)")
 
     add_bot_arguments(sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP))
+    cli_games.add_arguments(sub)  # verify-draw, prime-time
     return p
 
 
@@ -56,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bot":
         return run_bot(args)  # voiceroom.client.bot, imported only now
+    if args.command == "verify-draw":
+        return cli_games.verify_draw_main(args)
+    if args.command == "prime-time":
+        return cli_games.prime_time_main(args)
     try:
         if args.command == "serve":
             config = load_config(
