@@ -41,6 +41,7 @@ from voiceroom.errors import VoiceroomError
 from voiceroom.room.commands import COMMANDS, Command
 from voiceroom.room.errors import ErrorCode
 from voiceroom.room.events import Event
+from voiceroom.venue import merge_command_names
 
 VERSION: Final = 1
 
@@ -114,8 +115,9 @@ class MediaOffer(Command):
 
 CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer)
 CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
-MESSAGES: dict[str, type[Command]] = {**COMMANDS, **CONTROLS}
-assert len(MESSAGES) == len(COMMANDS) + len(CONTROLS), "control and command names collide"
+# Every wire name a client may send: the room's commands, each side core's, and controls.
+# A name claimed twice raises at import (tests/test_venue.py checks it too).
+MESSAGES: dict[str, type[Command]] = merge_command_names(COMMANDS.values(), CONTROL_TYPES)
 
 # Per-field string caps that differ from MAX_STR_CHARS.
 STR_CAPS: dict[tuple[str, str], int] = {("media.offer", "sdp"): MAX_SDP_CHARS}

@@ -56,10 +56,10 @@ class ErrorCode(StrEnum):
 
 
 class RuleError(VoiceroomError):
-    """A command broke a rule of a core. The core's state is unchanged. ``code`` is any
-    core's StrEnum (room ErrorCode, games GamesCode, ...): the wire sends its value."""
+    """A command broke a room rule. The room's state is unchanged."""
 
     def __init__(self, code: StrEnum, message: str) -> None:
+        # Any core's code enum (room ErrorCode, commerce, games): one wire code space.
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
