@@ -1,6 +1,4 @@
-"""A room plus the games core, composed the way the Venue composes them (rules checked
-role first then phase, every emit shown to ``react``, ``tier.earned`` -> ``Room.set_tier``),
-and fingerprints of the games state."""
+"""The Venue (room + games) driven by name, and fingerprints of the games state."""
 
 from __future__ import annotations
 
@@ -8,57 +6,43 @@ import hashlib
 from typing import Any
 
 from voiceroom.games import Games, GamesConfig
-from voiceroom.games.events import TierEarned
-from voiceroom.room import ErrorCode, Phase, Profile, Role, Room, RuleError
+from voiceroom.room import Profile, Role, Room
 from voiceroom.room.commands import Command
 from voiceroom.room.events import Emit, Event
+from voiceroom.venue import Venue
 
 SEED = hashlib.sha256(b"test seed").digest()
 
 
 class Pair:
-    """Room + Games (stands in for voiceroom.venue.Venue in the pure tests)."""
+    """The real Venue, with the games core built from a test's GamesConfig."""
 
     def __init__(self, config: GamesConfig | None = None) -> None:
-        self.room = Room("g1")
+        self.venue = Venue("g1")
         self.games = Games(config)
+        # Swap in this test's games core (the Venue builds one with the default config).
+        self.venue.cores = tuple(
+            self.games if isinstance(core, Games) else core for core in self.venue.cores
+        )
+        self.venue._core_of.update(dict.fromkeys(Games.COMMAND_TYPES, self.games))
+
+    @property
+    def room(self) -> Room:
+        return self.venue.room
 
     def join(
         self, user: str, role: Role = Role.LISTENER, tier: str = "new", now: float = 0.0
     ) -> list[Emit]:
-        return self._react(self.room.join(Profile(user, user.upper(), role, tier), now), now)
+        return self.venue.join(Profile(user, user.upper(), role, tier), now)
 
     def leave(self, user: str, now: float) -> list[Emit]:
-        return self._react(self.room.leave(user, now), now)
+        return self.venue.leave(user, now)
 
     def handle(self, user: str, cmd: Command, now: float, entropy: bytes = SEED) -> list[Emit]:
-        if type(cmd) not in Games.RULES:
-            return self._react(self.room.handle(user, cmd, now), now)
-        actor = self.room.actor(user)
-        if actor is None:
-            raise RuleError(ErrorCode.UNKNOWN_USER, "not a member")
-        rule = Games.RULES[type(cmd)]
-        if self.room.phase is Phase.ENDED:
-            raise RuleError(ErrorCode.ROOM_ENDED, "ended")
-        if actor.role not in rule.roles:
-            raise RuleError(ErrorCode.FORBIDDEN, "role")
-        if self.room.phase not in rule.phases:
-            raise RuleError(ErrorCode.WRONG_PHASE, "phase")
-        return self._react(self.games.handle(actor, cmd, now, entropy=entropy), now)
+        return self.venue.handle(user, cmd, now, entropy=entropy)
 
     def tick(self, now: float) -> list[Emit]:
-        return self._react(self.room.tick(now) + self.games.tick(now), now)
-
-    def _react(self, emits: list[Emit], now: float) -> list[Emit]:
-        out: list[Emit] = []
-        batch = list(emits)
-        while batch:
-            out += batch
-            reacted = self.games.react(batch, now)
-            out += reacted
-            earned = [e.event for e in batch + reacted if isinstance(e.event, TierEarned)]
-            batch = [x for t in earned for x in self.room.set_tier(t.user, t.tier, now)]
-        return out
+        return self.venue.tick(now)
 
 
 def events_of(emits: list[Emit], kind: type[Event]) -> list[Any]:

@@ -398,3 +398,21 @@ def test_market_zone() -> None:
     assert events_of(p.handle("h", gc.SetMarket("Europe/Berlin"), 2.0), ge.MarketChanged)
     assert p.handle("h", gc.SetMarket("Europe/Berlin"), 2.0) == []
     assert p.games.snapshot(None).market_zone == "Europe/Berlin"
+
+
+# --- the Venue ----------------------------------------------------------------------------------
+def test_venue_state_round_trip_keeps_open_games_and_snapshot_is_wire_safe() -> None:
+    from voiceroom import protocol
+    from voiceroom.venue import Venue
+
+    p = show("a", "b")
+    p.handle("h", gc.OpenLottery("bag", rule="chat", keyword="win"), 2.0)
+    p.handle("a", c.SendChat("win"), 2.5)
+    p.handle("h", gc.OpenVote("q", ["x", "y"]), 3.0)
+    p.handle("a", gc.CastVote(1), 3.5)
+    restored = Venue.from_state(p.venue.to_state())
+    (games,) = [core for core in restored.cores if core.NAME == "games"]
+    assert fingerprint(games) == fingerprint(p.games)  # type: ignore[arg-type]
+    body = restored.snapshot("a")
+    assert body["games"]["your_vote"] == 1 and body["games"]["lottery"]["keyword"] == "win"
+    assert protocol.decode_server(protocol.encode_message("welcome", {"snapshot": body}))

@@ -121,6 +121,9 @@ def test_an_ended_room_refuses_everything(command: type[gc.Command]) -> None:
     p = base(Role.LISTENER, Phase.SHOW)
     cmd = CASES[command](p)
     p.handle("h", c.EndRoom(), 3.0)
-    with pytest.raises(RuleError) as exc:
-        p.handle(ACTOR, cmd, 4.0)
-    assert exc.value.code is ErrorCode.ROOM_ENDED
+    for user, role in ((ACTOR, Role.LISTENER), (BOSS, Role.COHOST)):
+        with pytest.raises(RuleError) as exc:
+            p.handle(user, cmd, 4.0)
+        # role first (a refused sender learns nothing of the state), then the phase
+        allowed = role in RULES[command].roles
+        assert exc.value.code is (ErrorCode.ROOM_ENDED if allowed else ErrorCode.FORBIDDEN)
