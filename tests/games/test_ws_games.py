@@ -93,8 +93,10 @@ async def test_300_bots_vote_and_guess(make_server: ServerFactory) -> None:
         await host.open_guess("Travel bag", 10_000, "USD")
         # Tallies reach the host at most once a second, the latest count each time.
         await host.wait_until(
-            lambda s: sum(s.games.get("vote_tallies") or ()) == BOTS
-            and s.games.get("guess_count") == BOTS,
+            lambda s: (
+                sum(s.games.get("vote_tallies") or ()) == BOTS
+                and s.games.get("guess_count") == BOTS
+            ),
             timeout=90,
         )
         await host.close_vote()

@@ -37,7 +37,7 @@ PROMPT_PARAMS: dict[str, frozenset[str]] = {
     "guess_the_price": frozenset({"product"}),
     "vote_now": frozenset({"question"}),
     "welcome_new": frozenset({"host"}),
-    "lottery_open": frozenset({"prize", "keyword"}),
+    "lottery_open": frozenset({"prize"}),
     "checkin_today": frozenset(),
     "show_starting": frozenset({"minutes"}),
 }
