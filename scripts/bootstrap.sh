@@ -11,7 +11,7 @@ PY="${PYTHON:-python3}"
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 want_pkgs=(libopus0 espeak-ng sox)
-if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core); fi
+if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core fonts-noto-cjk); fi
 for p in "${want_pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VOICEROOM_SKIP_APT:-0}" != "1" ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2
