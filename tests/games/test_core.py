@@ -416,3 +416,14 @@ def test_venue_state_round_trip_keeps_open_games_and_snapshot_is_wire_safe() -> 
     body = restored.snapshot("a")
     assert body["games"]["your_vote"] == 1 and body["games"]["lottery"]["keyword"] == "win"
     assert protocol.decode_server(protocol.encode_message("welcome", {"snapshot": body}))
+
+
+def test_the_server_runs_games_without_becoming_a_member() -> None:
+    p = show("a")
+    p.venue.handle_as_server(gc.OpenVote("q", ["x", "y"]), 2.0)
+    p.venue.handle_as_server(gc.SendPrompt("vote_now", {"question": "q"}), 2.0)
+    p.handle("a", gc.CastVote(0), 3.0)
+    p.venue.handle_as_server(gc.OpenLottery("bag"), 4.0, entropy=SEED)
+    (d,) = events_of(p.venue.handle_as_server(gc.DrawLottery(), 5.0), ge.LotteryDrawn)
+    assert d.entrants == ("a",)
+    assert set(p.games.roster.members) == set(p.room.members)

@@ -264,13 +264,13 @@ class Games:
         return Ctx(self.roster, self.config, entropy, self._credit, self.market.zone)
 
     def _see(self, actor: Actor) -> None:
-        """The Actor is the room's word on who sent the command, as of now."""
+        """The Actor is the room's word on who sent the command, as of now. Members enter
+        the roster only by joining (``member.joined``): the server's own actor, which
+        acts through ``Venue.handle_as_server``, is no member and never enters."""
         seen = self.roster.members.get(actor.user)
-        if seen is None:
-            self.roster.members[actor.user] = Seen(actor.name, actor.role, actor.tier)
-        else:
+        if seen is not None:
             seen.name, seen.role, seen.tier = actor.name, actor.role, actor.tier
-        self.roster.names[actor.user] = actor.name
+            self.roster.names[actor.user] = actor.name
 
     def _credit(self, user: str, kind: str, now: float, out: list[Emit]) -> None:
         seen = self.roster.members.get(user)
