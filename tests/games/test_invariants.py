@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -56,6 +56,27 @@ GAME_COMMANDS = st.one_of(
     st.builds(gc.SchedulePrompt, st.just("checkin_today"), st.floats(0, 500), st.just({})),
     st.builds(gc.SetMarket, st.sampled_from(["Asia/Tokyo", "UTC", "Bad/Zone"])),
 )
+HOST_COMMANDS = st.one_of(
+    st.builds(
+        gc.OpenLottery,
+        st.just("bag"),
+        st.sampled_from(["room", "seated", "chat", "tier"]),
+        st.integers(1, 3),
+        st.just("win"),
+        st.sampled_from(["vip", "active", "new"]),
+        st.booleans(),
+    ),
+    st.just(gc.DrawLottery()),
+    st.builds(gc.OpenGuess, st.just("bag"), st.integers(1, 2000), st.just("USD")),
+    st.just(gc.CloseGuess()),
+    st.builds(gc.OpenVote, st.just("q"), st.sampled_from([["a", "b"], ["a", "b", "c"]])),
+    st.just(gc.CloseVote()),
+)
+SHOPPER_COMMANDS = st.one_of(
+    st.builds(gc.SubmitGuess, st.integers(0, 2000)),
+    st.builds(gc.CastVote, st.integers(0, 2)),
+    st.just(gc.CheckIn()),
+)
 ROOM_COMMANDS = st.one_of(
     st.builds(c.SendChat, st.sampled_from(["win!", "hello", "WIN"])),
     st.builds(c.TakeSeat, st.none()),
@@ -93,6 +114,15 @@ class GamesMachine(RuleBasedStateMachine):
 
     def _check(self, user: str, cmd: Any, out: list[Any]) -> None:
         g = self.p.games
+        for e in out:
+            if e.event.TYPE in (
+                "lottery.opened",
+                "lottery.drawn",
+                "guess.revealed",
+                "vote.closed",
+                "tier.earned",
+            ):
+                event(e.event.TYPE)  # --hypothesis-show-statistics shows the coverage
         if isinstance(cmd, gc.SubmitGuess):
             rid = g.rounds.current.id  # type: ignore[union-attr]
             assert user not in self.guessed.setdefault(rid, set())
@@ -139,6 +169,14 @@ class GamesMachine(RuleBasedStateMachine):
         if user in self.p.room.members:
             self.now += dt
             self._apply(user, cmd)
+
+    @rule(user=st.sampled_from(["h", "co"]), cmd=HOST_COMMANDS, dt=st.floats(0, 2))
+    def host_game(self, user: str, cmd: Any, dt: float) -> None:
+        self.game(user, cmd, dt)
+
+    @rule(user=st.sampled_from(["u1", "u2", "u3", "u4", "u5"]), cmd=SHOPPER_COMMANDS)
+    def shopper_game(self, user: str, cmd: Any) -> None:
+        self.game(user, cmd, 0.1)
 
     @rule(user=users, cmd=ROOM_COMMANDS)
     def room_cmd(self, user: str, cmd: Any) -> None:

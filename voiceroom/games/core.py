@@ -224,7 +224,7 @@ class Games:
             seen.role = Role(e.role)
             self._mic_follow(now)
 
-    def _tier(self, e: Any, now: float, out: list[Emit]) -> None:
+    def _tier(self, e: room_ev.TierChanged, now: float, out: list[Emit]) -> None:
         seen = self.roster.members.get(e.user)
         if seen is not None:
             seen.tier = e.tier
@@ -327,7 +327,5 @@ _REACTIONS: dict[type[room_ev.Event], Reaction] = {
     room_ev.SeatUpdated: Games._seat,
     room_ev.ChatPosted: Games._chat,
     room_ev.PhaseChanged: Games._phase,
+    room_ev.TierChanged: Games._tier,
 }
-_TIER_EVENT = getattr(room_ev, "TierChanged", None)
-if _TIER_EVENT is not None:
-    _REACTIONS[_TIER_EVENT] = Games._tier
