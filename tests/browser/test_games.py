@@ -8,7 +8,9 @@ VOICEROOM_UPDATE_SCREENSHOTS=1."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,14 +47,18 @@ async def server() -> AsyncIterator[Server]:
 
 
 async def page_for(browser: Any, url: str, viewport: dict[str, int], errors: list[str]) -> Any:
-    ctx = await browser.new_context(viewport=viewport, locale="en-US", timezone_id="Asia/Riyadh")
+    ctx = await browser.new_context(
+        viewport=viewport, locale="en-US", timezone_id="Asia/Riyadh", accept_downloads=True
+    )
     page = await ctx.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     await page.goto(url)
     return page
 
 
-async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(server: Server) -> None:
+async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
+    server: Server, tmp_path: Path
+) -> None:
     base = f"http://127.0.0.1:{server.port}"
     ws = f"ws://127.0.0.1:{server.port}"
     errors: list[str] = []
@@ -144,6 +150,18 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(server: 
             drawn = await host.evaluate("window.voiceroom.st.games.last_draw")
             assert sorted(drawn["entrants"]) == ["bot0", "bot1", "bot2", "layla", "wei"]
             assert len(drawn["winners"]) == 2
+
+            # The shopper can take the draw away and check it outside the browser too.
+            async with wei.expect_download() as info:
+                await wei.locator("#game-lottery a[download]").click()
+            saved = tmp_path / "draw.json"
+            await (await info.value).save_as(saved)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voiceroom", "verify-draw", str(saved),
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            stdout, _ = await proc.communicate()
+            assert proc.returncode == 0 and b"verified" in stdout, stdout
 
             SHOTS.mkdir(parents=True, exist_ok=True)
             await shoot(host, SHOTS / "web-games-host-en.png")

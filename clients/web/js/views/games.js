@@ -262,7 +262,18 @@ function drawResult(st, d, ui) {
       : h("p", { class: "muted" }, t("games.lottery.no_winner")),
     h("p", { class: ["verify", `verify-${state}`], dataset: { verify: state } },
       t(state === "ok" ? "games.lottery.verified" : state === "failed" ? "games.lottery.verify_failed" : "games.lottery.checking")),
-    h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: d.commitment.slice(0, 16) + "…" })));
+    h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: d.commitment.slice(0, 16) + "…" })),
+    // The same check, outside the page: `voiceroom verify-draw draw-N.json`.
+    h("a", { class: "btn btn-sm btn-secondary", download: `draw-${d.id}.json`, href: drawHref(d) }, t("games.lottery.download")));
+}
+
+const hrefs = new Map(); // one object URL per draw, not one per render
+function drawHref(d) {
+  if (!hrefs.has(d.id)) {
+    const blob = new Blob([JSON.stringify({ type: "lottery.drawn", body: d }, null, 2)], { type: "application/json" });
+    hrefs.set(d.id, URL.createObjectURL(blob));
+  }
+  return hrefs.get(d.id);
 }
 
 // ---------------------------------------------------------------- prompts and market
