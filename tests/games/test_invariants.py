@@ -215,6 +215,20 @@ class GamesMachine(RuleBasedStateMachine):
             assert self.p.games.roster.members.get(u) is None or u not in ROLES
 
     @invariant()
+    def snapshots_agree_with_the_state(self) -> None:
+        if not hasattr(self, "p"):
+            return
+        g = self.p.games
+        d = g.lotteries.current
+        for user in self.p.room.members:
+            snap = g.snapshot(self.p.room.actor(user))
+            if d is not None:
+                eligible = user in type(g.lotteries).eligible(g._ctx(), d)
+                assert snap.lottery_eligible == eligible
+            for b in g.boards.boards():
+                assert snap.leaderboard[b.name] == b.top(g.config.leaderboard_size, g.roster)
+
+    @invariant()
     def one_vote_each(self) -> None:
         if not hasattr(self, "p"):
             return

@@ -161,7 +161,7 @@ class Games:
         board = self.boards.room
         return GamesSnapshot(
             lottery=self._opened(d) if d is not None else None,
-            lottery_eligible=d is not None and user in lottery.Lotteries.eligible(self._ctx(), d),
+            lottery_eligible=d is not None and lottery.Lotteries.is_eligible(self._ctx(), d, user),
             last_draw=self.lotteries.last,
             guess=ev.GuessOpened(r.id, r.product, r.currency, r.opened_at) if r else None,
             guess_count=len(r.guesses) if r is not None else 0,
@@ -172,10 +172,7 @@ class Games:
             vote_tallies=p.tallies() if p is not None else None,
             your_vote=p.votes.get(user) if p is not None else None,
             last_vote=self.polls.last,
-            leaderboard={
-                b.name: b.top(self.config.leaderboard_size, self.roster)
-                for b in self.boards.boards()
-            },
+            leaderboard={b.name: self.boards.current(b, self.roster) for b in self.boards.boards()},
             your_points=board.points.get(user, 0),
             your_rank=board.rank_of(user),
             interactions=self.interactions.get(user, 0),

@@ -90,5 +90,10 @@ class Leaderboards:
             out.append(Emit(EVERYONE, LeaderboardUpdated(b.name, b.sent)))
         return True
 
+    def current(self, b: Board, roster: Roster) -> tuple[LeaderEntry, ...]:
+        """The top N now: what was last sent unless it changed since (a snapshot per join
+        should not sort every score)."""
+        return b.top(self.size, roster) if b.changed or not b.sent else b.sent
+
     def pending(self) -> bool:
         return any(b.changed for b in self.boards())

@@ -198,6 +198,20 @@ class Lotteries:
             return {u for u in shoppers if members[u].tier == d.tier}
         return shoppers
 
+    @staticmethod
+    def is_eligible(ctx: Ctx, d: OpenDraw, user: str) -> bool:
+        """``user in eligible(ctx, d)`` without building the set (snapshots, per join)."""
+        seen = ctx.roster.members.get(user)
+        if seen is None or not seen.shopper:
+            return False
+        if d.rule == "seated":
+            return user in ctx.roster.seats.values()
+        if d.rule == "chat":
+            return user in d.chatters
+        if d.rule == "tier":
+            return seen.tier == d.tier
+        return True
+
     def _require_open(self) -> OpenDraw:
         if self.current is None:
             raise RuleError(GamesCode.GAME_NOT_OPEN, "no lottery is open")
