@@ -427,3 +427,12 @@ def test_the_server_runs_games_without_becoming_a_member() -> None:
     (d,) = events_of(p.venue.handle_as_server(gc.DrawLottery(), 5.0), ge.LotteryDrawn)
     assert d.entrants == ("a",)
     assert set(p.games.roster.members) == set(p.room.members)
+
+
+def test_venue_set_tier_reaches_the_games() -> None:
+    p = show("a")
+    out = p.venue.set_tier("a", "vip", 2.0)
+    assert [e.tier for e in events_of(out, TierChanged)] == ["vip"]
+    assert p.games.roster.members["a"].tier == "vip"
+    p.handle("h", gc.OpenLottery("bag", rule="tier", tier="vip"), 3.0)
+    assert draw(p).entrants == ("a",)
