@@ -48,12 +48,6 @@ class SideCore(Protocol):
         self, actor: Actor, cmd: rc.Command, now: float, *, entropy: bytes
     ) -> list[Emit]: ...
 
-    def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
-        """Server-only (the HTTP API: a VIP from the shop's CRM): the room changes the
-        member's tier and the side cores see ``member.tier``. A journaled entry point like
-        ``join``; RuleError for a tier the room does not know."""
-        return self._react(self.room.set_tier(user, tier, now), now)
-
     def tick(self, now: float) -> list[Emit]: ...
 
     def react(self, emits: Sequence[Emit], now: float) -> list[Emit]: ...
