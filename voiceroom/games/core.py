@@ -288,7 +288,7 @@ class Games:
         for user in list(self.mic_since):
             if user not in seated:
                 self._bank_mic(user, now)
-        for user in seated:
+        for user in sorted(seated):  # set order varies by process: keep replay identical
             self.mic_since.setdefault(user, now)
 
     def _bank_mic(self, user: str, now: float) -> None:
