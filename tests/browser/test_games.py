@@ -134,6 +134,13 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
             assert "拼团" in zh_text and "分享" in zh_text  # share and group-buy
             assert "Rules" in en_text  # Europe: the rules, stated
 
+            # A prompt for later: the host sees it queued with its local time.
+            await host.locator("#game-prompt select").select_option("checkin_today")
+            await host.get_by_placeholder("In minutes (empty: now)").fill("30")
+            await host.locator("#game-prompt").get_by_role("button", name="Send").click()
+            queued = await host.locator("#game-prompt .scheduled li").inner_text()
+            assert queued.startswith("Daily check-in at ")
+
             # A giveaway by clicks; every page checks the draw with WebCrypto.
             await host.get_by_placeholder("Prize").fill("Silk scarf")
             await host.locator("#game-lottery input[type=number]").fill("2")

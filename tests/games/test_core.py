@@ -436,3 +436,12 @@ def test_venue_set_tier_reaches_the_games() -> None:
     assert p.games.roster.members["a"].tier == "vip"
     p.handle("h", gc.OpenLottery("bag", rule="tier", tier="vip"), 3.0)
     assert draw(p).entrants == ("a",)
+
+
+def test_a_scheduled_prompt_says_which_it_was() -> None:
+    p = show("a")
+    p.handle("h", gc.SchedulePrompt("show_starting", 60.0, {"minutes": "5"}), 2.0)
+    (x,) = events_of(p.tick(61.0), ge.PromptShown)
+    assert x.n == 1
+    (y,) = events_of(p.handle("h", gc.SendPrompt("checkin_today"), 62.0), ge.PromptShown)
+    assert y.n is None

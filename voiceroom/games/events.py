@@ -212,6 +212,7 @@ class PromptShown(Event):
     params: dict[str, str] = field(default_factory=dict)
     by: str | None = None  # None: sent by the schedule or the server
     at: float = 0.0
+    n: int | None = None  # the scheduled prompt this was (``prompt.scheduled``), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,15 +101,21 @@ class Prompts:
 
     # server-side moves
     def show(
-        self, prompt_id: str, params: dict[str, str], by: str | None, now: float, out: list[Emit]
+        self,
+        prompt_id: str,
+        params: dict[str, str],
+        by: str | None,
+        now: float,
+        out: list[Emit],
+        n: int | None = None,
     ) -> None:
-        self.last = PromptShown(prompt_id, params, by, now)
+        self.last = PromptShown(prompt_id, params, by, now, n)
         out.append(Emit(EVERYONE, self.last))
 
     def due(self, now: float, out: list[Emit]) -> None:
         while self.scheduled and self.scheduled[0].at <= now:
             item = self.scheduled.pop(0)
-            self.show(item.id, item.params, None, now, out)
+            self.show(item.id, item.params, None, now, out, item.n)
 
 
 HANDLERS: dict[type[Command], Handler] = {

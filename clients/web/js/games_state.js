@@ -20,7 +20,10 @@ export const GAMES_HANDLERS = {
     g.feed = [...(g.feed ?? []).slice(-2), { kind: "checkin", ...b }];
   },
   "tier.earned": (g, b) => { g.feed = [...(g.feed ?? []).slice(-2), { kind: "tier", ...b }]; },
-  "prompt.shown": (g, b) => { g.prompt = b; },
+  "prompt.shown": (g, b) => {
+    g.prompt = b;
+    if (b.n != null) g.scheduled_prompts = (g.scheduled_prompts ?? []).filter((x) => x.n !== b.n);
+  },
   "prompt.scheduled": (g, b) => { g.scheduled_prompts = [...(g.scheduled_prompts ?? []), b]; },
   "market.changed": (g, b) => { g.market_zone = b.zone; },
 };

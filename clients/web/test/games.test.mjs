@@ -60,3 +60,14 @@ test("prices in minor units without floats", () => {
   assert.equal(toMinor("12.345", "USD"), null);
   assert.equal(toMinor("abc", "USD"), null);
 });
+
+test("a scheduled prompt leaves the queue when it is shown", () => {
+  const st = new RoomState();
+  st.applySnapshot({ room: "r", phase: "show", seat_count: 2, tiers: [], you: { user: "h", name: "H", role: "host", tier: "vip" },
+    seats: [], members: [], member_count: 1, consultations: [], chat: [], games: { scheduled_prompts: [] } });
+  st.applyEvent("prompt.scheduled", { n: 1, id: "show_starting", at: 100 });
+  st.applyEvent("prompt.scheduled", { n: 2, id: "vote_now", at: 200 });
+  st.applyEvent("prompt.shown", { id: "show_starting", params: {}, by: null, at: 100, n: 1 });
+  assert.deepEqual(st.games.scheduled_prompts.map((x) => x.n), [2]);
+  assert.equal(st.games.prompt.id, "show_starting");
+});

@@ -72,7 +72,7 @@ export function gamesCards(st, ui, act, now) {
     voteBlock(st, ui, act, host, shopper),
     guessBlock(st, ui, act, host, shopper),
     lotteryBlock(st, ui, act, host),
-    host ? promptSender(ui, act) : null,
+    host ? promptSender(st, ui, act) : null,
     marketBlock(st, ui, act, now)));
   out.push(boardCard(st));
   return out;
@@ -277,19 +277,26 @@ function drawHref(d) {
 }
 
 // ---------------------------------------------------------------- prompts and market
-function promptSender(ui, act) {
+function promptSender(st, ui, act) {
   const select = keep("prompt-id", () => h("select", { class: "input", "aria-label": "prompt", onChange: () => ui.rerender() }));
   const id = select.value || "raise_hand_invite";
   select.replaceChildren(...Object.keys(PROMPTS).map((p) => h("option", { value: p, selected: p === id }, t(`games.prompt.name.${p}`))));
   select.value = id;
   const inputs = PROMPTS[id].map((name) => [name, ui.input(`prompt-${name}`, { placeholder: t("games.prompt.param", { name }), maxLength: 100 })]);
+  const later = ui.input("prompt-minutes", { placeholder: t("games.prompt.in_minutes"), type: "number", min: "1", max: "10080" });
+  const queued = st.games.scheduled_prompts ?? [];
   return h("div", { class: "game", id: "game-prompt" },
     h("h3", { class: "game-title" }, t("games.prompt.title")),
-    h("div", { class: "game-form" }, select, inputs.map(([, el]) => el),
+    h("div", { class: "game-form" }, select, inputs.map(([, el]) => el), later,
       button(t("games.prompt.send"), () => {
         const params = Object.fromEntries(inputs.map(([n, el]) => [n, el.value.trim()]).filter(([, v]) => v));
-        act("prompt.send", { id, params });
-      }, { kind: "primary", small: true })));
+        const minutes = Number.parseFloat(later.value);
+        // The server fires it by its own clock; ours only has to be within a minute of it.
+        if (minutes > 0) act("prompt.schedule", { id, params, at: Date.now() / 1000 + minutes * 60 }).then((r) => { if (r) later.value = ""; });
+        else act("prompt.send", { id, params });
+      }, { kind: "primary", small: true })),
+    queued.length ? h("ul", { class: "muted scheduled" }, queued.map((x) => h("li", {},
+      t("games.prompt.scheduled_at", { name: t(`games.prompt.name.${x.id}`), time: fmtIn(undefined, x.at, { timeStyle: "short" }) })))) : null);
 }
 
 function fmtIn(zone, epoch, opts = { dateStyle: "medium", timeStyle: "short" }) {
