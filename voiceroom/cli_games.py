@@ -14,7 +14,9 @@ from voiceroom.games.schedule import suggest_prime_time
 from voiceroom.room.errors import RuleError
 
 
-def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_arguments(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> dict[str, argparse.ArgumentParser]:
     v = sub.add_parser(
         "verify-draw",
         help="recompute a lottery draw from its lottery.drawn event (JSON); exit 0 if it holds",
@@ -27,6 +29,7 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--window", default="20-23", help="local hours START-END (default 20-23)")
     p.add_argument("--days", type=int, default=7)
     p.add_argument("--json", action="store_true", help="print JSON")
+    return {"verify-draw": v, "prime-time": p}
 
 
 def verify_draw_main(args: argparse.Namespace) -> int:
