@@ -283,7 +283,7 @@ function promptSender(st, ui, act) {
   select.replaceChildren(...Object.keys(PROMPTS).map((p) => h("option", { value: p, selected: p === id }, t(`games.prompt.name.${p}`))));
   select.value = id;
   const inputs = PROMPTS[id].map((name) => [name, ui.input(`prompt-${name}`, { placeholder: t("games.prompt.param", { name }), maxLength: 100 })]);
-  const later = ui.input("prompt-minutes", { placeholder: t("games.prompt.in_minutes"), type: "number", min: "1", max: "10080" });
+  const later = ui.input("prompt-later", { placeholder: t("games.prompt.in_minutes"), type: "number", min: "1", max: "10080" });
   const queued = st.games.scheduled_prompts ?? [];
   return h("div", { class: "game", id: "game-prompt" },
     h("h3", { class: "game-title" }, t("games.prompt.title")),
