@@ -29,6 +29,8 @@ function keep(key, make) {
 
 /** Text another person typed, isolated so its direction cannot reorder our sentence. */
 const iso = (text) => "\u2068" + String(text ?? "") + "\u2069";
+/** "A, B and C" in the viewer's language (Arabic uses its own comma and "و"). */
+const list = (items) => new Intl.ListFormat(locale(), { type: "conjunction" }).format(items);
 const isolateAll = (params) => Object.fromEntries(Object.entries(params ?? {}).map(([k, v]) => [k, iso(v)]));
 
 export function currencyDigits(currency) {
@@ -146,7 +148,7 @@ function voteBlock(st, ui, act, host, shopper) {
 
 function voteResult(v) {
   if (!v.winners.length) return h("p", { class: "muted" }, t("games.vote.no_votes"));
-  const names = v.winners.map((i) => iso(v.options[i])).join(", ");
+  const names = list(v.winners.map((i) => iso(v.options[i])));
   return h("div", { class: "game-result" },
     h("p", { class: "vote-result" }, t("games.vote.result", { options: names })),
     h("p", { class: "muted" }, v.options.map((o, i) => `${o}: ${formatNumber(v.tallies[i])}`).join(" · ")));
@@ -258,7 +260,7 @@ function drawResult(st, d, ui) {
     won ? h("p", { class: "notice you-won" }, t("games.lottery.you_won", { prize: iso(d.prize) })) : null,
     h("p", {}, t("games.lottery.drawn", { prize: iso(d.prize), n: d.winners.length, entrants: d.entrants.length })),
     d.winners.length
-      ? h("p", { class: "winners" }, t("games.lottery.winner_list", { names: d.winner_names.map(iso).join(", ") }))
+      ? h("p", { class: "winners" }, t("games.lottery.winner_list", { names: list(d.winner_names.map(iso)) }))
       : h("p", { class: "muted" }, t("games.lottery.no_winner")),
     h("p", { class: ["verify", `verify-${state}`], dataset: { verify: state } },
       t(state === "ok" ? "games.lottery.verified" : state === "failed" ? "games.lottery.verify_failed" : "games.lottery.checking")),
