@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from pathlib import Path
 
 from voiceroom.client import Bot, BotConfig, RoomClient
 from voiceroom.client.bot import pick_amount, pick_option
@@ -120,4 +121,23 @@ async def test_300_bots_vote_and_guess(make_server: ServerFactory) -> None:
         assert all(b.client and b.client.state.games.get("last_vote") == vote for b in bots)
     finally:
         await asyncio.gather(*(b.stop() for b in bots))
+        await host.close()
+
+
+async def test_no_frame_before_the_welcome_with_a_durable_store(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Joins are journaled and answered after their commit; a room.count made meanwhile
+    must not reach a newcomer ahead of their welcome (RoomClient refuses that order)."""
+    h = await make_server(
+        store=f"sqlite:///{tmp_path / 'store.db'}", data_dir=tmp_path, count_interval=0.0
+    )
+    host = await RoomClient.join(h.base, h.token("host", "host"))
+    try:
+        for start in range(0, 120, 40):
+            clients = await asyncio.gather(
+                *(RoomClient.join(h.base, h.token(f"u{i}")) for i in range(start, start + 40))
+            )
+            await asyncio.gather(*(c.close() for c in clients))
+    finally:
         await host.close()
