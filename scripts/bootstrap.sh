@@ -3,6 +3,8 @@
 # in .venv, and the Python dependencies. Sourced by scripts/serve.sh and scripts/test.sh.
 #   VOICEROOM_SKIP_APT=1   do not touch system packages
 #   VOICEROOM_WITH_BROWSER=0  skip chromium (the server needs none; the browser test does)
+#   VOICEROOM_WITH_NET_TOOLS=0  skip what the network tests run (tests/net: coturn, nftables,
+#                               iproute2, nginx, certutil); defaults to VOICEROOM_WITH_BROWSER
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -76,6 +78,9 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # postgresql: the store's tests run on a real PostgreSQL (scripts/pg_test.sh).
 want_pkgs=(libopus0 espeak-ng sox postgresql)
 if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core fonts-noto-cjk); fi
+if [ "${VOICEROOM_WITH_NET_TOOLS:-${VOICEROOM_WITH_BROWSER:-1}}" = "1" ]; then
+  want_pkgs+=(coturn nftables iproute2 nginx libnss3-tools)
+fi
 for p in "${want_pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VOICEROOM_SKIP_APT:-0}" != "1" ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]} (details: $BOOT_LOG)" >&2

@@ -89,7 +89,7 @@ def test_error_keeps_the_request_id_when_readable() -> None:
 
 
 def test_every_command_and_control_has_a_schema() -> None:
-    controls = {"ping", "sync", "leave", "media.offer"}
+    controls = {"ping", "sync", "leave", "media.offer", "media.ice"}
     assert set(p.SCHEMAS) == set(c.COMMANDS) | set(games_commands.COMMANDS) | controls
     assert p.STR_CAPS[("media.offer", "sdp")] > p.MAX_STR_CHARS
 

@@ -1,6 +1,7 @@
 """The ``voiceroom`` command: a thin layer over Config, Server and auth.
 
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
+                [--tls-cert cert.pem --tls-key key.pem] [--media-public-ip IP]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
 voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
@@ -53,6 +54,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         help="run the WebRTC media plane (default on; --no-media: signalling only)",
     )
     s.add_argument("--music-dir", metavar="DIR", help="folder of tracks hosts may play")
+    s.add_argument("--tls-cert", help="PEM certificate chain: https + wss on the same port")
+    s.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    s.add_argument(
+        "--media-public-ip", help="address to advertise for media (NAT 1:1, e.g. a cloud VM)"
+    )
     s.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
     )
@@ -131,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=args.port,
                 media=args.media,
                 music_dir=args.music_dir,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                media_public_ip=args.media_public_ip,
                 log_level=args.log_level,
                 store=args.store,
                 data_dir=args.data_dir,

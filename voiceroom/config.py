@@ -12,6 +12,16 @@ TOML layout (every key optional)::
     snapshot_every = 200
     chat_retention_days = 90
 
+    tls_cert = "/etc/voiceroom/tls/fullchain.pem"   # https + wss on `port`
+    tls_key = "/etc/voiceroom/tls/privkey.pem"
+    trusted_proxies = ["127.0.0.1"]          # whose X-Forwarded-For/-Proto are believed
+    media_bind = ["0.0.0.0"]                 # default: follow `host`
+    media_public_ip = "203.0.113.7"          # NAT 1:1: advertised instead of the bound IP
+    media_port_min = 40000
+    media_port_max = 40199
+    turn_urls = ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+    turn_secret = "..."                      # coturn static-auth-secret (use-auth-secret)
+
     [room]              # voiceroom.room.RoomConfig defaults for new rooms
     seat_count = 8
     reconnect_grace = 20.0
@@ -33,6 +43,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.resources
+import ipaddress
 import logging
 import re
 import tomllib
@@ -44,13 +56,26 @@ from pathlib import Path
 from typing import Any, Union
 
 from voiceroom.errors import VoiceroomError
+from voiceroom.ice import WILDCARDS, IceSettings, MediaNet, follow_host
 from voiceroom.room.errors import RuleError
 from voiceroom.room.model import RoomConfig
 
 ENV_PREFIX = "VOICEROOM_"
-DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "clients" / "web"
+
+
+def default_web_root() -> Path | None:
+    """The web client: ``voiceroom/web`` inside an installed wheel (setup.py copies it
+    there), else ``clients/web`` of a source checkout; ``web_root`` in the config wins."""
+    packaged = importlib.resources.files("voiceroom") / "web"
+    if packaged.is_dir() and (packaged / "index.html").is_file():
+        return Path(str(packaged))
+    source = Path(__file__).resolve().parent.parent / "clients" / "web"
+    return source if source.is_dir() else None
+
+
+DEFAULT_WEB_ROOT = default_web_root()
 # Package data: a synthesized warm-up loop (scripts/make_demo_music.py) for --demo.
-DEMO_MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
+DEMO_MUSIC_DIR = Path(str(importlib.resources.files("voiceroom") / "assets" / "music"))
 
 
 class ConfigError(VoiceroomError):
@@ -100,6 +125,31 @@ class Config:
     data_dir: Path = Path("var")
     snapshot_every: int = 200  # journal entries between two snapshots of a room
     chat_retention_days: float = 0.0  # chat older than this is pruned; 0 keeps it all
+    # Media addressing (docs/deploy.md, docs/adr/0004-media-addressing.md). media_bind:
+    # IPs the media plane binds and gathers on; empty follows `host` (127.0.0.1: loopback
+    # only; 0.0.0.0/::: every interface). media_public_ip: advertised instead of the bound
+    # address (NAT 1:1, like Janus' nat_1_1_mapping). media_port_min..max: the UDP range
+    # a firewall must open (0, 0: any ephemeral port); one port per peer.
+    media_bind: tuple[str, ...] = ()
+    media_public_ip: str | None = None
+    media_ipv6: bool = True
+    media_port_min: int = 0
+    media_port_max: int = 0
+    # STUN/TURN, handed to clients in welcome (voiceroom.ice). TURN credentials: static
+    # (turn_username/turn_password) or time-limited from turn_secret (coturn use-auth-secret).
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    turn_secret: str = ""
+    turn_ttl: float = 3600.0
+    ice_transport_policy: str = "all"  # "relay": clients send media through TURN only
+    media_server_ice: bool = True  # the server's own peers gather STUN/TURN candidates too
+    # TLS: https + wss on `port` when both are set
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs)
+    trusted_proxies: tuple[str, ...] = ()
     # Logging
     log_level: str = "info"
     log_json: bool = True
@@ -129,6 +179,50 @@ class Config:
             raise ConfigError("snapshot_every must be >= 1 and chat_retention_days >= 0")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"unknown log_level {self.log_level!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key go together")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: not an IP or network: {proxy!r}") from None
+        try:
+            self.ice_settings()
+            self.media_net()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def ice_settings(self) -> IceSettings:
+        return IceSettings(
+            stun_urls=self.stun_urls,
+            turn_urls=self.turn_urls,
+            turn_username=self.turn_username,
+            turn_password=self.turn_password,
+            turn_secret=self.turn_secret,
+            turn_ttl=self.turn_ttl,
+            transport_policy=self.ice_transport_policy,
+        )
+
+    def media_net(self) -> MediaNet:
+        if any(a in WILDCARDS for a in self.media_bind):
+            addresses: tuple[str, ...] = ()  # every interface
+        elif self.media_bind:
+            addresses = tuple(
+                dict.fromkeys(a for b in self.media_bind for a in (follow_host(b) or (b,)))
+            )
+        else:
+            addresses = follow_host(self.host)
+        return MediaNet(
+            addresses=addresses,
+            public_ip=self.media_public_ip or None,
+            ipv6=self.media_ipv6,
+            port_min=self.media_port_min,
+            port_max=self.media_port_max,
+        )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -140,6 +234,7 @@ NON_SETTING_ENV = frozenset(
         "VOICEROOM_SKIP_APT",
         "VOICEROOM_SKIP_NPM",
         "VOICEROOM_WITH_BROWSER",
+        "VOICEROOM_WITH_NET_TOOLS",
         "VOICEROOM_UPDATE_SCREENSHOTS",
     }
     # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
@@ -391,6 +486,37 @@ SETTING_DOCS: dict[str, str] = {
     "music_rescan_interval": "Seconds between checks of `music_dir` for added or removed "
     "tracks (listed off the event loop).",
     "media_settings": "Media-plane settings, the `[media_settings]` table below.",
+    # media addressing, STUN/TURN, TLS, proxies (docs/deploy.md)
+    "media_bind": "IP addresses the media plane binds and gathers ICE candidates on; "
+    "`0.0.0.0` (or `::`): every interface. Empty: follow `host` (`127.0.0.1`: loopback "
+    "only; a wildcard: every interface).",
+    "media_public_ip": "Address advertised in the server's ICE candidates instead of the "
+    "bound one of the same family (a server behind 1:1 NAT, like Janus' "
+    "`nat_1_1_mapping`). Empty: the bound address (or what STUN finds, with `stun_urls`).",
+    "media_ipv6": "Gather IPv6 candidates when binding every interface.",
+    "media_port_min": "Lowest UDP port for media; with `media_port_max` the range a "
+    "firewall must open, one port per connected member. 0 and 0: ephemeral ports.",
+    "media_port_max": "Highest UDP port for media (see `media_port_min`).",
+    "stun_urls": "STUN servers (`stun:host[:port]`) handed to clients in `welcome` and "
+    "used by the server's own peers.",
+    "turn_urls": "TURN servers (`turn:host[:port][?transport=udp|tcp]`, "
+    "`turns:host[:port]`) handed to clients in `welcome`, with credentials from "
+    "`turn_secret` or `turn_username`/`turn_password`.",
+    "turn_username": "Static TURN username (coturn `lt-cred-mech`); never expires.",
+    "turn_password": "Static TURN password for `turn_username`.",
+    "turn_secret": "Shared secret for time-limited TURN credentials (coturn "
+    "`use-auth-secret` + `static-auth-secret`; TURN REST API). Takes precedence over "
+    "static credentials.",
+    "turn_ttl": "Lifetime in seconds of time-limited TURN credentials (at least 60); "
+    "clients refresh them with `media.ice` before they expire.",
+    "ice_transport_policy": "`all`, or `relay`: clients send media only through the TURN "
+    "relays (needs `turn_urls`).",
+    "media_server_ice": "The server's own peers gather STUN/TURN candidates too (off: "
+    "host candidates only, right when the server has a public address).",
+    "tls_cert": "PEM certificate chain: `serve` speaks https and wss on `port` (with `tls_key`).",
+    "tls_key": "PEM private key of `tls_cert`.",
+    "trusted_proxies": "Reverse proxies (IPs or CIDR networks) whose `X-Forwarded-For` and "
+    "`X-Forwarded-Proto` are believed; from anyone else they are ignored.",
     # durable store (docs/adr/0001-store.md)
     "store": "Where rooms are kept across restarts: `memory` (nothing survives the process; "
     "the library default), `none` (nothing journaled), `sqlite` (`<data_dir>/voiceroom.db`; "

@@ -15,6 +15,7 @@ import contextlib
 import resource
 import secrets
 import signal
+import ssl
 import time
 from typing import Any
 
@@ -22,7 +23,7 @@ from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
 from voiceroom.auth import issue_token
-from voiceroom.config import DEMO_MUSIC_DIR, Config
+from voiceroom.config import DEMO_MUSIC_DIR, Config, ConfigError
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.room.model import Role
@@ -33,6 +34,7 @@ from voiceroom.store import Store, open_store
 from voiceroom.store.writer import StoreWriter
 
 DEMO_ROOM = "demo"
+SERVER_ICE_USER = "voiceroom-server"  # the TURN username's user part for the server's peers
 
 
 def demo_config(config: Config) -> Config:
@@ -113,7 +115,16 @@ class Server:
         self.log = get_logger()
         self.metrics = Metrics()
         if media_factory is None and config.media:
-            media_factory = default_media_factory(config.media_settings)
+            ice = config.ice_settings()
+            media_factory = default_media_factory(
+                config.media_settings,
+                net=config.media_net(),
+                ice_servers=(
+                    (lambda: ice.servers(SERVER_ICE_USER, time.time())[0])
+                    if config.media_server_ice
+                    else None
+                ),
+            )
         self.store: Store = open_store(config.store, config.data_dir)
         self.writer = StoreWriter(self.store)
         self.metrics.collector(self._store_metrics)
@@ -136,6 +147,18 @@ class Server:
         """The bound port (useful with ``port=0``)."""
         assert self._port is not None, "server not started"
         return self._port
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """https + wss on the same port when ``tls_cert``/``tls_key`` are set."""
+        if self.config.tls_cert is None or self.config.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
+        return ctx
 
     async def start(self) -> None:
         started = time.perf_counter()
@@ -161,6 +184,7 @@ class Server:
             ping_timeout=self.config.ping_interval,
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),
             server_header="voiceroom",
+            ssl=self.ssl_context(),
         )
         self._port = self._ws.sockets[0].getsockname()[1]
         self.ready_seconds = time.perf_counter() - started
@@ -170,6 +194,7 @@ class Server:
             port=self.port,
             nofile=after,
             nofile_before=before,
+            tls=self.config.tls,
             media=self.registry.media_factory is not None,
             store=getattr(self.store, "safe_url", self.store.url),
             rooms_recovered=len(recovered),
@@ -182,7 +207,8 @@ class Server:
         await self.registry.forget_if_ended(DEMO_ROOM)
         await self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
-        base = f"http://{host}:{self.port}/?token="
+        scheme = "https" if self.config.tls else "http"
+        base = f"{scheme}://{host}:{self.port}/?token="
         now = time.time()
         self.demo_links_expire_at = now + int(self.config.token_ttl)
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the

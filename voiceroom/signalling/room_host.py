@@ -106,6 +106,7 @@ class RoomHost:
     ) -> None:
         self.id = room_id
         self.config = config
+        self.ice = config.ice_settings()
         # The room and the cores beside it; every change goes through its entry points.
         self.venue = recovered.venue if recovered is not None else Venue(room_id, config.room)
         self.metrics = metrics
@@ -278,6 +279,9 @@ class RoomHost:
             "server_time": now,
             "reconnect_grace": self.room.config.reconnect_grace,
             "media": self.media is not None,
+            "address": conn.address,
+            "secure": conn.secure,
+            **self.ice.wire(user, now),
         }
         body = {
             "session": session,
