@@ -32,6 +32,7 @@ import contextlib
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,7 @@ from voiceroom.client.connection import RoomClient
 from voiceroom.client.errors import ClientError, ServerError
 from voiceroom.client.media import MediaPeer
 from voiceroom.client.state import RoomState
+from voiceroom.games.errors import GamesCode
 from voiceroom.room.errors import ErrorCode
 
 # Refusals that only mean "not now": the bot waits for the room to change and tries again.
@@ -65,12 +67,23 @@ _NOT_NOW = frozenset(
         ErrorCode.RATE_LIMITED,
         ErrorCode.IN_CONSULTATION,
         ErrorCode.CONSULTATION_ACTIVE,
+        GamesCode.GAME_NOT_OPEN,  # the vote / round closed before our turn
     }
 )
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_TONE_NOT_HEARD = 3
+
+
+def pick_option(user: str, options: int) -> int:
+    """A bot's vote when none is given: stable per user id (tests can predict tallies)."""
+    return zlib.crc32(user.encode()) % options
+
+
+def pick_amount(user: str) -> int:
+    """A bot's guess when none is given: 1.00 to 200.00 in minor units, stable per user."""
+    return 100 + zlib.crc32(b"guess:" + user.encode()) % 19_901
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,11 @@ class BotConfig:
     consult_after: float = 5.0  # seconds after the show started
     consult_for: float | None = None  # end it after this long (None: leave it running)
     end_after: float | None = None  # end the room this long after joining
+    # Games (load): play every vote / guess-the-price round that opens
+    vote: bool = False
+    vote_option: int | None = None  # None: an option picked from the user id (stable)
+    guess: bool = False
+    guess_amount: int | None = None  # minor units; None: picked from the user id
     # Lifetime
     duration: float | None = None  # leave after this long (None: until the room ends)
     leave_at_end: bool = True  # leave (free the seat) rather than just disconnect
@@ -113,6 +131,8 @@ class BotReport:
     tone_levels: dict[float, float] = field(default_factory=dict)  # peak level heard
     errors: list[str] = field(default_factory=list)
     resumes: int = 0
+    votes: dict[int, int] = field(default_factory=dict)  # vote id -> option cast
+    guesses: dict[int, int] = field(default_factory=dict)  # round id -> amount guessed
 
 
 Log = Callable[[str], None]
@@ -226,6 +246,8 @@ class Bot:
         if cfg.speak or cfg.accept_invites:
             await self._seek_seat(state)
         self._sync_publishing(state)
+        if cfg.vote or cfg.guess:
+            await self._play(state)
         if cfg.auto_promote and state.queue:
             head = state.queue[0]["user"]
             if await self._try(self._require_client().promote(head), f"promote {head}"):
@@ -254,6 +276,25 @@ class Bot:
             elif await self._try(client.raise_hand(), "raise hand"):
                 self._hand_raised = True
                 self.say("raised hand")
+
+    async def _play(self, state: RoomState) -> None:
+        """Vote in an open poll and guess in an open round, once each."""
+        client = self._require_client()
+        poll = state.games.get("vote")
+        if self.config.vote and poll and poll["id"] not in self.report.votes:
+            n = len(poll["options"])
+            option = self.config.vote_option
+            option = pick_option(client.user, n) if option is None else option % n
+            self.report.votes[poll["id"]] = option  # once per poll, whatever the answer
+            if await self._try(client.vote(option), f"vote {option}"):
+                self.say(f"voted {option} in vote {poll['id']}")
+        round_ = state.games.get("guess")
+        if self.config.guess and round_ and round_["id"] not in self.report.guesses:
+            amount = self.config.guess_amount
+            amount = pick_amount(client.user) if amount is None else amount
+            self.report.guesses[round_["id"]] = amount
+            if await self._try(client.guess(amount), f"guess {amount}"):
+                self.say(f"guessed {amount} in round {round_['id']}")
 
     def _sync_publishing(self, state: RoomState) -> None:
         if self.media is None:
@@ -408,6 +449,10 @@ def configs_from_args(args: argparse.Namespace) -> list[BotConfig]:
         consult_after=args.consult_after,
         consult_for=args.consult_for,
         end_after=args.end_after,
+        vote=args.vote,
+        vote_option=args.vote_option,
+        guess=args.guess,
+        guess_amount=args.guess_amount,
         duration=args.duration,
     )
     if args.count < 1:

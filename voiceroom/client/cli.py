@@ -54,6 +54,11 @@ def add_bot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     h.add_argument("--consult-after", type=float, default=5.0, metavar="S")
     h.add_argument("--consult-for", type=float, metavar="S")
     h.add_argument("--end-after", type=float, metavar="S", help="end the room")
+    games = p.add_argument_group("games (load)")
+    games.add_argument("--vote", action="store_true", help="vote in every vote that opens")
+    games.add_argument("--vote-option", type=int, metavar="N", help="0-based (default: by id)")
+    games.add_argument("--guess", action="store_true", help="guess in every price round")
+    games.add_argument("--guess-amount", type=int, metavar="MINOR", help="(default: by id)")
     p.add_argument("--duration", type=float, metavar="S", help="leave after S seconds")
     p.add_argument("--quiet", action="store_true")
     return p

@@ -203,6 +203,15 @@ class MusicChanged(Event):
     loop: bool
 
 
+@dataclass(frozen=True, slots=True)
+class TierChanged(Event):
+    """A member's tier changed (grown by the games core, or set by the server API)."""
+
+    TYPE: ClassVar[str] = "member.tier"
+    user: str
+    tier: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     MemberJoined,
     MemberLeft,
@@ -221,4 +230,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RequestStatus,
     ChatPosted,
     MusicChanged,
+    TierChanged,
 )

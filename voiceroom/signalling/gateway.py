@@ -152,6 +152,17 @@ class Gateway:
         claims = verify_token(self.config.secret, token, room=wanted or None)
         if len(claims.room) > MAX_ROOM_ID_CHARS:
             raise AuthError(HTTPStatus.BAD_REQUEST, "room id too long", "bad_request")
+        if any(ord(ch) < 32 for ch in claims.user):
+            # Ids are joined by line feeds in a lottery's published entrant list.
+            raise AuthError(HTTPStatus.BAD_REQUEST, "user id has control characters", "bad_request")
+        if claims.tier not in self.config.room.tiers:
+            # A typo'd tier would silently rank last in the queue: refuse it, by name.
+            known = ", ".join(self.config.room.tiers)
+            raise AuthError(
+                HTTPStatus.FORBIDDEN,
+                f"unknown tier {claims.tier!r} in the join token (known: {known})",
+                "unknown_tier",
+            )
         resume_raw = _first(query, "resume")
         resume = None
         if resume_raw is not None:

@@ -435,9 +435,12 @@ class RoomHost:
             self.speaking_now.discard(user)
             audience = self._ring_audience.pop(user, None)  # those who saw it start
         frame = encode_event(MediaSpeaking(user, speaking), None)
+        # The connections of now: a send held behind the store must not reach someone who
+        # joins meanwhile before their welcome (which already says who is speaking).
+        conns = list(self.conns.items())
 
         def send() -> None:
-            for viewer, conn in self.conns.items():
+            for viewer, conn in conns:
                 if audience is None or viewer in audience:
                     conn.send(frame)
 
@@ -459,6 +462,7 @@ class RoomHost:
     def _refresh_rings(self) -> None:
         """After a change of state: a 1v1 that started, ended or switched mode changes
         who may see a ring that is on now; tell exactly those whose view changed."""
+        conns = list(self.conns.items())  # as in speaking(): the connections of now
         for user in self.speaking_now:
             old = self._ring_audience.get(user)
             new = self._speaking_audience(user)
@@ -474,7 +478,7 @@ class RoomHost:
                 on: bytes = on,
                 off: bytes = off,
             ) -> None:
-                for viewer, conn in self.conns.items():
+                for viewer, conn in conns:
                     saw, sees = old is None or viewer in old, new is None or viewer in new
                     if saw != sees:
                         conn.send(on if sees else off)
@@ -494,9 +498,12 @@ class RoomHost:
             return
         self._count_sent, self._count_at = count, now
         frame = encode_event(RoomCount(count), None)
+        # The connections of now: held behind the store, this must not reach a member who
+        # joins meanwhile ahead of their welcome (which carries the count already).
+        conns = list(self.conns.values())
 
         def send() -> None:
-            for conn in self.conns.values():
+            for conn in conns:
                 conn.send(frame)
 
         self._ephemeral(send)

@@ -11,6 +11,7 @@ import { myCard } from "./views/me.js";
 import { hostCard, agentCard } from "./views/staff.js";
 import { chatLines } from "./views/chat.js";
 import { farewell, goneCard } from "./views/gone.js";
+import { gamesCards } from "./views/games.js";
 
 const WS_PATH = "/ws"; // voiceroom.config.Config.ws_path
 const JOIN_CHECK_PATH = "/api/join-check"; // voiceroom.signalling.gateway.JOIN_CHECK_PATH
@@ -216,6 +217,7 @@ function render() {
   ];
   if (st.isModerator) sections.push(hostCard(st, ui, act));
   if (st.role === "agent") sections.push(agentCard(st, act));
+  sections.push(...gamesCards(st, ui, act, now));
   fill($("main"), sections);
   renderChat();
   if (focused?.isConnected && focused !== document.activeElement) {
