@@ -54,6 +54,9 @@ def add_bot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     h.add_argument("--consult-after", type=float, default=5.0, metavar="S")
     h.add_argument("--consult-for", type=float, metavar="S")
     h.add_argument("--end-after", type=float, metavar="S", help="end the room")
+    shop = p.add_argument_group("shopping (listener token)")
+    shop.add_argument("--claim", action="store_true", help="claim every flash sale as it opens")
+    shop.add_argument("--claim-quantity", type=int, default=1, metavar="N", help="units per claim")
     p.add_argument("--duration", type=float, metavar="S", help="leave after S seconds")
     p.add_argument("--quiet", action="store_true")
     return p

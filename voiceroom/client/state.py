@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceroom.client.shop import ShopState
+
 Wire = dict[str, Any]
 
 CHAT_KEPT = 200
@@ -49,6 +51,7 @@ class RoomState:
     consultations: dict[int, Wire] = field(default_factory=dict)
     music: Wire | None = None
     chat: deque[Wire] = field(default_factory=lambda: deque(maxlen=CHAT_KEPT))
+    shop: ShopState = field(default_factory=ShopState)  # snapshot.shop and shop events
 
     @property
     def seated(self) -> bool:
@@ -84,10 +87,13 @@ class RoomState:
         self.music = snap.get("music")
         self.chat.clear()
         self.chat.extend(snap.get("chat") or ())
+        self.shop.load(snap.get("shop"))
 
     def apply(self, event: Event) -> None:
         """Fold one event into the mirror. Unknown types are ignored (newer servers)."""
         t, b = event.type, event.body
+        if self.shop.apply(event):
+            return
         if t == "member.joined":
             m = b["member"]
             if m["user"] not in self.members:
