@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ from voiceroom.room.routing import MUSIC_SOURCE, Routing, make_mix
 from voiceroom.room.rules import RULES
 
 MAX_NAME_CHARS = 64
+SERVER_USER = "@server"  # who server-only commands act as (never a member)
 MAX_NOTE_CHARS = 200
 MAX_TRACK_CHARS = 200
 
@@ -185,6 +186,9 @@ class Room:
         self.moderator_muted: set[str] = set()  # follows the user, not the seat
         self.banned: set[str] = set()
         self.music: Music | None = None
+        # The server's music library as data (names music.play accepts), None when the
+        # server has none: set by the host through set_tracks, never read from disk here.
+        self.tracks: tuple[str, ...] | None = None
         self.chat: deque[ChatMessageView] = deque(maxlen=self.config.chat_history)
         self.version = 0  # bumped on every change; the media plane re-reads routing on change
         self._seq = 0
@@ -210,6 +214,25 @@ class Room:
             )
         out: list[Emit] = []
         _HANDLERS[type(command)](self, member, command, now, out)
+        self.version += 1
+        return out
+
+    def handle_as_server(self, command: c.Command, now: float) -> list[Emit]:
+        """Apply a command on the server's own authority (HTTP API, demo setup): it acts
+        as a host that is not a member, so moderation commands work and self-service ones
+        (take a seat, raise a hand) are refused as they would be for a non-member. Role
+        rules are the caller's; phase rules still apply. State unchanged on error."""
+        if self.phase is Phase.ENDED:
+            raise RuleError(ErrorCode.ROOM_ENDED, "the room has ended")
+        if self.phase not in RULES[type(command)].phases:
+            raise RuleError(
+                ErrorCode.WRONG_PHASE, f"{command.TYPE} is not allowed during {self.phase.value}"
+            )
+        if type(command) not in SERVER_COMMANDS:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"{command.TYPE} needs a member")
+        server = Member(SERVER_USER, "voiceroom", Role.HOST, "vip", "en", joined_at=now)
+        out: list[Emit] = []
+        _HANDLERS[type(command)](self, server, command, now, out)
         self.version += 1
         return out
 
@@ -242,6 +265,11 @@ class Room:
             self._seat(member.user, HOST_SEAT, "taken", out)
         self.version += 1
         return out
+
+    def set_tracks(self, names: Iterable[str] | None) -> None:
+        """Server-only: the music library's track names (None: no library). An outside
+        fact entered as data, so music.play is checked here after the role check."""
+        self.tracks = None if names is None else tuple(names)
 
     def disconnect(self, user: str, now: float) -> list[Emit]:
         """The connection dropped: seat and queue place are kept for the grace period."""
@@ -707,9 +735,12 @@ class Room:
 
     # ------------------------------------------------------------------ handlers: music
     def _play_music(self, m: Member, cmd: c.PlayMusic, now: float, out: list[Emit]) -> None:
-        track = cmd.track.strip()
-        if not track or len(track) > MAX_TRACK_CHARS:
-            raise RuleError(ErrorCode.INVALID_ARGUMENT, "bad track name")
+        track = cmd.track
+        if self.tracks is None:
+            raise RuleError(ErrorCode.MEDIA_ERROR, "this server has no music library")
+        # Exactly the names the library lists: no paths, hidden files or non-audio files.
+        if not track or len(track) > MAX_TRACK_CHARS or track not in self.tracks:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"unknown track {track[:80]!r}")
         if not (math.isfinite(cmd.gain) and 0.0 <= cmd.gain <= 1.0):
             raise RuleError(ErrorCode.INVALID_ARGUMENT, "gain must be between 0 and 1")
         self.music = Music(track, cmd.gain, cmd.loop)
@@ -1000,3 +1031,23 @@ _HANDLERS: dict[type[c.Command], Handler] = {
 }
 
 HANDLED: frozenset[type[c.Command]] = frozenset(_HANDLERS)
+
+# What the server may do on its own authority: moderation that needs no seat, stage or
+# library of its own (the HTTP API's mute / remove / set-role / schedule / start / end).
+SERVER_COMMANDS: frozenset[type[c.Command]] = frozenset(
+    {
+        c.InviteToSeat,
+        c.Demote,
+        c.LockSeat,
+        c.UnlockSeat,
+        c.MuteSeat,
+        c.UnmuteSeat,
+        c.Promote,
+        c.Deny,
+        c.ScheduleShow,
+        c.StartShow,
+        c.EndRoom,
+        c.Kick,
+        c.SetRole,
+    }
+)
