@@ -21,6 +21,7 @@ import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from voiceroom.commerce.core import Shop
 from voiceroom.room import commands as rc
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
@@ -56,7 +57,9 @@ class SideCore(Protocol):
 # Factories for the side cores, in order (each takes the room's config). Adding a core is one
 # line here and one in ``protocol`` (its command types).
 SideCoreFactory = Callable[[RoomConfig], SideCore]
-CORES: tuple[SideCoreFactory, ...] = ()
+CORES: tuple[SideCoreFactory, ...] = (
+    lambda config: Shop(),  # commerce: showcase, flash sales, coupon drops, group buys
+)
 
 
 def merge_command_names(*groups: Iterable[type[rc.Command]]) -> dict[str, type[rc.Command]]:

@@ -9,7 +9,6 @@ handler runs. Never renumber or rename: clients localise by code.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, cast
 
 from voiceroom.room.errors import RuleError
 
@@ -46,8 +45,7 @@ class CommerceCode(StrEnum):
 
 def fail(code: CommerceCode, message: str) -> RuleError:
     """``raise fail(...)``: a RuleError with a commerce code."""
-    # RuleError takes any StrEnum code once the venue lands; cast until then.
-    return RuleError(cast(Any, code), message)
+    return RuleError(code, message)
 
 
 __all__ = ["CommerceCode", "fail"]

@@ -326,9 +326,14 @@ class RoomHost:
     def _publish(self, emits: Iterable[Emit], after: After) -> None:
         members = self.room.members
         for emit in emits:
-            self.seq += 1
-            frame = encode_event(emit.event, self.seq)
-            self.replay.append(Numbered(self.seq, emit, frame))
+            if getattr(type(emit.event), "EPHEMERAL", False):
+                # A throttled counter (sale.left, group.progress): no seq, never replayed;
+                # the next snapshot or lifecycle event carries the value.
+                frame = encode_event(emit.event, None)
+            else:
+                self.seq += 1
+                frame = encode_event(emit.event, self.seq)
+                self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
             if to.roles is None:
                 targets: Iterable[Connection] = list(self.conns.values())
