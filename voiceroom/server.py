@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import resource
 import secrets
 import signal
@@ -19,13 +20,16 @@ from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
 from voiceroom.auth import issue_token
+from voiceroom.commerce.commands import AddProduct
+from voiceroom.commerce.demo import DEMO_PRODUCTS
 from voiceroom.config import DEMO_MUSIC_DIR, Config
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
+from voiceroom.room.errors import RuleError
 from voiceroom.room.model import Role
 from voiceroom.signalling.gateway import Gateway
 from voiceroom.signalling.media_bridge import MediaRoomFactory, default_media_factory
-from voiceroom.signalling.room_host import Registry
+from voiceroom.signalling.room_host import Registry, RoomHost
 
 DEMO_ROOM = "demo"
 
@@ -104,7 +108,9 @@ class Server:
 
     def open_demo(self) -> dict[str, str]:
         """Open the persistent demo room; returns ready-made join links by persona."""
-        self.registry.open(DEMO_ROOM, persistent=True)
+        room = self.registry.open(DEMO_ROOM, persistent=True)
+        for product in DEMO_PRODUCTS:  # the demo shop, through the server-only entry point
+            room.submit(functools.partial(self._demo_product, room, product))
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         base = f"http://{host}:{self.port}/?token="
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
@@ -130,6 +136,12 @@ class Server:
             )
             for label, user, name, role, tier, locale in personas
         }
+
+    def _demo_product(self, room: RoomHost, product: AddProduct) -> None:
+        try:
+            room.server_command(product)
+        except RuleError as exc:  # e.g. product_exists: a room brought back from the store
+            self.log.info("demo product not added", product=product.id, code=str(exc.code))
 
     async def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
         if self._ws is None or self._stopped.is_set():

@@ -241,6 +241,16 @@ class RoomHost:
         conn.send(encode_reply(req.id, {"seq": self.seq}))
         self._run_after(after)
 
+    def server_command(self, cmd: c.Command) -> list[Emit]:
+        """Run a command as the server (the demo catalog, the HTTP API): no role check
+        (the caller authorised it), the phase rules still hold. Raises RuleError."""
+        entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
+        emits = self.venue.handle_as_server(cmd, self.clock(), entropy=entropy)
+        after: After = []
+        self._publish(emits, after)
+        self._run_after(after)
+        return emits
+
     def sync(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return
