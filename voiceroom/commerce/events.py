@@ -212,8 +212,9 @@ class CouponLeft(Event):
 # --- group buys ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class GroupDealUpdated(Event):
-    """The group buy, and why: started, closed, ended, room_ended, completed (a group
-    completed)."""
+    """The group buy, and why: started, group_started (a first joiner opened a group:
+    its clock runs), completed (a group completed), expired (the filling group ran out of
+    time), closed, ended, room_ended."""
 
     TYPE: ClassVar[str] = "group.updated"
     deal: GroupDealView

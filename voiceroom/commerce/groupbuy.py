@@ -203,6 +203,7 @@ class GroupBuys:
         if due is not None:
             self._expire(deal, due, "expired", out)
             filling = None
+        started = filling is None
         if filling is None:
             filling = Group(
                 deal.id,
@@ -223,7 +224,10 @@ class GroupBuys:
             self._complete(deal, filling, out)
         else:
             out.append(Emit(to_users(*filling.members), GroupStatus(filling.view(), "joined")))
-            self._progress(deal, filling, now, out)
+            if started:  # once per group: everyone learns its clock (expires_at)
+                out.append(Emit(EVERYONE, GroupDealUpdated(deal.view(), "group_started")))
+            else:
+                self._progress(deal, filling, now, out)
 
     def leave(
         self, actor: Actor, cmd: c.LeaveGroup, now: float, entropy: bytes, out: list[Emit]

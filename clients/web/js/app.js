@@ -218,9 +218,10 @@ function render() {
       // Everyone: the snapshot's count, then room.count (staff also count joins and leaves).
       h("span", { class: "muted count", id: "member-count" }, t("stage.members", { n: st.memberCount }))),
     seatGrid(st, ui, act)),
-    ...shopSections(st, app.shop, ui, ask, act, now),
     myCard(st, ui, act, now),
   ];
+  // The shop: under the stage for moderators; on top for shoppers (what is on sale first).
+  sections.splice(st.isModerator ? 1 : 0, 0, ...shopSections(st, app.shop, ui, ask, act, now));
   if (st.isModerator) sections.push(hostCard(st, ui, act));
   if (st.role === "agent") sections.push(agentCard(st, act));
   fill($("main"), sections);

@@ -264,7 +264,7 @@ function controlsCard(st, shop, ui, act) {
   const pPrice = text(ui, "product-price", { inputmode: "decimal", placeholder: "199.00" });
   const currency = select(ui, "product-currency", CURRENCIES.map((c) => [c, c]));
   const stock = num(ui, "product-stock", 20, { min: "0" });
-  const image = text(ui, "product-image", { type: "url", placeholder: "https://…" });
+  const image = text(ui, "product-image", { placeholder: "https://… or /img/…", dir: "ltr" });
   body.push(h("h3", {}, t("shopctl.add_product")), h("form", {
     class: "shop-form", id: "product-form",
     onSubmit: (e) => {

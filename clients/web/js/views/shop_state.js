@@ -57,7 +57,7 @@ export class ShopState {
     return found;
   }
   /** The open sale on a product, if any (the showcase card shows its price). */
-  saleOf(productId) { return this.liveSales.find((s) => s.product === productId && s.state !== "scheduled") ?? null; }
+  saleOf(productId) { return this.liveSales.find((s) => s.product === productId && s.state === "open") ?? null; }
 }
 
 const HANDLERS = {
