@@ -19,6 +19,7 @@ from voiceroom.commerce.core import HANDLED
 from voiceroom.commerce.errors import CommerceCode
 from voiceroom.commerce.events import EVENT_TYPES
 from voiceroom.commerce.rules import RULES
+from voiceroom.room import commands as c_room
 from voiceroom.room.commands import Command
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.model import Role
@@ -145,3 +146,38 @@ def test_missing_move_is_wrong_state() -> None:
     with pytest.raises(RuleError) as err:
         shop.handle(actor("a"), c.LeaveGroup(1), 2.0)
     assert err.value.code is CommerceCode.WRONG_STATE
+
+
+# --- the same table through the Venue: role first, then phase, for every shop command ----
+def venue_with(role: Role) -> tuple[Any, str]:
+    from voiceroom.room.model import Profile
+    from voiceroom.venue import Venue
+
+    venue = Venue("tables")
+    venue.join(Profile("boss", "Boss", Role.HOST, "vip"), 0.0)
+    user = "boss" if role is Role.HOST else "actor"
+    if role is not Role.HOST:
+        venue.join(Profile(user, "A", role, "new"), 0.0)
+    shop = venue.cores[0]
+    shop.handle(ACTOR_AS[Role.HOST], dress(), 0.0)
+    return venue, user
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+@pytest.mark.parametrize("cmd_type", list(CASES), ids=lambda t: t.TYPE)
+def test_venue_checks_the_shop_rules_first(cmd_type: type[Command], role: Role) -> None:
+    venue, user = venue_with(role)
+    shop = venue.cores[0]
+    command = SAMPLES.get(cmd_type) or cmd_type()
+    before = shop.fingerprint()
+    if role not in RULES[cmd_type].roles:
+        with pytest.raises(RuleError) as err:
+            venue.handle(user, command, 1.0, entropy=ENTROPY)
+        assert err.value.code is ErrorCode.FORBIDDEN
+        assert shop.fingerprint() == before
+    # The room ended: every shop command is refused, whoever sends it (role first).
+    venue.handle("boss", c_room.EndRoom(), 2.0)
+    with pytest.raises(RuleError) as err:
+        venue.handle(user, command, 3.0, entropy=ENTROPY)
+    expected = ErrorCode.FORBIDDEN if role not in RULES[cmd_type].roles else ErrorCode.ROOM_ENDED
+    assert err.value.code is expected
