@@ -216,6 +216,7 @@ function controlsCard(st, shop, ui, act) {
     const minutes = num(ui, "sale-minutes", 5, { min: "1" });
     const perUser = num(ui, "sale-per-user", 1, { min: "1", max: "100" });
     const vip = num(ui, "sale-vip", 0, { min: "0" });
+    const startsIn = num(ui, "sale-starts-in", 0, { min: "0" });
     body.push(h("h3", {}, t("shopctl.start_sale")), h("form", {
       class: "shop-form", id: "sale-form",
       onSubmit: (e) => {
@@ -225,10 +226,12 @@ function controlsCard(st, shop, ui, act) {
         if (minor === null || minor === undefined) return bad();
         const body2 = { product: p.id, price: minor, quantity: Number(qty.value), duration: Number(minutes.value) * 60, per_user_limit: Number(perUser.value) };
         if (Number(vip.value) > 0) Object.assign(body2, { early_tier: "vip", early_seconds: Number(vip.value) });
+        if (Number(startsIn.value) > 0) body2.starts_at = Date.now() / 1000 + Number(startsIn.value) * 60;
         act("sale.start", body2);
       },
     }, field(t("shopctl.product"), product), field(t("shopctl.sale_price"), salePrice), field(t("shopctl.quantity"), qty),
     field(t("shopctl.minutes"), minutes), field(t("shopctl.per_user"), perUser), field(t("shopctl.vip_first"), vip),
+    field(t("shopctl.starts_in"), startsIn),
     h("button", { type: "submit", class: "btn btn-primary btn-sm" }, t("shopctl.start"))));
     // Group buy
     const gProduct = select(ui, "group-product", products);
@@ -252,10 +255,17 @@ function controlsCard(st, shop, ui, act) {
   const uses = num(ui, "coupon-uses", 50, { min: "1" });
   const pct = num(ui, "coupon-pct", 10, { min: "1", max: "100" });
   const cMinutes = num(ui, "coupon-minutes", 10, { min: "1" });
+  const cTier = select(ui, "coupon-tier", [["", t("shopctl.everyone")], ...(st.tiers ?? []).map((x) => [x, tierName(x)])]);
   body.push(h("h3", {}, t("shopctl.drop_coupons")), h("form", {
     class: "shop-form", id: "coupon-form",
-    onSubmit: (e) => { e.preventDefault(); act("coupon.drop", { duration: Number(cMinutes.value) * 60, uses: Number(uses.value), percent_off: Number(pct.value) }); },
+    onSubmit: (e) => {
+      e.preventDefault();
+      const drop = { duration: Number(cMinutes.value) * 60, uses: Number(uses.value), percent_off: Number(pct.value) };
+      if (cTier.value) drop.tier = cTier.value;
+      act("coupon.drop", drop);
+    },
   }, field(t("shopctl.uses"), uses), field(t("shopctl.percent"), pct), field(t("shopctl.minutes"), cMinutes),
+  field(t("shopctl.coupon_tier"), cTier),
   h("button", { type: "submit", class: "btn btn-primary btn-sm" }, t("shopctl.drop"))));
   // Add a product
   const id = text(ui, "product-id", { maxlength: "64", placeholder: "dress-2" });
