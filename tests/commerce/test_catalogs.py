@@ -36,3 +36,15 @@ def test_every_code_has_a_message(code: CommerceCode) -> None:
 
 def test_no_code_in_two_cores() -> None:
     assert not {c.value for c in CommerceCode} & {c.value for c in ErrorCode}
+
+
+def test_core_limits_fit_the_wire() -> None:
+    """Journaled commands are replayed through protocol.parse_body: a server-side caller
+    must not get past the core with a value the wire would refuse on replay."""
+    from voiceroom import protocol
+    from voiceroom.commerce import checks
+
+    assert checks.MAX_IMAGE_CHARS <= protocol.MAX_STR_CHARS
+    assert checks.MAX_URL_CHARS <= protocol.MAX_STR_CHARS
+    assert checks.MAX_LIST_ITEMS <= protocol.MAX_ITEMS
+    assert checks.MAX_OPTIONS <= protocol.MAX_ITEMS and checks.MAX_LOCALES <= protocol.MAX_ITEMS

@@ -17,7 +17,10 @@ from voiceroom.commerce.errors import CommerceCode, fail
 MAX_ID_CHARS: Final = 64
 MAX_TITLE_CHARS: Final = 200
 MAX_URL_CHARS: Final = 2048
-MAX_IMAGE_CHARS: Final = 64 * 1024  # room for a small data: URL
+# Commands are journaled and replayed in their wire form (protocol.parse_body), so no
+# field may hold more than the wire allows, even from a server-side caller.
+MAX_IMAGE_CHARS: Final = 4096  # protocol.MAX_STR_CHARS: room for a tiny data: URL
+MAX_LIST_ITEMS: Final = 32  # protocol.MAX_ITEMS: explicit coupon codes, options, titles
 MAX_LOCALES: Final = 16
 MAX_OPTIONS: Final = 20
 MAX_OPTION_CHARS: Final = 40
