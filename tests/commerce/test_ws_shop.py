@@ -157,3 +157,26 @@ async def test_a_thousand_claimants_for_a_hundred_units(make_server: ServerFacto
     # Throttled: the stock counter reached each member a handful of times, not 100.
     lefts = [f for f in shoppers[-1].frames if f["type"] == "sale.left"]
     assert len(lefts) <= elapsed / 1.0 + 2, (len(lefts), elapsed)
+
+
+async def test_counters_are_not_replayed_on_resume(make_server: ServerFactory) -> None:  # noqa: F811
+    h = await make_server()
+    host = await h.join("host", "host")
+    await host.ok("product.add", DRESS)
+    start = {"product": "dress", "price": 9900, "quantity": 50, "duration": 60}
+    await host.ok("sale.start", start)
+    ann = await h.join("ann")
+    last = ann.last_seq or ann.welcome["seq"]
+    await ann.drop()
+    bob = await h.join("bob")
+    await bob.ok("sale.claim", {"sale": 1})
+    assert (await bob.next("sale.left"))["body"]["left"] == 49  # sent live, without seq
+    await host.ok("chat.send", {"text": "next up: the oud"})
+    back = await h.join("ann", resume=last)
+    assert back.welcome["body"]["resumed"] is True and back.welcome["body"]["snapshot"] is None
+    await back.next("chat.message")
+    replayed = [f["type"] for f in back.frames[1:]]
+    assert "chat.message" in replayed and "sale.left" not in replayed
+    # The next snapshot carries the latest count.
+    sync = await back.ok("sync")
+    assert sync["body"]["snapshot"]["shop"]["sales"][0]["left"] == 49
