@@ -291,6 +291,12 @@ def encode_error(id: int | None, code: StrEnum, message: str) -> bytes:
     return _pack({"v": VERSION, "type": "error", "id": id, "code": code.value, "message": message})
 
 
+def is_ephemeral(event: Event) -> bool:
+    """A high-rate counter a core throttles itself (``EPHEMERAL = True`` on its class, e.g.
+    ``sale.left``): sent without ``seq``, never journaled, never replayed on resume."""
+    return bool(getattr(type(event), "EPHEMERAL", False))
+
+
 def encode_event(event: Event, seq: int | None) -> bytes:
     """A room event; ``seq`` None for ephemeral events that resume does not replay."""
     frame: dict[str, Any] = {"v": VERSION, "type": event.TYPE}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tests.signalling.conftest import make_server  # noqa: F401 - the fixture
@@ -16,8 +15,7 @@ WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
 
 async def test_demo_room_has_products(make_server: ServerFactory) -> None:  # noqa: F811
     h = await make_server()
-    links = h.server.open_demo()
-    await asyncio.sleep(0.2)  # the catalog jobs run on the room's task
+    links = await h.server.open_demo()  # the catalog is committed when this returns
     url = links["listener-vip"].replace("http://", "ws://").replace("/?token=", "/ws?token=")
     shopper = await Client.open(url)
     shop = shopper.welcome["body"]["snapshot"]["shop"]
@@ -27,7 +25,6 @@ async def test_demo_room_has_products(make_server: ServerFactory) -> None:  # no
     for p in shop["products"]:  # the images ship with the web client (its static root)
         assert (WEB / p["image"].lstrip("/")).is_file(), p["image"]
     # Opening the demo again (a restart with the room kept) adds nothing twice.
-    h.server.open_demo()
-    await asyncio.sleep(0.2)
+    await h.server.open_demo()
     assert len(h.room(DEMO_ROOM).venue.cores[0].catalog.products) == len(DEMO_PRODUCTS)
     await shopper.close()

@@ -25,7 +25,7 @@ from voiceroom.commerce.events import (
     ProductUpdated,
     ProductView,
 )
-from voiceroom.commerce.lifecycle import Throttle
+from voiceroom.commerce.lifecycle import Throttle, ValueEq
 from voiceroom.commerce.money import check_amount, check_currency, exponent
 from voiceroom.room.commands import Command
 from voiceroom.room.events import EVERYONE, Emit
@@ -79,7 +79,7 @@ class Product:
 Handler = Callable[["Catalog", Actor, Any, float, bytes, list[Emit]], None]
 
 
-class Catalog:
+class Catalog(ValueEq):
     def __init__(self, config: ShopConfig, throttle: Throttle) -> None:
         self.config = config
         self.throttle = throttle

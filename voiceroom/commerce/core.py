@@ -35,7 +35,7 @@ from voiceroom.commerce.events import (
     SaleView,
 )
 from voiceroom.commerce.groupbuy import DealState, GroupBuys
-from voiceroom.commerce.lifecycle import Throttle
+from voiceroom.commerce.lifecycle import Throttle, ValueEq
 from voiceroom.commerce.rules import RULES
 from voiceroom.commerce.sale import Sales, SaleState
 from voiceroom.room.commands import Command
@@ -82,7 +82,7 @@ _DISPATCH = _merge()
 HANDLED: frozenset[type[Command]] = frozenset(_DISPATCH)
 
 
-class Shop:
+class Shop(ValueEq):
     """The commerce side core (``venue.CORES``). Not thread-safe, like the room."""
 
     NAME: ClassVar[str] = "shop"

@@ -24,7 +24,7 @@ from voiceroom.commerce.config import ShopConfig
 from voiceroom.commerce.errors import CommerceCode, fail
 from voiceroom.commerce.events import CouponClaimed, CouponDropView, CouponLeft, CouponUpdated
 from voiceroom.commerce.events import CouponView as CouponView
-from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, next_state
+from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, ValueEq, next_state
 from voiceroom.commerce.money import check_amount, check_currency
 from voiceroom.room.commands import Command
 from voiceroom.room.events import EVERYONE, Emit, to_users
@@ -122,7 +122,7 @@ def _code(value: Any) -> str:
     return value
 
 
-class Coupons:
+class Coupons(ValueEq):
     def __init__(self, config: ShopConfig, catalog: Catalog, throttle: Throttle) -> None:
         self.config = config
         self.catalog = catalog

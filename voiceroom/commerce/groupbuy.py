@@ -27,7 +27,7 @@ from voiceroom.commerce.events import (
     GroupStatus,
     GroupView,
 )
-from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, next_state
+from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, ValueEq, next_state
 from voiceroom.commerce.money import check_amount, exponent
 from voiceroom.room.commands import Command
 from voiceroom.room.events import EVERYONE, Emit, to_users
@@ -139,7 +139,7 @@ class Deal:
 Handler = Callable[["GroupBuys", Actor, Any, float, bytes, list[Emit]], None]
 
 
-class GroupBuys:
+class GroupBuys(ValueEq):
     def __init__(self, config: ShopConfig, catalog: Catalog, throttle: Throttle) -> None:
         self.config = config
         self.catalog = catalog

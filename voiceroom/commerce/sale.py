@@ -19,7 +19,7 @@ from voiceroom.commerce.catalog import Catalog
 from voiceroom.commerce.config import ShopConfig
 from voiceroom.commerce.errors import CommerceCode, fail
 from voiceroom.commerce.events import ClaimView, SaleClaimed, SaleLeft, SaleUpdated, SaleView
-from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, next_state
+from voiceroom.commerce.lifecycle import Move, Throttle, Trigger, ValueEq, next_state
 from voiceroom.commerce.money import check_amount, exponent
 from voiceroom.room.commands import Command
 from voiceroom.room.events import EVERYONE, Emit, to_users
@@ -124,7 +124,7 @@ class Sale:
 Handler = Callable[["Sales", Actor, Any, float, bytes, list[Emit]], None]
 
 
-class Sales:
+class Sales(ValueEq):
     def __init__(self, config: ShopConfig, catalog: Catalog, throttle: Throttle) -> None:
         self.config = config
         self.catalog = catalog
