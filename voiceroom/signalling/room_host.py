@@ -433,10 +433,12 @@ class RoomHost:
             audience = self._ring_audience.pop(user, None)  # those who saw it start
         frame = encode_event(MediaSpeaking(user, speaking), None)
 
+        # The connections of now (see _broadcast_count): none whose welcome is still held.
+        targets = [c for v, c in self.conns.items() if audience is None or v in audience]
+
         def send() -> None:
-            for viewer, conn in self.conns.items():
-                if audience is None or viewer in audience:
-                    conn.send(frame)
+            for conn in targets:
+                conn.send(frame)
 
         self._ephemeral(send)
 
@@ -491,9 +493,12 @@ class RoomHost:
             return
         self._count_sent, self._count_at = count, now
         frame = encode_event(RoomCount(count), None)
+        # The connections of now: one that joins later (its welcome still held for the
+        # store) must not get this before its welcome when the frame is released.
+        targets = list(self.conns.values())
 
         def send() -> None:
-            for conn in self.conns.values():
+            for conn in targets:
                 conn.send(frame)
 
         self._ephemeral(send)
