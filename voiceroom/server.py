@@ -128,6 +128,7 @@ class Server:
         self.gateway = Gateway(config, self.registry, self.metrics)
         self._ws: WsServer | None = None
         self._port: int | None = None
+        self.demo_links_expire_at = 0.0  # epoch seconds, set by open_demo
         self._stopped = asyncio.Event()
         self._pruner: asyncio.Task[None] | None = None
         self.ready_seconds = 0.0  # start() to listening, recovery included
@@ -190,6 +191,8 @@ class Server:
                 self.log.info("demo product kept", product=product.id, code=str(exc.code))
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         base = f"http://{host}:{self.port}/?token="
+        now = time.time()
+        self.demo_links_expire_at = now + int(self.config.token_ttl)
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
         # product is for Middle East shoppers, and RTL is seen from the first demo.
         personas: list[tuple[str, str, str, Role, str, str]] = [
@@ -210,6 +213,7 @@ class Server:
                 tier=tier,
                 locale=locale,
                 ttl=self.config.token_ttl,
+                now=now,
             )
             for label, user, name, role, tier, locale in personas
         }
