@@ -533,6 +533,10 @@ class RoomHost:
             to = emit.to
             if to.roles is None:
                 targets: Iterable[Connection] = list(self.conns.values())
+            elif not to.roles:
+                # Named users only (a claim's sale.claimed, a queue position): look them up
+                # instead of scanning every connection, once per claim in a 1,000-claim burst.
+                targets = [conn for user in to.users if (conn := self.conns.get(user))]
             else:
                 roles, users = to.roles, to.users
                 targets = [
