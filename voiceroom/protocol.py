@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Final, Union
 
 import msgpack
 
+from voiceroom.commerce.commands import COMMAND_TYPES as SHOP_COMMAND_TYPES
 from voiceroom.errors import VoiceroomError
 from voiceroom.games.commands import COMMAND_TYPES as GAMES_COMMAND_TYPES
 from voiceroom.room.commands import COMMANDS, Command
@@ -126,7 +127,7 @@ CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
 # Every wire name a client may send: the room's commands, each side core's, and controls.
 # A name claimed twice raises at import (tests/test_venue.py checks it too).
 MESSAGES: dict[str, type[Command]] = merge_command_names(
-    COMMANDS.values(), CONTROL_TYPES, GAMES_COMMAND_TYPES
+    COMMANDS.values(), CONTROL_TYPES, SHOP_COMMAND_TYPES, GAMES_COMMAND_TYPES
 )
 
 # Per-field string caps that differ from MAX_STR_CHARS.
@@ -296,6 +297,12 @@ def encode_reply(id: int, body: Mapping[str, Any] | None = None) -> bytes:
 
 def encode_error(id: int | None, code: StrEnum, message: str) -> bytes:
     return _pack({"v": VERSION, "type": "error", "id": id, "code": code.value, "message": message})
+
+
+def is_ephemeral(event: Event) -> bool:
+    """A high-rate counter a core throttles itself (``EPHEMERAL = True`` on its class, e.g.
+    ``sale.left``): sent without ``seq``, never journaled, never replayed on resume."""
+    return bool(getattr(type(event), "EPHEMERAL", False))
 
 
 def encode_event(event: Event, seq: int | None) -> bytes:

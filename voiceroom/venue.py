@@ -21,6 +21,7 @@ import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from voiceroom.commerce.core import Shop
 from voiceroom.games.core import Games
 from voiceroom.games.events import TierEarned
 from voiceroom.room import commands as rc
@@ -59,6 +60,7 @@ class SideCore(Protocol):
 # line here and one in ``protocol`` (its command types).
 SideCoreFactory = Callable[[RoomConfig], SideCore]
 CORES: tuple[SideCoreFactory, ...] = (
+    lambda config: Shop(),  # commerce: showcase, flash sales, coupon drops, group buys
     lambda config: Games(),  # engagement: lotteries, guesses, votes, leaderboards, tiers
 )
 

@@ -8,7 +8,9 @@ A bot joins with a token, and then, as asked:
   so promotion needs no renegotiation);
 - **listens**: records what it hears to a WAV file, and checks for expected tones (FFT);
 - **hosts**: auto-promotes the speaker queue, starts the show, starts and ends a 1v1
-  consultation on a schedule, ends the room.
+  consultation on a schedule, ends the room;
+- **shops** (``--claim``): claims every flash sale the moment it opens, once, and keeps
+  what it was told (claim ids, or the refusal: sold_out, limit_reached, sale_closed...).
 
 Library use::
 
@@ -22,6 +24,7 @@ Command line (``voiceroom bot --help``)::
     voiceroom bot ws://localhost:8765 --token $HOST --auto-promote --start-show-after 5 \\
         --consult auto --consult-after 10 --consult-for 20
     voiceroom bot ws://localhost:8765 --secret $S --room demo --count 50 --record-dir out/
+    voiceroom bot ws://localhost:8765 --secret $S --room demo --count 200 --no-media --claim
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ _NOT_NOW = frozenset(
         GamesCode.GAME_NOT_OPEN,  # the vote / round closed before our turn
     }
 )
+# Claim refusals that may change: try again on the next change of the room.
+_CLAIM_LATER = frozenset({"early_access", "sale_not_open", "rate_limited"})
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -116,6 +121,9 @@ class BotConfig:
     vote_option: int | None = None  # None: an option picked from the user id (stable)
     guess: bool = False
     guess_amount: int | None = None  # minor units; None: picked from the user id
+    # Shopping
+    claim: bool = False  # claim each flash sale once, as soon as it opens
+    claim_quantity: int = 1
     # Lifetime
     duration: float | None = None  # leave after this long (None: until the room ends)
     leave_at_end: bool = True  # leave (free the seat) rather than just disconnect
@@ -133,6 +141,8 @@ class BotReport:
     resumes: int = 0
     votes: dict[int, int] = field(default_factory=dict)  # vote id -> option cast
     guesses: dict[int, int] = field(default_factory=dict)  # round id -> amount guessed
+    claims: dict[int, int] = field(default_factory=dict)  # sale id -> claim id
+    claim_refusals: dict[int, str] = field(default_factory=dict)  # sale id -> error code
 
 
 Log = Callable[[str], None]
@@ -248,6 +258,8 @@ class Bot:
         self._sync_publishing(state)
         if cfg.vote or cfg.guess:
             await self._play(state)
+        if cfg.claim:
+            await self._claim_sales(state)
         if cfg.auto_promote and state.queue:
             head = state.queue[0]["user"]
             if await self._try(self._require_client().promote(head), f"promote {head}"):
@@ -295,6 +307,28 @@ class Bot:
             self.report.guesses[round_["id"]] = amount
             if await self._try(client.guess(amount), f"guess {amount}"):
                 self.say(f"guessed {amount} in round {round_['id']}")
+
+    async def _claim_sales(self, state: RoomState) -> None:
+        """One claim per open sale; a refusal that is final is kept, not retried."""
+        client = self._require_client()
+        for sale in state.shop.open_sales():
+            sale_id = int(sale["id"])
+            if sale_id in self.report.claims or sale_id in self.report.claim_refusals:
+                continue
+            try:
+                await client.claim_sale(sale_id, self.config.claim_quantity)
+            except ServerError as exc:
+                if str(exc.code) in _CLAIM_LATER:
+                    continue
+                self.report.claim_refusals[sale_id] = str(exc.code)
+                self.say(f"sale {sale_id}: {exc.code}")
+                continue
+            except ClientError as exc:
+                self._error(f"claim sale {sale_id}", exc)
+                continue
+            mine = [k for k in state.shop.claims if int(k["sale"]) == sale_id]
+            self.report.claims[sale_id] = int(mine[-1]["id"]) if mine else 0
+            self.say(f"sale {sale_id}: claimed")
 
     def _sync_publishing(self, state: RoomState) -> None:
         if self.media is None:
@@ -453,6 +487,8 @@ def configs_from_args(args: argparse.Namespace) -> list[BotConfig]:
         vote_option=args.vote_option,
         guess=args.guess,
         guess_amount=args.guess_amount,
+        claim=args.claim,
+        claim_quantity=args.claim_quantity,
         duration=args.duration,
     )
     if args.count < 1:

@@ -59,6 +59,9 @@ def add_bot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     games.add_argument("--vote-option", type=int, metavar="N", help="0-based (default: by id)")
     games.add_argument("--guess", action="store_true", help="guess in every price round")
     games.add_argument("--guess-amount", type=int, metavar="MINOR", help="(default: by id)")
+    shop = p.add_argument_group("shopping (listener token)")
+    shop.add_argument("--claim", action="store_true", help="claim every flash sale as it opens")
+    shop.add_argument("--claim-quantity", type=int, default=1, metavar="N", help="units per claim")
     p.add_argument("--duration", type=float, metavar="S", help="leave after S seconds")
     p.add_argument("--quiet", action="store_true")
     return p

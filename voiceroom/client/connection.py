@@ -37,6 +37,7 @@ from voiceroom.client.errors import (
     ServerError,
     parse_code,
 )
+from voiceroom.client.shop import ShopVerbs
 from voiceroom.client.state import Event, RoomState, Wire
 from voiceroom.protocol import CloseCode, decode_server, encode_request
 
@@ -80,8 +81,9 @@ def ws_url(url: str, token: str | None = None, *, resume: int | None = None) -> 
     return urlunsplit((scheme, parts.netloc, path, urlencode(query), "")), token
 
 
-class RoomClient:
-    """One member's session in one room. Create it with :meth:`join`."""
+class RoomClient(ShopVerbs):
+    """One member's session in one room. Create it with :meth:`join`. The shop's verbs
+    (``claim_sale``, ``start_sale``...) come from :class:`ShopVerbs`."""
 
     def __init__(
         self,

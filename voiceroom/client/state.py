@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceroom.client.shop import ShopState
+
 Wire = dict[str, Any]
 
 CHAT_KEPT = 200
@@ -51,6 +53,7 @@ class RoomState:
     music: Wire | None = None
     chat: deque[Wire] = field(default_factory=lambda: deque(maxlen=CHAT_KEPT))
     games: Wire = field(default_factory=dict)  # the snapshot's "games", kept current
+    shop: ShopState = field(default_factory=ShopState)  # snapshot.shop and shop events
 
     @property
     def seated(self) -> bool:
@@ -87,10 +90,13 @@ class RoomState:
         self.chat.clear()
         self.chat.extend(snap.get("chat") or ())
         self.games = dict(snap.get("games") or {})
+        self.shop.load(snap.get("shop"))
 
     def apply(self, event: Event) -> None:
         """Fold one event into the mirror. Unknown types are ignored (newer servers)."""
         t, b = event.type, event.body
+        if self.shop.apply(event):
+            return
         if t == "member.joined":
             m = b["member"]
             if m["user"] not in self.members:

@@ -40,6 +40,7 @@ from voiceroom.protocol import (
     encode_event,
     encode_message,
     encode_reply,
+    is_ephemeral,
 )
 from voiceroom.room import commands as c
 from voiceroom.room.core import Room
@@ -437,12 +438,11 @@ class RoomHost:
         frame = encode_event(MediaSpeaking(user, speaking), None)
         # The connections of now: a send held behind the store must not reach someone who
         # joins meanwhile before their welcome (which already says who is speaking).
-        conns = list(self.conns.items())
+        targets = [c for v, c in self.conns.items() if audience is None or v in audience]
 
         def send() -> None:
-            for viewer, conn in conns:
-                if audience is None or viewer in audience:
-                    conn.send(frame)
+            for conn in targets:
+                conn.send(frame)
 
         self._ephemeral(send)
 
@@ -498,12 +498,12 @@ class RoomHost:
             return
         self._count_sent, self._count_at = count, now
         frame = encode_event(RoomCount(count), None)
-        # The connections of now: held behind the store, this must not reach a member who
-        # joins meanwhile ahead of their welcome (which carries the count already).
-        conns = list(self.conns.values())
+        # The connections of now: one that joins later (its welcome still held for the
+        # store) must not get this before its welcome when the frame is released.
+        targets = list(self.conns.values())
 
         def send() -> None:
-            for conn in conns:
+            for conn in targets:
                 conn.send(frame)
 
         self._ephemeral(send)
@@ -524,15 +524,24 @@ class RoomHost:
         members = self.room.members
         numbered: list[tuple[int, Emit, dict[str, Any]]] = []
         for emit in emits:
-            self.seq += 1
-            # One wire body for both the frame and the journal's event record.
-            body = dataclasses.asdict(emit.event)
-            numbered.append((self.seq, emit, body))
-            frame = encode_message(emit.event.TYPE, body, seq=self.seq)
-            self.replay.append(Numbered(self.seq, emit, frame))
+            if is_ephemeral(emit.event):
+                # A throttled counter (sale.left, group.progress): no seq, not journaled,
+                # never replayed; the next snapshot or lifecycle event carries the value.
+                frame = encode_event(emit.event, None)
+            else:
+                self.seq += 1
+                # One wire body for both the frame and the journal's event record.
+                body = dataclasses.asdict(emit.event)
+                numbered.append((self.seq, emit, body))
+                frame = encode_message(emit.event.TYPE, body, seq=self.seq)
+                self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
             if to.roles is None:
                 targets: Iterable[Connection] = list(self.conns.values())
+            elif not to.roles:
+                # Named users only (a claim's sale.claimed, a queue position): look them up
+                # instead of scanning every connection, once per claim in a 1,000-claim burst.
+                targets = [conn for user in to.users if (conn := self.conns.get(user))]
             else:
                 roles, users = to.roles, to.users
                 targets = [
