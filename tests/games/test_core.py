@@ -16,7 +16,7 @@ from voiceroom.games import events as ge
 from voiceroom.games.checkin import Streak
 from voiceroom.room import ErrorCode, Role, RuleError
 from voiceroom.room import commands as c
-from voiceroom.room.events import EVERYONE, Emit, Event, TierChanged
+from voiceroom.room.events import EVERYONE, Emit, Event, TierChanged, to_users
 
 from .helpers import SEED, Pair, events_of, fingerprint
 
@@ -303,9 +303,12 @@ class CouponClaimed(Event):  # the commerce core's event, as the games core sees
 
 
 def test_claims_from_commerce_score_by_event_name() -> None:
+    # Commerce sends a claim to the claimant alone: that one named user is credited.
     p = show("a")
-    p.games.react([Emit(EVERYONE, CouponClaimed("a"))], 3.0)
+    p.games.react([Emit(to_users("a"), CouponClaimed("a"))], 3.0)
     assert p.games.boards.room.points["a"] == 3 and p.games.interactions["a"] == 1
+    p.games.react([Emit(EVERYONE, CouponClaimed("a"))], 4.0)  # a broadcast credits nobody
+    assert p.games.boards.room.points["a"] == 3
 
 
 # --- tiers ------------------------------------------------------------------------------------

@@ -33,13 +33,10 @@ from voiceroom.room.rules import Rule
 # Interactions that count towards growing out of the `new` tier (wins and mic time do not).
 INTERACTIONS = frozenset({"chat", "vote", "guess", "checkin", "claim"})
 
-# Commerce events that count as a claim, by wire name, and the field naming the shopper.
+# Commerce events that count as a claim, by wire name: a flash-sale claim and a coupon,
+# both sent to the claimant alone (so the shopper is the one named user of the audience).
 # By name so the games core needs nothing of commerce; absent events simply never come.
-CLAIM_EVENTS: dict[str, str] = {
-    "coupon.claimed": "user",
-    "order.placed": "user",
-    "group.joined": "user",
-}
+CLAIM_EVENTS: frozenset[str] = frozenset({"sale.claimed", "coupon.claimed"})
 
 # Which state object owns which command: (attribute on Games, that module's handlers).
 _PARTS: tuple[tuple[str, Mapping[type[Command], Handler]], ...] = (
@@ -144,10 +141,10 @@ class Games:
             if fn is not None:
                 fn(self, emit.event, now, out)
             else:
-                field = CLAIM_EVENTS.get(emit.event.TYPE)
-                user = getattr(emit.event, field, None) if field else None
-                if isinstance(user, str):
-                    self._credit(user, "claim", now, out)
+                named = emit.to.users
+                if emit.event.TYPE in CLAIM_EVENTS and emit.to.roles == frozenset():
+                    if len(named) == 1:
+                        self._credit(next(iter(named)), "claim", now, out)
         self.boards.flush(now, self.roster, out)
         return out
 
