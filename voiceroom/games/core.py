@@ -142,9 +142,9 @@ class Games:
                 fn(self, emit.event, now, out)
             else:
                 named = emit.to.users
-                if emit.event.TYPE in CLAIM_EVENTS and emit.to.roles == frozenset():
-                    if len(named) == 1:
-                        self._credit(next(iter(named)), "claim", now, out)
+                to_one = emit.to.roles == frozenset() and len(named) == 1
+                if emit.event.TYPE in CLAIM_EVENTS and to_one:
+                    self._credit(next(iter(named)), "claim", now, out)
         self.boards.flush(now, self.roster, out)
         return out
 
