@@ -240,6 +240,8 @@ NON_SETTING_ENV = frozenset(
     # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
     | {"VOICEROOM_TEST_POSTGRES", "VOICEROOM_TEST_POSTGRES_URL"}
     | {"VOICEROOM_CRASH_TRIALS", "VOICEROOM_CRASH_SEED"}
+    # tests/commerce's SIGKILL-during-a-flash-sale test
+    | {"VOICEROOM_CLAIM_CRASH_CLAIMANTS"}
 )
 MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash (RFC 7518 3.2) are refused
 
