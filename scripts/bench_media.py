@@ -60,14 +60,18 @@ def cpu() -> float:
 
 
 async def scenario(
-    speakers: int, listeners: int, seconds: float, talking: int | None = None
+    speakers: int,
+    listeners: int,
+    seconds: float,
+    talking: int | None = None,
+    config: MediaConfig | None = None,
 ) -> dict[str, Any]:
     talking = speakers if talking is None else talking
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=clients_main, args=(child, speakers, listeners, talking))
     proc.start()
-    room = MediaRoom("bench", config=MediaConfig())
+    room = MediaRoom("bench", config=config or MediaConfig())
     await room.start()
     seats = [f"s{i}" for i in range(speakers)]
     room.set_routing(
@@ -116,6 +120,9 @@ async def scenario(
         "packets_out": packets,
         "fanout_us_per_listener_packet": after["fanout_us_per_packet"],
         "tick_mean_us": after.get("tick_mean_us", float("nan")),
+        "tick_max_us": after.get("tick_max_us", float("nan")),
+        "encode_threads": room.config.encode_threads,
+        "parallel_encode_ticks": after["parallel_encode_ticks"] - before["parallel_encode_ticks"],
         "rx_fec": after["rx_fec"],
         "rx_plc": after["rx_plc"],
         "client_packets_min": min(received.values()) if received else 0,
@@ -158,6 +165,13 @@ async def main() -> None:
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 100])
     ap.add_argument("--json", default="bench_media.json")
     ap.add_argument("--micro-peers", type=int, default=20)
+    ap.add_argument(
+        "--encode-threads",
+        type=int,
+        nargs="+",
+        default=[MediaConfig().encode_threads],
+        help="run each scenario once per value (e.g. 0 1: inline vs parallel encodes)",
+    )
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one UDP socket per peer
@@ -169,19 +183,22 @@ async def main() -> None:
         flush=True,
     )
     results.append({"fanout_micro": m})
-    for n in args.listeners:
-        r = await scenario(args.speakers, n, args.seconds, args.talking)
+    for n, threads in [(n, t) for n in args.listeners for t in args.encode_threads]:
+        cfg = MediaConfig(encode_threads=threads)
+        r = await scenario(args.speakers, n, args.seconds, args.talking, cfg)
         results.append(r)
         print(
-            f"{r['speakers']} seats ({r['talking']} talking) + {n:4d} listeners: server CPU "
+            f"{r['speakers']} seats ({r['talking']} talking) + {n:4d} listeners, "
+            f"{threads} encode threads: server CPU "
             f"{r['cpu_percent_of_one_core']:5.1f}% of a core | latency p50 "
             f"{r['latency_p50_ms']:.1f} ms p99 {r['latency_p99_ms']:.1f} ms | "
             f"{r['encodes_per_tick']:.0f} encodes/tick | fan-out "
             f"{r['fanout_us_per_listener_packet']:.1f} us/listener-packet | late ticks "
-            f"{r['late_ticks']:.0f}/{r['ticks']:.0f}",
+            f"{r['late_ticks']:.0f}/{r['ticks']:.0f} | tick mean {r['tick_mean_us']:.0f} us",
             flush=True,
         )
-    rooms = [r for r in results if "listeners" in r]
+    last = args.encode_threads[-1]
+    rooms = [r for r in results if "listeners" in r and r["encode_threads"] == last]
     if len(rooms) >= 2 and rooms[-1]["listeners"] > rooms[0]["listeners"]:
         a, b = rooms[0], rooms[-1]
         extra_packets = (b["packets_out"] / b["seconds"]) - (a["packets_out"] / a["seconds"])

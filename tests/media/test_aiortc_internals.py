@@ -10,6 +10,7 @@ import inspect
 
 import aioice
 import aiortc
+import pylibsrtp
 import pytest
 from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -216,3 +217,18 @@ def test_rtp_header_rejects_what_aiortc_rejects(data: bytes) -> None:
         assert internals.rtp_header(data) is None
     else:
         assert internals.rtp_header(data) == (ref.sequence_number, ref.timestamp, ref.payload)
+
+
+def test_direct_send_uses_libsrtp_and_asyncio_as_they_are() -> None:
+    # datagram_sender calls srtp_protect the way pylibsrtp's Session does, on its buffer...
+    import asyncio.selector_events
+
+    src = inspect.getsource(pylibsrtp.Session._Session__process)  # type: ignore[attr-defined]
+    assert "func(self._srtp[0], self._cdata, len_p)" in src
+    assert "self._buffer[0 : len_p[0]]" in src
+    assert internals._SRTP_MAX_TRAILER == pylibsrtp.SRTP_MAX_TRAILER_LEN
+    session = pylibsrtp.Session()
+    assert len(session._cdata) == 1_500 and len(session._buffer) == 1_500
+    # ...and writes to the datagram transport's socket unless asyncio has queued datagrams.
+    dgram = inspect.getsource(asyncio.selector_events._SelectorDatagramTransport.sendto)
+    assert "if not self._buffer:" in dgram and "self._sock.sendto(data, addr)" in dgram
