@@ -26,6 +26,12 @@ fails loudly if an upgrade changes them. Why each one is needed:
 * **Direct RTP send** - encode once, then per listener only: RTP header, SRTP protect,
   ``sendto`` on the nominated ICE pair (~12 us vs ~370 us for aiortc's per-listener encode
   path). Uses ``RTCDtlsTransport._tx_srtp`` and aioice ``Connection._nominated``.
+* **One DTLS certificate per process** - aiortc generates an EC key and a self-signed
+  certificate in every ``RTCPeerConnection()`` and builds a fresh OpenSSL context for every
+  DTLS handshake: under a wave of joins that was ~10 % of the server's work. Like Janus
+  (one certificate per server) the process keeps one certificate, renewed before it
+  expires, and one SSL context per SRTP profile list (session cache off: WebRTC does
+  not resume DTLS sessions). The fingerprint in each answer is that certificate's.
 * **RTCP sender reports** - aiortc's sender keeps sending SR/SDES; we copy our per-stream
   counters into its private fields so those reports describe the packets we really sent.
 """
@@ -33,19 +39,23 @@ fails loudly if an upgrade changes them. Why each one is needed:
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import aioice
 import aiortc
+import aiortc.rtcpeerconnection
 import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
+from OpenSSL import SSL
 from pylibsrtp._binding import (  # type: ignore[import-not-found]  # cffi, no stubs
     ffi as _srtp_ffi,
 )
@@ -382,6 +392,45 @@ def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
     return send
 
 
+class ProcessCertificate(RTCCertificate):
+    """The certificate every peer connection of this process presents (see the module doc).
+
+    Installed with :func:`use_process_certificate`; ``generateCertificate`` then returns the
+    current one, making a new one when less than a day of validity is left (aiortc's own
+    certificates are valid for 30 days)."""
+
+    _current: ClassVar[ProcessCertificate | None] = None
+    _RENEW_BEFORE = datetime.timedelta(days=1)
+
+    def __init__(self, key: Any, cert: Any) -> None:
+        super().__init__(key=key, cert=cert)
+        self._contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+
+    @classmethod
+    def generateCertificate(cls) -> ProcessCertificate:
+        current = cls._current
+        now = datetime.datetime.now(tz=datetime.UTC)
+        if current is None or current.expires - now < cls._RENEW_BEFORE:
+            current = cls._current = super().generateCertificate()
+        return current
+
+    def _create_ssl_context(self, srtp_profiles: list[SRTPProtectionProfile]) -> SSL.Context:
+        key = tuple(p.openssl_profile for p in srtp_profiles)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = super()._create_ssl_context(srtp_profiles)
+            ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+            self._contexts[key] = ctx
+        return ctx
+
+
+def use_process_certificate(enabled: bool = True) -> None:
+    """Make every ``RTCPeerConnection`` created from now on in this process use the
+    :class:`ProcessCertificate` (or, ``enabled=False``, aiortc's own per-peer one)."""
+    cls = ProcessCertificate if enabled else RTCCertificate
+    setattr(aiortc.rtcpeerconnection, "RTCCertificate", cls)  # noqa: B010
+
+
 def wrap_outgoing_rtp(
     dtls: RTCDtlsTransport,
     wrapper: Callable[[Callable[[bytes], Awaitable[None]], bytes], Awaitable[None]],
@@ -413,6 +462,10 @@ def signatures() -> dict[str, str]:
         ),
         "RTCRtpReceiver.receive": str(inspect.signature(RTCRtpReceiver.receive)),
         "RTCDtlsTransport._send_rtp": str(inspect.signature(RTCDtlsTransport._send_rtp)),
+        "RTCCertificate.__init__": str(inspect.signature(RTCCertificate.__init__)),
+        "RTCCertificate._create_ssl_context": str(
+            inspect.signature(RTCCertificate._create_ssl_context)
+        ),
         "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
         "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
         "aioice.Connection.data_received": str(inspect.signature(aioice.Connection.data_received)),

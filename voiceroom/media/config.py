@@ -47,6 +47,9 @@ class MediaConfig:
     # ``silence_hangover_frames`` silent packets came in a row. None: ignore the levels.
     silence_dbov: int | None = -60
     silence_hangover_frames: int = 10  # 200 ms: quiet word endings stay in
+    # One DTLS certificate and SSL context for every peer of the process (as Janus does)
+    # instead of a new key, certificate and context per peer: cheaper joins.
+    process_certificate: bool = True
 
     def __post_init__(self) -> None:
         if not 6_000 <= self.bitrate <= 510_000:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,6 +87,23 @@ class _Peer:
     stream: RtpStream | None = None
     detector: SpeakingDetector | None = None
     fast: internals.FastPath | None = None
+    join: _JoinClock | None = None  # until the first packet is sent
+
+
+# Server-side phases of a join (time.monotonic() marks): offer parsed and peer set up;
+# answer made (ICE gathering); ICE connected (includes the answer's way to the client);
+# DTLS connected; first packet written (the next tick after DTLS).
+_JOIN_PHASES = ("offer", "answer", "ice", "dtls", "first_packet")
+_JOIN_RING = 512
+
+
+@dataclass(slots=True)
+class _JoinClock:
+    start: float
+    remote: float | None = None
+    answer: float | None = None
+    ice: float | None = None
+    dtls: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -166,6 +184,10 @@ class MediaRoom:
         self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
         self._speaking_errors = 0
         self._parallel_ticks = 0
+        self._joins = 0
+        self._join_ms: dict[str, deque[float]] = {
+            k: deque(maxlen=_JOIN_RING) for k in (*_JOIN_PHASES, "total")
+        }
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -201,6 +223,8 @@ class MediaRoom:
 
     async def connect(self, user: str, offer_sdp: str) -> str:
         """Answer ``user``'s offer. A second connect for the same user replaces the peer."""
+        clock = _JoinClock(start=time.monotonic())
+        internals.use_process_certificate(self.config.process_certificate)
         if self._closed:
             raise MediaError("room closed")
         old = self._peers.pop(user, None)
@@ -211,6 +235,7 @@ class MediaRoom:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            clock.remote = time.monotonic()
             audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
             if not audio:
                 raise MediaError("offer has no audio m-line")
@@ -230,6 +255,7 @@ class MediaRoom:
                 transceiver=transceiver,
                 payload_type=payload_type,
                 ingest=Ingest(self.config),
+                join=clock,
             )
             sink = self._sink(peer)
             # RFC 6464 levels (aiortc answers the extension when offered; browsers offer it)
@@ -247,8 +273,19 @@ class MediaRoom:
         except BaseException:
             await pc.close()
             raise
+        clock.answer = time.monotonic()
         self._peers[user] = peer
         self._not_ready.add(user)
+
+        @pc.on("iceconnectionstatechange")
+        def _ice_done() -> None:
+            if pc.iceConnectionState == "completed" and clock.ice is None:
+                clock.ice = time.monotonic()
+
+        @pc.on("connectionstatechange")
+        def _dtls_done() -> None:
+            if pc.connectionState == "connected" and clock.dtls is None:
+                clock.dtls = time.monotonic()
 
         @pc.on("connectionstatechange")
         def _state_change() -> None:
@@ -532,7 +569,31 @@ class MediaRoom:
             )
             self._not_ready.discard(user)
             self._groups_dirty = True
+            if peer.join is not None:
+                self._record_join(user, peer.join)
+                peer.join = None
         self._ensure_detectors()
+
+    def _record_join(self, user: str, clock: _JoinClock) -> None:
+        """Phases of one join, server side, up to its first packet (sent this tick)."""
+        ready = time.monotonic()
+        marks = [clock.start, clock.remote, clock.answer, clock.ice, clock.dtls, ready]
+        if any(m is None for m in marks):
+            return
+        phases = {
+            name: (b - a) * 1000  # type: ignore[operator]
+            for name, a, b in zip(_JOIN_PHASES, marks, marks[1:], strict=False)
+        }
+        phases["total"] = (ready - clock.start) * 1000
+        for name, ms in phases.items():
+            self._join_ms[name].append(ms)
+        self._joins += 1
+        log.info(
+            "media join %s room %s ms: %s",
+            user,
+            self.room_id,
+            " ".join(f"{k}={v:.1f}" for k, v in phases.items()),
+        )
 
     def _rebuild_groups(self) -> None:
         groups: dict[Mix, list[RtpStream]] = {}
@@ -626,6 +687,12 @@ class MediaRoom:
         if len(lat):
             out["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
             out["latency_p99_ms"] = float(np.percentile(lat, 99) * 1000)
+        out["joins"] = float(self._joins)
+        for name, ring in self._join_ms.items():
+            if ring:
+                ms = np.fromiter(ring, dtype=np.float64)
+                out[f"join_{name}_ms_p50"] = float(np.percentile(ms, 50))
+                out[f"join_{name}_ms_p99"] = float(np.percentile(ms, 99))
         if len(cost):
             out["tick_mean_us"] = float(cost.mean() * 1e6)
             out["tick_max_us"] = float(cost.max() * 1e6)
