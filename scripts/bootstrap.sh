@@ -3,6 +3,7 @@
 # in .venv, and the Python dependencies. Sourced by scripts/serve.sh and scripts/test.sh.
 #   VOICEROOM_SKIP_APT=1   do not touch system packages
 #   VOICEROOM_WITH_BROWSER=0  skip chromium (the server needs none; the browser test does)
+#   VOICEROOM_WITH_BENCH=1    also Janus (scripts/bench_janus.py compares against AudioBridge)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -12,6 +13,7 @@ need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 want_pkgs=(libopus0 espeak-ng sox)
 if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core); fi
+if [ "${VOICEROOM_WITH_BENCH:-0}" = "1" ]; then want_pkgs+=(janus iproute2); fi
 for p in "${want_pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VOICEROOM_SKIP_APT:-0}" != "1" ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2
