@@ -269,3 +269,16 @@ async def test_process_certificate_one_per_process_and_one_context_per_profiles(
     finally:
         await a.close()
         await b.close()
+
+
+def test_client_audio_levels_hook_where_aiortc_reads_them() -> None:
+    # voiceroom.client.media.send_audio_levels wraps _next_encoded_frame and sets
+    # RTCEncodedFrame.audio_level, which _run_rtp writes as the RFC 6464 extension.
+    from aiortc.rtcrtpsender import RTCEncodedFrame
+
+    sig = str(inspect.signature(RTCRtpSender._next_encoded_frame))
+    assert sig.startswith("(self, codec: aiortc.rtcrtpparameters.RTCRtpCodecParameters)")
+    run = inspect.getsource(RTCRtpSender._run_rtp)
+    assert "enc_frame = await self._next_encoded_frame(codec)" in run
+    assert "packet.extensions.audio_level = (False, -enc_frame.audio_level)" in run
+    assert RTCEncodedFrame([b"x"], 0, None).audio_level is None

@@ -9,10 +9,12 @@ import time
 
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 
 from tests.media.client import AudioClient, tone_level
+from voiceroom.client.audio import PublishTrack, SilenceSource, ToneSource, dbov
+from voiceroom.client.media import send_audio_levels
 from voiceroom.media import MediaConfig, MediaRoom
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.config import FRAME_SAMPLES, SAMPLE_RATE
@@ -105,4 +107,54 @@ async def test_a_publisher_signalling_silence_is_not_decoded_and_is_still_heard(
         assert len(loud) >= 0.6 * 2 * 20  # two bursts of 20 frames in the window
     finally:
         await speaker.close()
+        await listener.close()
+
+
+def test_dbov_is_rfc_6465_appendix_a() -> None:
+    t = np.arange(FRAME_SAMPLES) / SAMPLE_RATE
+    full = (np.sin(2 * math.pi * 1000 * t) * 32767).astype(np.int16)
+    assert dbov(full) == -3  # a full-scale sine is 3 dB below a full-scale square
+    assert dbov((full // 100).astype(np.int16)) == -43
+    assert dbov(np.zeros(FRAME_SAMPLES, dtype=np.int16)) == -127
+    assert dbov(np.ones(FRAME_SAMPLES, dtype=np.int16)) == -90
+
+
+@pytest.mark.media
+@pytest.mark.timeout(60)
+async def test_the_python_client_sends_levels_for_its_pre_encoded_packets(
+    room: MediaRoom,
+) -> None:
+    # voiceroom.client's track hands aiortc encoded packets; send_audio_levels (as MediaPeer
+    # wires it) makes aiortc write their RFC 6464 level, so the server skips its silence.
+    track = PublishTrack()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    transceiver = pc.addTransceiver(track, direction="sendrecv")
+    send_audio_levels(transceiver.sender, track)
+    listener = AudioClient("l1")
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await room.connect("s1", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await listener.accept(await room.connect("l1", await listener.offer()))
+        room.set_routing(
+            Routing(
+                default=make_mix({"s1": 1.0}),
+                overrides={"s1": make_mix({})},
+                publishers=frozenset({"s1"}),
+            )
+        )
+        track.set_source(SilenceSource())
+        await asyncio.sleep(2.0)
+        assert track.level_dbov == -127
+        assert room.stats()["rx_silent_skipped"] > 20
+        track.set_source(ToneSource(440.0))
+        await asyncio.sleep(1.0)
+        skipped = room.stats()["rx_silent_skipped"]
+        t0 = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert room.stats()["rx_silent_skipped"] == skipped  # sound is never skipped
+        assert track.level_dbov is not None and track.level_dbov > -20
+        assert tone_level(listener.audio(t0, time.monotonic()), 440.0) > 0.2
+    finally:
+        await pc.close()
         await listener.close()
