@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -131,8 +132,8 @@ def _encode_pool(threads: int) -> ThreadPoolExecutor | None:
     """The process's encode threads, started on first use and shared by its rooms (rooms
     on one event loop run their ticks one after the other anyway)."""
     global _POOL
-    if threads <= 0:
-        return None
+    if threads <= 0 or (os.cpu_count() or 1) < 2:
+        return None  # one core: a hand-off would only add work
     pool = _POOL
     if pool is None or pool._max_workers < threads:
         with _POOL_LOCK:
