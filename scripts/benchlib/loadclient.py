@@ -313,6 +313,16 @@ class Clients:
             "muted": role != "speaker",
             **janus.get("join", {}),
         }
+        # Offer in-band FEC as browsers do (aiortc does not): AudioBridge then encodes with
+        # FEC on, as voiceroom always does, so both servers do the same codec work.
+        from voiceroom.media.sdp import set_fmtp
+
+        pt = next(
+            int(line.split()[0].split(":")[1])
+            for line in sdp.splitlines()
+            if line.startswith("a=rtpmap:") and "opus/48000" in line
+        )
+        sdp = set_fmtp(sdp, pt, {"useinbandfec": "1"})
         jsep = {"type": "offer", "sdp": sdp, "trickle": False}
         await post(f"/{session}/{handle}", {"janus": "message", "body": body, "jsep": jsep})
         deadline = time.monotonic() + 30
