@@ -363,8 +363,8 @@ def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
             return False
         transport = pair.protocol.transport
         if pair is not cached_pair or transport is not cached_transport:
-            if transport is None:
-                return False
+            if transport is None or transport._sock is None:
+                return False  # closing: asyncio dropped the socket
             cached_pair, cached_transport = pair, transport
             sock_sendto, addr = transport._sock.sendto, pair.remote_addr
         if tx is not cached_tx:

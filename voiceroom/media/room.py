@@ -441,7 +441,6 @@ class MediaRoom:
             if channel is None:
                 channel = self._channels[mix] = self._new_channel()
             channel.used = self._ticks
-            key = None
             if done is not None:
                 assert missing is not None
                 key = tuple(t for t in self._terms[mix] if t[0] not in missing)
