@@ -18,6 +18,7 @@ from voiceroom.client.media import send_audio_levels
 from voiceroom.media import MediaConfig, MediaRoom
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.config import FRAME_SAMPLES, SAMPLE_RATE
+from voiceroom.media.room import _Batch, _encode_pool
 from voiceroom.room.routing import Routing, make_mix
 
 
@@ -41,7 +42,27 @@ def test_parallel_encodes_are_the_serial_encodes_byte_for_byte() -> None:
         assert [ch.payload for ch in channels[1]] == ref
         assert [ch.payload for ch in channels[2]] == ref
     assert rooms[0].stats()["parallel_encode_ticks"] == 0
-    assert rooms[1].stats()["parallel_encode_ticks"] == 30
+
+
+def test_encodes_claimed_by_the_encode_threads_are_the_same_bytes() -> None:
+    # Which thread takes a job depends on scheduling (the tick's thread never waits for an
+    # unscheduled helper); here the helpers alone run a batch, to cover their path.
+    rng = np.random.default_rng(4)
+    inline_room = MediaRoom("a", config=MediaConfig(encode_threads=0))
+    inline = [inline_room._new_channel() for _ in range(4)]
+    threaded = [inline_room._new_channel() for _ in range(4)]
+    pool = _encode_pool(2)
+    assert pool is not None
+    for _tick in range(20):
+        for a, b in zip(inline, threaded, strict=True):
+            a.out[:] = b.out[:] = rng.integers(-8000, 8000, FRAME_SAMPLES, dtype=np.int16)
+        inline_room._encode(inline)
+        batch = _Batch(threaded)
+        pool.submit(batch.run)
+        pool.submit(batch.run)
+        batch.wait()
+        assert batch.helped
+        assert [c.payload for c in threaded] == [c.payload for c in inline]
 
 
 class BurstTrack(MediaStreamTrack):

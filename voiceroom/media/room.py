@@ -119,9 +119,40 @@ class _Channel:
     payload: bytes = b""  # this tick's encoded frame
 
 
-def _encode_lane(channels: list[_Channel]) -> None:
-    for ch in channels:
-        ch.payload = ch.encoder.encode(ch.out)
+class _Batch:
+    """One tick's encodes, claimed one at a time by whichever thread is free."""
+
+    __slots__ = ("_done", "_left", "_lock", "_todo", "error", "helped")
+
+    def __init__(self, jobs: list[_Channel]) -> None:
+        self._todo = jobs[::-1]  # pop() from the end: job 0 (the audience) first
+        self._left = len(jobs)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+        self.helped = False  # an encode thread did at least one job
+
+    def run(self, helper: bool = True) -> None:
+        while True:
+            try:
+                ch = self._todo.pop()  # atomic under the GIL
+            except IndexError:
+                return
+            try:
+                ch.payload = ch.encoder.encode(ch.out)
+            except BaseException as exc:  # re-raised on the tick's thread
+                self.error = exc
+            with self._lock:
+                if helper:
+                    self.helped = True
+                self._left -= 1
+                if self._left == 0:
+                    self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -500,26 +531,23 @@ class MediaRoom:
         )
 
     def _encode(self, jobs: list[_Channel]) -> None:
-        """Encode every job's PCM into its payload. With two or more, every other one goes
-        to the encode threads (libopus runs without the GIL) while this thread does the
-        rest, so a tick's encodes take about half the wall time on two cores."""
+        """Encode every job's PCM into its payload. With two or more, the encode threads
+        and this thread take jobs from one shared list (libopus runs without the GIL), so
+        a tick's encodes take about half the wall time on two cores. This thread never
+        waits for a thread the OS has not scheduled yet: whatever no thread has claimed
+        when it runs out, it encodes itself; it only waits for encodes already running."""
         pool = _encode_pool(self.config.encode_threads) if len(jobs) >= 2 else None
         if pool is None:
             for ch in jobs:
                 ch.payload = ch.encoder.encode(ch.out)
             return
-        workers = self.config.encode_threads
-        # Job i goes to lane i % (workers + 1); lane 0 is this thread (the audience's
-        # encode, job 0, stays here).
-        futures = [
-            pool.submit(_encode_lane, jobs[lane :: workers + 1])
-            for lane in range(1, min(workers, len(jobs) - 1) + 1)
-        ]
-        for ch in jobs[:: workers + 1]:
-            ch.payload = ch.encoder.encode(ch.out)
-        for future in futures:
-            future.result()
-        self._parallel_ticks += 1
+        batch = _Batch(jobs)
+        for _ in range(min(self.config.encode_threads, len(jobs) - 1)):
+            pool.submit(batch.run)
+        batch.run(helper=False)
+        batch.wait()
+        if batch.helped:
+            self._parallel_ticks += 1
 
     def _apply_routing(self, routing: Routing) -> None:
         old = self._routing.publishers
