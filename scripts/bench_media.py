@@ -54,20 +54,81 @@ async def _clients(conn: Connection, speakers: int, listeners: int, talking: int
     await asyncio.gather(*(c.close() for c in clients))
 
 
+def wave_clients_main(conn: Connection, n: int) -> None:
+    asyncio.run(_wave_clients(conn, n))
+
+
+async def _wave_clients(conn: Connection, n: int) -> None:
+    from tests.media.client import AudioClient
+
+    loop = asyncio.get_running_loop()
+    clients = [AudioClient(f"j{i}", decode=False) for i in range(n)]
+    offers = await asyncio.gather(*(c.offer() for c in clients))  # before the clock starts
+    conn.send([(c.name, o) for c, o in zip(clients, offers, strict=True)])
+    answers = await loop.run_in_executor(None, conn.recv)
+    await asyncio.gather(*(c.accept(a) for c, a in zip(clients, answers, strict=True)))
+    await loop.run_in_executor(None, conn.recv)  # "stop"
+    conn.send({c.name: c.packets for c in clients})
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def join_wave(n: int, config: MediaConfig | None = None) -> dict[str, Any]:
+    """``n`` offers reach the server at once (made beforehand in a client process): server
+    CPU and wall time until every peer has been sent its first packet, and the server's own
+    per-phase join timings (``MediaRoom.stats()["join_*"]``)."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=wave_clients_main, args=(child, n))
+    proc.start()
+    room = MediaRoom("wave", config=config or MediaConfig())
+    await room.start()
+    loop = asyncio.get_running_loop()
+    offers = await loop.run_in_executor(None, parent.recv)
+    c0, t0 = cpu(), time.monotonic()
+    answers = await asyncio.gather(*(room.connect(name, sdp) for name, sdp in offers))
+    t_answers = time.monotonic()
+    parent.send(answers)
+    # Cheap poll (stats() computes percentiles): every peer has its stream once ready.
+    while (len(room.users()) < n or room._not_ready) and time.monotonic() - t0 < 60:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    c1, t1 = cpu(), time.monotonic()
+    stats = room.stats()
+    parent.send("stop")
+    received = await loop.run_in_executor(None, parent.recv)
+    await room.close()
+    proc.join(timeout=10)
+    out: dict[str, Any] = {
+        "joiners": n,
+        "process_certificate": room.config.process_certificate,
+        "ready": stats["peers_ready"],
+        "all_answers_ms": (t_answers - t0) * 1000,
+        "all_first_packets_ms": (t1 - t0) * 1000,
+        "server_cpu_s": c1 - c0,
+        "server_cpu_ms_per_join": (c1 - c0) / n * 1000,
+        "clients_received_min": min(received.values()) if received else 0,
+    }
+    out |= {k: v for k, v in stats.items() if k.startswith("join_")}
+    return out
+
+
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
 async def scenario(
-    speakers: int, listeners: int, seconds: float, talking: int | None = None
+    speakers: int,
+    listeners: int,
+    seconds: float,
+    talking: int | None = None,
+    config: MediaConfig | None = None,
 ) -> dict[str, Any]:
     talking = speakers if talking is None else talking
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=clients_main, args=(child, speakers, listeners, talking))
     proc.start()
-    room = MediaRoom("bench", config=MediaConfig())
+    room = MediaRoom("bench", config=config or MediaConfig())
     await room.start()
     seats = [f"s{i}" for i in range(speakers)]
     room.set_routing(
@@ -116,6 +177,9 @@ async def scenario(
         "packets_out": packets,
         "fanout_us_per_listener_packet": after["fanout_us_per_packet"],
         "tick_mean_us": after.get("tick_mean_us", float("nan")),
+        "tick_max_us": after.get("tick_max_us", float("nan")),
+        "encode_threads": room.config.encode_threads,
+        "parallel_encode_ticks": after["parallel_encode_ticks"] - before["parallel_encode_ticks"],
         "rx_fec": after["rx_fec"],
         "rx_plc": after["rx_plc"],
         "client_packets_min": min(received.values()) if received else 0,
@@ -158,10 +222,50 @@ async def main() -> None:
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 100])
     ap.add_argument("--json", default="bench_media.json")
     ap.add_argument("--micro-peers", type=int, default=20)
+    ap.add_argument(
+        "--join-wave", type=int, default=0, help="N offers at once; then exit (0: skip)"
+    )
+    ap.add_argument(
+        "--process-cert",
+        choices=["on", "off"],
+        nargs="+",
+        default=["on"],
+        help="join waves with one DTLS certificate per process, per peer, or both in turn",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="join waves per --process-cert")
+    ap.add_argument(
+        "--encode-threads",
+        type=int,
+        nargs="+",
+        default=[MediaConfig().encode_threads],
+        help="run each scenario once per value (e.g. 0 1: inline vs parallel encodes)",
+    )
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one UDP socket per peer
     results: list[dict[str, Any]] = []
+    if args.join_wave:
+        waves = []
+        for _ in range(args.repeat):  # interleaved: load drifts hit every variant alike
+            for pc in args.process_cert:
+                cfg = MediaConfig(process_certificate=pc == "on")
+                w = await join_wave(args.join_wave, cfg)
+                waves.append(w)
+                print(
+                    f"join wave of {w['joiners']} (process certificate {pc}): answers "
+                    f"{w['all_answers_ms']:.0f} ms, first packets "
+                    f"{w['all_first_packets_ms']:.0f} ms, server CPU "
+                    f"{w['server_cpu_ms_per_join']:.2f} ms per join; phases p50/p99 ms: "
+                    + " ".join(
+                        f"{k}={w[f'join_{k}_ms_p50']:.0f}/{w[f'join_{k}_ms_p99']:.0f}"
+                        for k in ("offer", "answer", "ice", "dtls", "first_packet", "total")
+                        if f"join_{k}_ms_p50" in w
+                    ),
+                    flush=True,
+                )
+        with open(args.json, "w") as f:  # noqa: ASYNC230 - once, after measuring
+            json.dump([{"join_waves": waves}], f, indent=2)
+        return
     m = await fanout_micro(args.micro_peers, 500)
     print(
         f"fan-out alone over {m['peers']} peers: {m['cpu_us']:.1f} us CPU "
@@ -169,19 +273,22 @@ async def main() -> None:
         flush=True,
     )
     results.append({"fanout_micro": m})
-    for n in args.listeners:
-        r = await scenario(args.speakers, n, args.seconds, args.talking)
+    for n, threads in [(n, t) for n in args.listeners for t in args.encode_threads]:
+        cfg = MediaConfig(encode_threads=threads)
+        r = await scenario(args.speakers, n, args.seconds, args.talking, cfg)
         results.append(r)
         print(
-            f"{r['speakers']} seats ({r['talking']} talking) + {n:4d} listeners: server CPU "
+            f"{r['speakers']} seats ({r['talking']} talking) + {n:4d} listeners, "
+            f"{threads} encode threads: server CPU "
             f"{r['cpu_percent_of_one_core']:5.1f}% of a core | latency p50 "
             f"{r['latency_p50_ms']:.1f} ms p99 {r['latency_p99_ms']:.1f} ms | "
             f"{r['encodes_per_tick']:.0f} encodes/tick | fan-out "
             f"{r['fanout_us_per_listener_packet']:.1f} us/listener-packet | late ticks "
-            f"{r['late_ticks']:.0f}/{r['ticks']:.0f}",
+            f"{r['late_ticks']:.0f}/{r['ticks']:.0f} | tick mean {r['tick_mean_us']:.0f} us",
             flush=True,
         )
-    rooms = [r for r in results if "listeners" in r]
+    last = args.encode_threads[-1]
+    rooms = [r for r in results if "listeners" in r and r["encode_threads"] == last]
     if len(rooms) >= 2 and rooms[-1]["listeners"] > rooms[0]["listeners"]:
         a, b = rooms[0], rooms[-1]
         extra_packets = (b["packets_out"] / b["seconds"]) - (a["packets_out"] / a["seconds"])

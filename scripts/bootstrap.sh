@@ -5,6 +5,7 @@
 #   VOICEROOM_WITH_BROWSER=0  skip chromium (the server needs none; the browser test does)
 #   VOICEROOM_WITH_NET_TOOLS=0  skip what the network tests run (tests/net: coturn, nftables,
 #                               iproute2, nginx, certutil); defaults to VOICEROOM_WITH_BROWSER
+#   VOICEROOM_WITH_BENCH=1    also Janus (scripts/bench_janus.py compares against AudioBridge)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -81,6 +82,7 @@ if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-not
 if [ "${VOICEROOM_WITH_NET_TOOLS:-${VOICEROOM_WITH_BROWSER:-1}}" = "1" ]; then
   want_pkgs+=(coturn nftables iproute2 nginx libnss3-tools)
 fi
+if [ "${VOICEROOM_WITH_BENCH:-0}" = "1" ]; then want_pkgs+=(janus iproute2); fi
 for p in "${want_pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VOICEROOM_SKIP_APT:-0}" != "1" ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]} (details: $BOOT_LOG)" >&2

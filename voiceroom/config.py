@@ -235,6 +235,8 @@ NON_SETTING_ENV = frozenset(
         "VOICEROOM_SKIP_NPM",
         "VOICEROOM_WITH_BROWSER",
         "VOICEROOM_WITH_NET_TOOLS",
+        "VOICEROOM_WITH_BENCH",  # bootstrap.sh: Janus for scripts/bench_janus.py
+        "VOICEROOM_BENCH_ADDR",  # scripts/benchlib: the address inside bench_janus's netns
         "VOICEROOM_UPDATE_SCREENSHOTS",
     }
     # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)

@@ -34,7 +34,7 @@ from aiortc import (
 )
 from av import AudioFrame
 
-from benchlib.proc import loopback_only, raise_nofile, reply, serve_stdio
+from benchlib.proc import bench_address, loopback_only, raise_nofile, reply, serve_stdio
 
 FRAME = 960
 RATE = 48_000
@@ -191,7 +191,7 @@ async def _signalling(backend: Backend) -> asyncio.Server:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    return await asyncio.start_server(session, "127.0.0.1", 0, limit=1 << 20, backlog=1024)
+    return await asyncio.start_server(session, bench_address(), 0, limit=1 << 20, backlog=1024)
 
 
 async def main() -> None:

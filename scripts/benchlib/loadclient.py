@@ -195,6 +195,7 @@ class Clients:
         self.peers: list[Peer] = []
         self.drainer = Drainer()
         self._encoded: dict[str, list[bytes]] = {}
+        self._http: Any = None  # httpx.AsyncClient, for Janus signalling only
 
     def _packets(self, content: str, freq: float, speech: str | None) -> tuple[list[bytes], int]:
         """(packets, loop_from) for one speaker."""
@@ -250,14 +251,18 @@ class Clients:
             else:
                 transceiver.sender.replaceTrack(ParkedTrack())
             await pc.setLocalDescription(await pc.createOffer())
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                msg = {"user": user, "sdp": pc.localDescription.sdp}
-                writer.write((json.dumps(msg) + "\n").encode())
-                await writer.drain()
-                answer = json.loads(await asyncio.wait_for(reader.readline(), 30))
-            finally:
-                writer.close()
+            if req.get("janus"):
+                answer = await self._janus_join(req["janus"], user, role, pc.localDescription.sdp)
+            else:
+                host = req.get("host", "127.0.0.1")
+                reader, writer = await asyncio.open_connection(host, port)
+                try:
+                    msg = {"user": user, "sdp": pc.localDescription.sdp}
+                    writer.write((json.dumps(msg) + "\n").encode())
+                    await writer.drain()
+                    answer = json.loads(await asyncio.wait_for(reader.readline(), 30))
+                finally:
+                    writer.close()
             if "error" in answer:
                 raise RuntimeError(answer["error"])
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
@@ -274,6 +279,63 @@ class Clients:
             raise
         return peer
 
+    async def _janus_join(
+        self, janus: dict[str, Any], user: str, role: str, sdp: str
+    ) -> dict[str, Any]:
+        """Join a Janus AudioBridge room over Janus's HTTP API (one session and handle per
+        peer; the answer comes back as an event on the session's long poll). Listeners
+        join muted; everyone with the same Opus settings as the voiceroom server."""
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=50)
+            )
+        http, url = self._http, janus["url"]
+
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            body["transaction"] = f"t{random.getrandbits(48)}"
+            r = await http.post(url + path, json=body)
+            r.raise_for_status()
+            out: dict[str, Any] = r.json()
+            if out.get("janus") == "error":
+                raise RuntimeError(f"janus: {out['error']}")
+            return out
+
+        session = (await post("", {"janus": "create"}))["data"]["id"]
+        handle = (
+            await post(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.audiobridge"})
+        )["data"]["id"]
+        body = {
+            "request": "join",
+            "room": janus["room"],
+            "display": user,
+            "muted": role != "speaker",
+            **janus.get("join", {}),
+        }
+        # Offer in-band FEC as browsers do (aiortc does not): AudioBridge then encodes with
+        # FEC on, as voiceroom always does, so both servers do the same codec work.
+        from voiceroom.media.sdp import set_fmtp
+
+        pt = next(
+            int(line.split()[0].split(":")[1])
+            for line in sdp.splitlines()
+            if line.startswith("a=rtpmap:") and "opus/48000" in line
+        )
+        sdp = set_fmtp(sdp, pt, {"useinbandfec": "1"})
+        jsep = {"type": "offer", "sdp": sdp, "trickle": False}
+        await post(f"/{session}/{handle}", {"janus": "message", "body": body, "jsep": jsep})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = await http.get(f"{url}/{session}", params={"maxev": 1})
+            event = r.json()
+            if event.get("jsep"):
+                return {"sdp": event["jsep"]["sdp"]}
+            data = event.get("plugindata", {}).get("data", {})
+            if "error" in data:
+                return {"error": f"janus: {data['error']}"}
+        return {"error": "janus: no answer within 30 s"}
+
     async def join(self, req: dict[str, Any]) -> dict[str, Any]:
         sem = asyncio.Semaphore(int(req.get("concurrency", 20)))
         base = len(self.peers)
@@ -282,7 +344,7 @@ class Clients:
         async def one(i: int, user: str) -> Peer:
             async with sem:
                 t0 = time.monotonic()
-                peer = await self.join_one(int(req["port"]), user, req, i)
+                peer = await self.join_one(int(req.get("port", 0)), user, req, i)
                 times.append(time.monotonic() - t0)
                 return peer
 

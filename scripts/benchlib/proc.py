@@ -44,13 +44,22 @@ def raise_nofile() -> int:
     return hard
 
 
+def bench_address() -> str:
+    """The address benchmark processes bind to: 127.0.0.1, or ``VOICEROOM_BENCH_ADDR`` when
+    ``bench_janus.py`` runs them in network namespaces joined by a veth pair."""
+    return os.environ.get("VOICEROOM_BENCH_ADDR", "127.0.0.1")
+
+
 def loopback_only() -> None:
     """Make aioice gather host candidates on 127.0.0.1 only (it skips loopback by default):
-    every benchmark byte stays on the loopback interface."""
+    every benchmark byte stays on the loopback interface (or, with
+    ``VOICEROOM_BENCH_ADDR``, on that one address inside a benchmark's namespace)."""
     import aioice.ice
 
+    addr = bench_address()
+
     def addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return ["127.0.0.1"] if use_ipv4 else []
+        return [addr] if use_ipv4 else []
 
     aioice.ice.get_host_addresses = addresses
 
@@ -77,8 +86,18 @@ class Child:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, module: str, *args: str, name: str = "") -> Child:
+    async def start(
+        cls,
+        module: str,
+        *args: str,
+        name: str = "",
+        prefix: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> Child:
+        """``prefix``: e.g. ``("ip", "netns", "exec", ns)`` (it execs, so the pid stays
+        the Python process's); ``env``: extra environment variables."""
         proc = await asyncio.create_subprocess_exec(
+            *prefix,
             sys.executable,
             "-m",
             f"benchlib.{module}",
@@ -86,7 +105,7 @@ class Child:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=None,  # inherit: child tracebacks show up in the bench output
-            env=child_env(),
+            env=child_env() | (env or {}),
             cwd=str(ROOT),
             limit=16 * 1024 * 1024,
         )

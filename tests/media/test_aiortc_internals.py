@@ -6,10 +6,12 @@ aiortc source, fix what moved, re-run the media tests, then bump the pins here a
 
 from __future__ import annotations
 
+import datetime
 import inspect
 
 import aioice
 import aiortc
+import pylibsrtp
 import pytest
 from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -32,6 +34,14 @@ def test_signatures_we_call_or_replace() -> None:
             "(self, parameters: aiortc.rtcrtpparameters.RTCRtpReceiveParameters) -> None"
         ),
         "RTCDtlsTransport._send_rtp": "(self, data: bytes) -> None",
+        "RTCCertificate.__init__": (
+            "(self, key: cryptography.hazmat.primitives.asymmetric.ec.EllipticCurvePrivateKey, "
+            "cert: cryptography.hazmat.bindings._rust.x509.Certificate) -> None"
+        ),
+        "RTCCertificate._create_ssl_context": (
+            "(self, srtp_profiles: list[aiortc.rtcdtlstransport.SRTPProtectionProfile]) "
+            "-> OpenSSL.SSL.Context"
+        ),
         "StreamStatistics.add": "(self, packet: aiortc.rtp.RtpPacket) -> None",
         "aioice.Connection.sendto": "(self, data: bytes, component: int) -> None",
         "aioice.Connection.data_received": "(self, data: bytes, component: int) -> None",
@@ -216,3 +226,59 @@ def test_rtp_header_rejects_what_aiortc_rejects(data: bytes) -> None:
         assert internals.rtp_header(data) is None
     else:
         assert internals.rtp_header(data) == (ref.sequence_number, ref.timestamp, ref.payload)
+
+
+def test_direct_send_uses_libsrtp_and_asyncio_as_they_are() -> None:
+    # datagram_sender calls srtp_protect the way pylibsrtp's Session does, on its buffer...
+    import asyncio.selector_events
+
+    src = inspect.getsource(pylibsrtp.Session._Session__process)  # type: ignore[attr-defined]
+    assert "func(self._srtp[0], self._cdata, len_p)" in src
+    assert "self._buffer[0 : len_p[0]]" in src
+    assert internals._SRTP_MAX_TRAILER == pylibsrtp.SRTP_MAX_TRAILER_LEN
+    session = pylibsrtp.Session()
+    assert len(session._cdata) == 1_500 and len(session._buffer) == 1_500
+    # ...and writes to the datagram transport's socket unless asyncio has queued datagrams.
+    dgram = inspect.getsource(asyncio.selector_events._SelectorDatagramTransport.sendto)
+    assert "if not self._buffer:" in dgram and "self._sock.sendto(data, addr)" in dgram
+
+
+async def test_process_certificate_one_per_process_and_one_context_per_profiles() -> None:
+    # aiortc looks the class up by name in rtcpeerconnection when it builds a peer...
+    assert "RTCCertificate.generateCertificate()" in inspect.getsource(RTCPeerConnection.__init__)
+    start = inspect.getsource(RTCDtlsTransport.start)
+    assert "self.__local_certificate._create_ssl_context(" in start
+    internals.use_process_certificate()
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        certs = [pc._RTCPeerConnection__certificates for pc in (a, b)]  # type: ignore[attr-defined]
+        assert certs[0][0] is certs[1][0] and isinstance(certs[0][0], internals.ProcessCertificate)
+        profiles = RTCDtlsTransport(
+            a.addTransceiver("audio").sender.transport.transport, certs[0]
+        )._srtp_profiles
+        cert = certs[0][0]
+        assert cert._create_ssl_context(profiles) is cert._create_ssl_context(profiles)
+        # ...and a certificate within _RENEW_BEFORE of its expiry (30 days) is replaced.
+        assert internals.ProcessCertificate.generateCertificate() is cert
+        old = internals.ProcessCertificate._RENEW_BEFORE
+        internals.ProcessCertificate._RENEW_BEFORE = datetime.timedelta(days=31)
+        try:
+            assert internals.ProcessCertificate.generateCertificate() is not cert
+        finally:
+            internals.ProcessCertificate._RENEW_BEFORE = old
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_client_audio_levels_hook_where_aiortc_reads_them() -> None:
+    # voiceroom.client.media.send_audio_levels wraps _next_encoded_frame and sets
+    # RTCEncodedFrame.audio_level, which _run_rtp writes as the RFC 6464 extension.
+    from aiortc.rtcrtpsender import RTCEncodedFrame
+
+    sig = str(inspect.signature(RTCRtpSender._next_encoded_frame))
+    assert sig.startswith("(self, codec: aiortc.rtcrtpparameters.RTCRtpCodecParameters)")
+    run = inspect.getsource(RTCRtpSender._run_rtp)
+    assert "enc_frame = await self._next_encoded_frame(codec)" in run
+    assert "packet.extensions.audio_level = (False, -enc_frame.audio_level)" in run
+    assert RTCEncodedFrame([b"x"], 0, None).audio_level is None

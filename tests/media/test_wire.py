@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from voiceroom.media.fanout import RtpStream, mid_extension
+from voiceroom.media import aiortc_internals as internals
+from voiceroom.media.fanout import RtpStream, mid_extension, send_all
 from voiceroom.media.sdp import fmtp_params, set_fmtp
 
 SDP = (
@@ -90,3 +94,92 @@ def test_failed_send_is_counted_and_not_sequenced() -> None:
     s.send(b"y")
     assert s.send_failures == 1 and s.packets == 1
     assert parse(sent[1]).sequence_number == 10
+
+
+def test_send_all_writes_exactly_what_send_writes() -> None:
+    # send_all is RtpStream.send inlined for the fan-out loop: same bytes, same state.
+    def streams(out: list[bytes], ok: list[bool]) -> list[RtpStream]:
+        def send(d: bytes) -> bool:
+            out.append(d)
+            return ok[0]
+
+        return [
+            RtpStream(ssrc=i, payload_type=111, send=send, extension=ext, seq=65_534, timestamp=7)
+            for i, ext in enumerate([b"", mid_extension(3, "0")])
+        ]
+
+    a_out: list[bytes] = []
+    b_out: list[bytes] = []
+    ok = [True]
+    a, b = streams(a_out, ok), streams(b_out, ok)
+    for i in range(6):
+        ok[0] = i != 2  # one failed send: counted, marker set again
+        for s in a:
+            s.send(bytes([i]) * 5)
+        send_all(b, bytes([i]) * 5)
+    assert a_out == b_out
+    for x, y in zip(a, b, strict=True):
+        assert (x.seq, x.timestamp, x.packets, x.octets, x.send_failures, x.last_timestamp) == (
+            y.seq,
+            y.timestamp,
+            y.packets,
+            y.octets,
+            y.send_failures,
+            y.last_timestamp,
+        )
+
+
+def _with_extensions(exts: list[tuple[int, bytes]], *, two_byte: bool, payload: bytes) -> bytes:
+    if two_byte:
+        body = b"".join(bytes([i, len(v)]) + v for i, v in exts)
+        profile = 0x1000
+    else:
+        body = b"".join(bytes([(i << 4) | (len(v) - 1)]) + v for i, v in exts)
+        profile = 0xBEDE
+    body += b"\x00" * (-len(body) % 4)
+    head = bytes([0x90, 111]) + (5).to_bytes(2) + (960).to_bytes(4) + (99).to_bytes(4)
+    return head + profile.to_bytes(2) + (len(body) // 4).to_bytes(2) + body + payload
+
+
+def _level_map(level_id: int) -> HeaderExtensionsMap:
+    ext_map = HeaderExtensionsMap()
+    ext_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+                RTCRtpHeaderExtensionParameters(id=level_id, uri=internals.AUDIO_LEVEL_URI),
+            ]
+        )
+    )
+    return ext_map
+
+
+@pytest.mark.parametrize("two_byte", [False, True])
+def test_audio_level_read_like_aiortc_reads_it(two_byte: bool) -> None:
+    rng = random.Random(6464)
+    for _ in range(300):
+        level_id = rng.choice([2, 5, 14])
+        level = rng.randrange(128)
+        vad = rng.choice([0, 0x80])
+        exts = [(1, b"0")] if rng.random() < 0.5 else []
+        exts.append((level_id, bytes([vad | level])))
+        if rng.random() < 0.5:
+            exts.append((7, bytes(rng.randrange(1, 5))))
+        rng.shuffle(exts)
+        data = _with_extensions(exts, two_byte=two_byte, payload=b"\xfc" + bytes(20))
+        ref = RtpPacket.parse(data, _level_map(level_id))
+        assert ref.extensions.audio_level == (bool(vad), level)
+        assert internals.rtp_audio_level(data, level_id) == level
+        assert internals.rtp_header(data) == (5, 960, ref.payload)
+        other = 3 if level_id != 3 else 4
+        assert internals.rtp_audio_level(data, other) is None
+
+
+def test_audio_level_absent_or_malformed_is_none() -> None:
+    plain = bytes([0x80, 111]) + bytes(10) + b"\xfc"
+    assert internals.rtp_audio_level(plain, 1) is None  # no X bit
+    good = _with_extensions([(1, b"\x7f")], two_byte=False, payload=b"")
+    assert internals.rtp_audio_level(good, 1) == 127
+    assert internals.rtp_audio_level(good[:-4], 1) is None  # length beyond the packet
+    reserved = _with_extensions([(15, b"\x00"), (1, b"\x10")], two_byte=False, payload=b"")
+    assert internals.rtp_audio_level(reserved, 1) is None  # id 15 ends parsing (RFC 8285)

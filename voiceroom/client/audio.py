@@ -128,6 +128,15 @@ class OpusEncoder:
         return data
 
 
+def dbov(pcm: npt.NDArray[np.int16]) -> int:
+    """RFC 6465 Appendix A level of a frame: RMS relative to full scale in dBov, -127..0
+    (the RFC 6464 client-to-mixer header extension carries it negated)."""
+    rms = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) / 32767.0
+    if rms <= 0.0:
+        return -127
+    return max(-127, min(0, round(20.0 * math.log10(rms))))
+
+
 class PublishTrack(MediaStreamTrack):
     """The one outgoing audio track a client ever has. Its source is swapped in place
     (:meth:`set_source`), so starting and stopping publishing never renegotiates.
@@ -146,6 +155,9 @@ class PublishTrack(MediaStreamTrack):
         self._t0: float | None = None
         self._n = 0
         self.frames_sent = 0
+        # RFC 6464 level of the last packet (media.py puts it in the RTP header extension,
+        # so the server need not decode our silence).
+        self.level_dbov: int | None = None
 
     @property
     def source(self) -> AudioSource | None:
@@ -177,6 +189,7 @@ class PublishTrack(MediaStreamTrack):
                 if self._source is source:
                     self.set_source(None)
                 continue
+            self.level_dbov = dbov(pcm)
             packet = Packet(self._encoder.encode(pcm))
             packet.pts = self._n * FRAME_SAMPLES
             packet.time_base = TIME_BASE

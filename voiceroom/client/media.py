@@ -36,9 +36,12 @@ from aiortc import (
     RTCIceServer,
     RTCIceTransportPolicy,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import RTCEncodedFrame
 from av import AudioFrame, AudioResampler
 
 from voiceroom.client.audio import (
@@ -60,6 +63,26 @@ from voiceroom.media.net import rtc_ice_servers, turn_variants
 
 # Ask for fresh TURN credentials this long before they expire (or at 80% of their life).
 ICE_REFRESH_MARGIN = 300.0
+
+
+def send_audio_levels(sender: RTCRtpSender, track: PublishTrack) -> None:
+    """Make ``sender`` write the RFC 6464 client-to-mixer audio level (browsers do; the
+    server skips decoding silent packets) for our pre-encoded packets too.
+
+    aiortc writes the extension, when negotiated, only for raw ``AudioFrame``s (whose level
+    it computes in pure Python); for encoded ``av.Packet``s its encoded frame has no level.
+    The track knows each packet's level (``level_dbov``): put it on aiortc's encoded frame
+    (``RTCEncodedFrame.audio_level``, dBov) before aiortc packetises it. Reaches below
+    aiortc's public API: checked by tests/media/test_aiortc_internals.py."""
+    original = sender._next_encoded_frame
+
+    async def next_encoded_frame(codec: RTCRtpCodecParameters) -> RTCEncodedFrame | None:
+        frame = await original(codec)
+        if frame is not None and frame.audio_level is None:
+            frame.audio_level = track.level_dbov
+        return frame
+
+    sender._next_encoded_frame = next_encoded_frame  # type: ignore[method-assign]
 
 
 class MediaPeer:
@@ -156,7 +179,8 @@ class MediaPeer:
         self._connected.clear()
         pc = RTCPeerConnection(config)
         self.pc = pc
-        pc.addTransceiver(self.track, direction="sendrecv")
+        transceiver = pc.addTransceiver(self.track, direction="sendrecv")
+        send_audio_levels(transceiver.sender, self.track)
         apply_net(pc, self.net)
 
         @pc.on("track")

@@ -26,6 +26,12 @@ fails loudly if an upgrade changes them. Why each one is needed:
 * **Direct RTP send** - encode once, then per listener only: RTP header, SRTP protect,
   ``sendto`` on the nominated ICE pair (~12 us vs ~370 us for aiortc's per-listener encode
   path). Uses ``RTCDtlsTransport._tx_srtp`` and aioice ``Connection._nominated``.
+* **One DTLS certificate per process** - aiortc generates an EC key and a self-signed
+  certificate in every ``RTCPeerConnection()`` and builds a fresh OpenSSL context for every
+  DTLS handshake: under a wave of joins that was ~10 % of the server's work. Like Janus
+  (one certificate per server) the process keeps one certificate, renewed before it
+  expires, and one SSL context per SRTP profile list (session cache off: WebRTC does
+  not resume DTLS sessions). The fingerprint in each answer is that certificate's.
 * **RTCP sender reports** - aiortc's sender keeps sending SR/SDES; we copy our per-stream
   counters into its private fields so those reports describe the packets we really sent.
 """
@@ -33,24 +39,36 @@ fails loudly if an upgrade changes them. Why each one is needed:
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import aioice
 import aiortc
+import aiortc.rtcpeerconnection
 import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
+from OpenSSL import SSL
+from pylibsrtp._binding import (  # type: ignore[import-not-found]  # cffi, no stubs
+    ffi as _srtp_ffi,
+)
+from pylibsrtp._binding import lib as _srtp_lib
+
+from voiceroom.media.ingest import QuietPayload
 
 TESTED_AIORTC = "1.16.0"
 TESTED_AIOICE = "0.13.0"
 
 _DTLS_CONNECTED = DtlsState.CONNECTED
+# pylibsrtp.Session.protect reserves this much of its 1,500-byte buffer for the auth tag.
+_SRTP_MAX_TRAILER: int = pylibsrtp.SRTP_MAX_TRAILER_LEN
 
 # seq, timestamp, payload, arrival (time.monotonic(), the event loop's clock)
 RtpSink = Callable[[int, int, bytes, float], None]
@@ -75,9 +93,19 @@ def versions_match() -> bool:
     return bool(aiortc.__version__ == TESTED_AIORTC and aioice.__version__ == TESTED_AIOICE)
 
 
-def install_rtp_tap(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) -> None:
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def install_rtp_tap(
+    receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink, *, quiet_level: int | None = None
+) -> None:
     """Route this receiver's RTP packets of ``payload_type`` to ``sink`` instead of aiortc's
-    decoder. ``sink`` is called on the event loop; it must not block."""
+    decoder. ``sink`` is called on the event loop; it must not block.
+
+    With ``quiet_level`` (an RFC 6464 level, 0..127 = -dBov), a packet whose audio-level
+    header extension is at that level or quieter reaches ``sink`` as a
+    :class:`~voiceroom.media.ingest.QuietPayload` (aiortc parses the extension when it was
+    negotiated)."""
     codecs: dict[int, Any] = getattr(receiver, _RX_CODECS)
     streams: dict[int, Any] = getattr(receiver, _RX_STREAMS)
 
@@ -90,8 +118,13 @@ def install_rtp_tap(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) 
             stream = streams[packet.ssrc] = StreamStatistics(codec.clockRate if codec else 48_000)
         stream.add(packet)  # keeps RTCP RR (fraction lost, jitter) accurate
         if packet.payload:
+            payload = packet.payload
+            if quiet_level is not None:
+                level = packet.extensions.audio_level
+                if level is not None and level[1] >= quiet_level:
+                    payload = QuietPayload(payload)
             # aiortc's arrival_time_ms is wall-clock ms; the mixer runs on the monotonic clock.
-            sink(packet.sequence_number, packet.timestamp, packet.payload, time.monotonic())
+            sink(packet.sequence_number, packet.timestamp, payload, time.monotonic())
 
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
 
@@ -147,9 +180,60 @@ def rtp_header(plain: bytes) -> tuple[int, int, bytes] | None:
     return (plain[2] << 8) | plain[3], int.from_bytes(plain[4:8]), plain[pos:end]
 
 
-def install_fast_rtp_path(receiver: RTCRtpReceiver, payload_type: int, sink: RtpSink) -> FastPath:
+def rtp_audio_level(plain: bytes, ext_id: int) -> int | None:
+    """The RFC 6464 level (0..127, -dBov; the V bit dropped) in extension ``ext_id`` of a
+    decrypted RTP packet (RFC 8285 one- or two-byte headers), or None."""
+    n = len(plain)
+    if n < 12 or not plain[0] & 0x10:
+        return None
+    pos = 12 + 4 * (plain[0] & 0x0F)
+    if n < pos + 4:
+        return None
+    profile = (plain[pos] << 8) | plain[pos + 1]
+    end = pos + 4 + 4 * ((plain[pos + 2] << 8) | plain[pos + 3])
+    if end > n:
+        return None
+    pos += 4
+    if profile == 0xBEDE:
+        while pos < end:
+            b = plain[pos]
+            if b == 0:  # padding
+                pos += 1
+                continue
+            xid = b >> 4
+            if xid == 15:  # reserved: stop (RFC 8285 §4.2)
+                return None
+            if xid == ext_id:
+                return plain[pos + 1] & 0x7F if pos + 1 < end else None
+            pos += 2 + (b & 0x0F)
+    elif profile & 0xFFF0 == 0x1000:
+        while pos + 1 < end:
+            xid = plain[pos]
+            if xid == 0:
+                pos += 1
+                continue
+            length = plain[pos + 1]
+            if xid == ext_id:
+                return plain[pos + 2] & 0x7F if length and pos + 2 < end else None
+            pos += 2 + length
+    return None
+
+
+def install_fast_rtp_path(
+    receiver: RTCRtpReceiver,
+    payload_type: int,
+    sink: RtpSink,
+    *,
+    audio_level_id: int | None = None,
+    quiet_level: int | None = None,
+) -> FastPath:
     """Take RTP of ``payload_type`` for SSRCs already routed to ``receiver`` (tapped with
-    :func:`install_rtp_tap`) straight from the ICE connection's datagram handler."""
+    :func:`install_rtp_tap`) straight from the ICE connection's datagram handler.
+    ``audio_level_id``/``quiet_level``: as :func:`install_rtp_tap` (the id is the one
+    negotiated for :data:`AUDIO_LEVEL_URI`)."""
+    levels = audio_level_id is not None and quiet_level is not None
+    level_id = audio_level_id or 0
+    quiet = quiet_level if quiet_level is not None else 128
     stats = FastPath()
     if 64 <= payload_type <= 95:  # would collide with RTCP packet types (RFC 5761 §4)
         return stats
@@ -190,6 +274,10 @@ def install_fast_rtp_path(receiver: RTCRtpReceiver, payload_type: int, sink: Rtp
                     )
                 )
                 if payload:
+                    if levels and plain[0] & 0x10:
+                        level = rtp_audio_level(plain, level_id)
+                        if level is not None and level >= quiet:
+                            payload = QuietPayload(payload)
                     sink(seq, timestamp, payload, time.monotonic())
                 return
         original(data, component)
@@ -208,6 +296,14 @@ def negotiated_payload_type(transceiver: RTCRtpTransceiver, mime: str = "audio/o
 def mid_extension_id(transceiver: RTCRtpTransceiver) -> int | None:
     for ext in transceiver._headerExtensions:
         if ext.uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
+            return int(ext.id)
+    return None
+
+
+def audio_level_extension_id(transceiver: RTCRtpTransceiver) -> int | None:
+    """The id agreed for the RFC 6464 client-to-mixer audio level (after the offer)."""
+    for ext in transceiver._headerExtensions:
+        if ext.uri == AUDIO_LEVEL_URI:
             return int(ext.id)
     return None
 
@@ -234,18 +330,31 @@ def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
     """A synchronous ``send(rtp_bytes) -> sent?`` for one peer: SRTP protect + sendto.
 
     No coroutine per packet: at fan-out a listener-packet must cost microseconds. The
-    nominated pair's transport, bound ``sendto`` and remote address are cached and only
-    looked up again when the pair or its transport changes; the DTLS state is compared as
-    the enum (the public ``state`` property formats a string on every call).
+    nominated pair, its socket and remote address, and the SRTP session's C handles are
+    cached and looked up again only when the pair, its transport or the session changes;
+    the DTLS state is compared as the enum (the public ``state`` property formats a string
+    on every call). Per packet this is one Python frame: libsrtp's ``srtp_protect`` is called
+    the way ``pylibsrtp.Session.protect`` calls it (same buffer, no per-packet ``int *``
+    allocation) and the datagram goes to the socket directly (asyncio's ``sendto`` is a
+    Python method around the same call). A datagram the kernel would not take at once is
+    handed to the asyncio transport, which queues it, so order is kept.
     """
     nominated: dict[int, Any] = dtls.transport._connection._nominated
     cached_pair: Any = None
     cached_transport: Any = None
-    sendto: Callable[[bytes, Any], None] | None = None
+    cached_tx: Any = None
+    sock_sendto: Callable[[bytes, Any], int] | None = None
     addr: Any = None
+    srtp: Any = None
+    cdata: Any = None
+    buf: Any = None
+    len_p: Any = _srtp_ffi.new("int *")
+    protect = _srtp_lib.srtp_protect
+    ok = _srtp_lib.srtp_err_status_ok
+    room = 1_500 - _SRTP_MAX_TRAILER
 
     def send(data: bytes) -> bool:
-        nonlocal cached_pair, cached_transport, sendto, addr
+        nonlocal cached_pair, cached_transport, cached_tx, sock_sendto, addr, srtp, cdata, buf
         tx = dtls._tx_srtp
         if tx is None or dtls._state is not _DTLS_CONNECTED:
             return False
@@ -254,15 +363,72 @@ def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
             return False
         transport = pair.protocol.transport
         if pair is not cached_pair or transport is not cached_transport:
-            if transport is None:
-                return False
+            if transport is None or transport._sock is None:
+                return False  # closing: asyncio dropped the socket
             cached_pair, cached_transport = pair, transport
-            sendto, addr = transport.sendto, pair.remote_addr
-        assert sendto is not None
-        sendto(tx.protect(data), addr)
+            sock_sendto, addr = transport._sock.sendto, pair.remote_addr
+        if tx is not cached_tx:
+            cached_tx, srtp, cdata, buf = tx, tx._srtp[0], tx._cdata, tx._buffer
+        n = len(data)
+        if n > room:
+            return False
+        len_p[0] = n
+        buf[0:n] = data
+        if protect(srtp, cdata, len_p) != ok:
+            return False
+        packet = buf[0 : len_p[0]]
+        assert sock_sendto is not None
+        if transport._buffer:
+            transport.sendto(packet, addr)  # keep order behind what asyncio queued
+            return True
+        try:
+            sock_sendto(packet, addr)
+        except (BlockingIOError, InterruptedError):
+            transport.sendto(packet, addr)  # asyncio queues it and waits for writability
+        except OSError:
+            return False
         return True
 
     return send
+
+
+class ProcessCertificate(RTCCertificate):
+    """The certificate every peer connection of this process presents (see the module doc).
+
+    Installed with :func:`use_process_certificate`; ``generateCertificate`` then returns the
+    current one, making a new one when less than a day of validity is left (aiortc's own
+    certificates are valid for 30 days)."""
+
+    _current: ClassVar[ProcessCertificate | None] = None
+    _RENEW_BEFORE = datetime.timedelta(days=1)
+
+    def __init__(self, key: Any, cert: Any) -> None:
+        super().__init__(key=key, cert=cert)
+        self._contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+
+    @classmethod
+    def generateCertificate(cls) -> ProcessCertificate:
+        current = cls._current
+        now = datetime.datetime.now(tz=datetime.UTC)
+        if current is None or current.expires - now < cls._RENEW_BEFORE:
+            current = cls._current = super().generateCertificate()
+        return current
+
+    def _create_ssl_context(self, srtp_profiles: list[SRTPProtectionProfile]) -> SSL.Context:
+        key = tuple(p.openssl_profile for p in srtp_profiles)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = super()._create_ssl_context(srtp_profiles)
+            ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+            self._contexts[key] = ctx
+        return ctx
+
+
+def use_process_certificate(enabled: bool = True) -> None:
+    """Make every ``RTCPeerConnection`` created from now on in this process use the
+    :class:`ProcessCertificate` (or, ``enabled=False``, aiortc's own per-peer one)."""
+    cls = ProcessCertificate if enabled else RTCCertificate
+    setattr(aiortc.rtcpeerconnection, "RTCCertificate", cls)  # noqa: B010
 
 
 def wrap_outgoing_rtp(
@@ -296,6 +462,10 @@ def signatures() -> dict[str, str]:
         ),
         "RTCRtpReceiver.receive": str(inspect.signature(RTCRtpReceiver.receive)),
         "RTCDtlsTransport._send_rtp": str(inspect.signature(RTCDtlsTransport._send_rtp)),
+        "RTCCertificate.__init__": str(inspect.signature(RTCCertificate.__init__)),
+        "RTCCertificate._create_ssl_context": str(
+            inspect.signature(RTCCertificate._create_ssl_context)
+        ),
         "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
         "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
         "aioice.Connection.data_received": str(inspect.signature(aioice.Connection.data_received)),

@@ -30,7 +30,7 @@ MAX_FRAME_SAMPLES = 5_760
 class OpusEncoder:
     """One mono 20 ms voip encoder with in-band FEC; state continuous across calls."""
 
-    __slots__ = ("_out", "_state")
+    __slots__ = ("_last_pcm", "_last_ptr", "_out", "_state")
 
     def __init__(
         self, *, bitrate: int, complexity: int = 5, packet_loss_perc: int = 10, dtx: bool = False
@@ -45,19 +45,25 @@ class OpusEncoder:
         ctl(self._state, opuslib.api.ctl.set_packet_loss_perc, packet_loss_perc)
         ctl(self._state, opuslib.api.ctl.set_dtx, int(dtx))
         self._out = (ctypes.c_char * MAX_PACKET)()
+        # The mixer hands the same buffer every tick: its ctypes pointer (a few us to build
+        # through numpy) is kept while that array is.
+        self._last_pcm: Pcm | None = None
+        self._last_ptr: Any = None
 
     def get(self, request: Any) -> int:
         """Read a CTL back (tests use this to prove FEC is really on)."""
         return int(opuslib.api.encoder.encoder_ctl(self._state, request))
 
     def encode(self, pcm: Pcm) -> bytes:
-        """Encode exactly one 20 ms frame of int16 mono PCM (must be C-contiguous)."""
+        """Encode exactly one 20 ms frame of int16 mono PCM (must be C-contiguous).
+
+        libopus runs with the GIL released (ctypes), so encoders of different mixes can run
+        in parallel threads; one encoder must not be used by two threads at once."""
+        if pcm is not self._last_pcm:
+            self._last_pcm = pcm
+            self._last_ptr = pcm.ctypes.data_as(opuslib.api.c_int16_pointer)
         n = opuslib.api.encoder.libopus_encode(
-            self._state,
-            pcm.ctypes.data_as(opuslib.api.c_int16_pointer),
-            FRAME_SAMPLES,
-            self._out,
-            MAX_PACKET,
+            self._state, self._last_ptr, FRAME_SAMPLES, self._out, MAX_PACKET
         )
         if n < 0:
             raise opuslib.OpusError(n)

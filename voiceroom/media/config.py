@@ -39,6 +39,17 @@ class MediaConfig:
     limiter_release_frames: int = 10  # ~200 ms back to unity gain
     # Fan-out: send an RTCP-SR-consistent state to aiortc's sender every N ticks
     sr_sync_ticks: int = 10
+    # Threads besides the event loop's that encode a tick's distinct mixes in parallel
+    # (libopus releases the GIL): one busy room can use a second core. 0: encode inline.
+    encode_threads: int = 1
+    # RFC 6464 client-to-mixer audio level: a publisher packet at or below this level
+    # (dBov) is silence and is neither decoded, VAD-checked nor mixed once more than
+    # ``silence_hangover_frames`` silent packets came in a row. None: ignore the levels.
+    silence_dbov: int | None = -60
+    silence_hangover_frames: int = 10  # 200 ms: quiet word endings stay in
+    # One DTLS certificate and SSL context for every peer of the process (as Janus does)
+    # instead of a new key, certificate and context per peer: cheaper joins.
+    process_certificate: bool = True
 
     def __post_init__(self) -> None:
         if not 6_000 <= self.bitrate <= 510_000:
@@ -61,3 +72,9 @@ class MediaConfig:
             raise MediaConfigError("limiter_threshold must be 0.1..1.0")
         if self.limiter_release_frames < 1 or self.sr_sync_ticks < 1:
             raise MediaConfigError("limiter_release_frames and sr_sync_ticks must be >= 1")
+        if not 0 <= self.encode_threads <= 16:
+            raise MediaConfigError("encode_threads must be 0..16")
+        if self.silence_dbov is not None and not -127 <= self.silence_dbov <= 0:
+            raise MediaConfigError("silence_dbov must be -127..0 or None")
+        if self.silence_hangover_frames < 0:
+            raise MediaConfigError("silence_hangover_frames must be >= 0")

@@ -2,6 +2,14 @@
 
 Pure apart from libopus: packets and ticks carry their time, so the loss and jitter
 behaviour is unit-tested without sockets.
+
+Silence (RFC 6464): the RTP tap hands a packet whose client-to-mixer audio level says
+silence as a :class:`QuietPayload`. It goes through the jitter buffer like any packet (same
+timing, loss, FEC and adaptation decisions), but once more than ``hangover`` quiet packets
+came in a row it is not decoded: the source contributes nothing that tick (no decode, no
+VAD, and its listeners' mix-minus shares the audience's encode). The first packet with
+sound after a skipped run is preceded by decoding the last skipped one, output discarded,
+so the decoder's state is that of a continuous stream and the onset is not smeared.
 """
 
 from __future__ import annotations
@@ -16,15 +24,41 @@ from voiceroom.media.jitter import JitterBuffer, PullKind
 _FIFO_SAMPLES = 6_000 + FRAME_SAMPLES
 
 
+class QuietPayload(bytes):
+    """An uplink Opus payload whose RFC 6464 audio level said silence."""
+
+    __slots__ = ()
+
+
+def is_single_20ms(payload: bytes) -> bool:
+    """True if the Opus packet is one 20 ms frame (RFC 6716 §3.1 TOC byte): only those
+    are skipped, so a skipped packet stands for exactly one tick."""
+    if not payload:
+        return False
+    toc = payload[0]
+    if toc & 0x03:  # code 1-3: two or more frames
+        return False
+    config = toc >> 3
+    if config < 12:  # SILK: 10/20/40/60 ms
+        return config & 0x03 == 1
+    if config < 16:  # hybrid: 10/20 ms
+        return config & 0x01 == 1
+    return config & 0x03 == 3  # CELT: 2.5/5/10/20 ms
+
+
 class Ingest:
     __slots__ = (
         "_decoder",
         "_fifo",
         "_fill",
         "_frame",
+        "_hangover",
+        "_quiet_run",
+        "_skipped",
         "decode_errors",
         "jitter",
         "last_arrival",
+        "skipped",
     )
 
     def __init__(self, config: MediaConfig) -> None:
@@ -40,6 +74,10 @@ class Ingest:
         self.decode_errors = 0
         # Arrival time of the newest packet whose audio is in the last frame (latency stat).
         self.last_arrival: float | None = None
+        self._hangover = config.silence_hangover_frames
+        self._quiet_run = 0  # quiet packets played in a row
+        self._skipped: bytes | None = None  # last payload not decoded, while skipping
+        self.skipped = 0  # ticks this source skipped as silent (stat)
 
     def push(self, seq: int, payload: bytes, now: float) -> None:
         self.jitter.push(seq, payload, now)
@@ -48,6 +86,25 @@ class Ingest:
         self.jitter.reset()
         self._fill = 0
         self.last_arrival = None
+        self._quiet_run = 0
+        self._skipped = None
+
+    def _skip(self, kind: PullKind, payload: bytes | None) -> bool:
+        """Whether this pull is silence to skip (called only with an empty FIFO)."""
+        if kind is PullKind.PLC:
+            # A loss inside a skipped silent run: conceal nothing.
+            return self._skipped is not None
+        assert payload is not None
+        if type(payload) is not QuietPayload:
+            if kind is PullKind.PACKET:
+                self._quiet_run = 0
+            return False
+        if kind is PullKind.PACKET:
+            self._quiet_run += 1
+        if self._quiet_run > self._hangover and is_single_20ms(payload):
+            self._skipped = payload
+            return True
+        return False
 
     def frame(self, now: float) -> Pcm | None:
         """This tick's 960 samples, or None if the source is idle. The array is reused."""
@@ -61,6 +118,16 @@ class Ingest:
                 if self._fill == 0:
                     return None
                 break
+            if self._fill == 0 and self._skip(pull.kind, pull.payload):
+                self.skipped += 1
+                return None
+            if self._skipped is not None:
+                # Sound again: replay the last skipped packet into the decoder first.
+                prime, self._skipped = self._skipped, None
+                try:
+                    self._decoder.decode(prime)
+                except Exception:
+                    self.decode_errors += 1
             try:
                 if pull.kind is PullKind.PACKET:
                     assert pull.payload is not None

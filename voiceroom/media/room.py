@@ -18,8 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +43,7 @@ from voiceroom.ice import MediaNet
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.codec import OpusEncoder, Pcm
 from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
-from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now
+from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now, send_all
 from voiceroom.media.ingest import Ingest
 from voiceroom.media.jitter import FRAME_SECONDS
 from voiceroom.media.mixer import Acc, Limiter, accumulate, gain_q14, level, loudest
@@ -91,6 +95,23 @@ class _Peer:
     stream: RtpStream | None = None
     detector: SpeakingDetector | None = None
     fast: internals.FastPath | None = None
+    join: _JoinClock | None = None  # until the first packet is sent
+
+
+# Server-side phases of a join (time.monotonic() marks): offer parsed and peer set up;
+# answer made (ICE gathering); ICE connected (includes the answer's way to the client);
+# DTLS connected; first packet written (the next tick after DTLS).
+_JOIN_PHASES = ("offer", "answer", "ice", "dtls", "first_packet")
+_JOIN_RING = 512
+
+
+@dataclass(slots=True)
+class _JoinClock:
+    start: float
+    remote: float | None = None
+    answer: float | None = None
+    ice: float | None = None
+    dtls: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -102,6 +123,62 @@ class _Channel:
     acc: Acc = field(default_factory=lambda: np.zeros(FRAME_SAMPLES, dtype=np.int32))
     out: Pcm = field(default_factory=lambda: np.zeros(FRAME_SAMPLES, dtype=np.int16))
     used: int = 0  # tick number of last use
+    payload: bytes = b""  # this tick's encoded frame
+
+
+class _Batch:
+    """One tick's encodes, claimed one at a time by whichever thread is free."""
+
+    __slots__ = ("_done", "_left", "_lock", "_todo", "error", "helped")
+
+    def __init__(self, jobs: list[_Channel]) -> None:
+        self._todo = jobs[::-1]  # pop() from the end: job 0 (the audience) first
+        self._left = len(jobs)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+        self.helped = False  # an encode thread did at least one job
+
+    def run(self, helper: bool = True) -> None:
+        while True:
+            try:
+                ch = self._todo.pop()  # atomic under the GIL
+            except IndexError:
+                return
+            try:
+                ch.payload = ch.encoder.encode(ch.out)
+            except BaseException as exc:  # re-raised on the tick's thread
+                self.error = exc
+            with self._lock:
+                if helper:
+                    self.helped = True
+                self._left -= 1
+                if self._left == 0:
+                    self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _encode_pool(threads: int) -> ThreadPoolExecutor | None:
+    """The process's encode threads, started on first use and shared by its rooms (rooms
+    on one event loop run their ticks one after the other anyway)."""
+    global _POOL
+    if threads <= 0 or (os.cpu_count() or 1) < 2:
+        return None  # one core: a hand-off would only add work
+    pool = _POOL
+    if pool is None or pool._max_workers < threads:
+        with _POOL_LOCK:
+            if _POOL is None or _POOL._max_workers < threads:
+                _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="opus-enc")
+            pool = _POOL
+    return pool
 
 
 class MediaRoom:
@@ -149,6 +226,11 @@ class MediaRoom:
         self._latency_n = 0
         self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
         self._speaking_errors = 0
+        self._parallel_ticks = 0
+        self._joins = 0
+        self._join_ms: dict[str, deque[float]] = {
+            k: deque(maxlen=_JOIN_RING) for k in (*_JOIN_PHASES, "total")
+        }
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -184,6 +266,8 @@ class MediaRoom:
 
     async def connect(self, user: str, offer_sdp: str) -> str:
         """Answer ``user``'s offer. A second connect for the same user replaces the peer."""
+        clock = _JoinClock(start=time.monotonic())
+        internals.use_process_certificate(self.config.process_certificate)
         if self._closed:
             raise MediaError("room closed")
         old = self._peers.pop(user, None)
@@ -197,6 +281,7 @@ class MediaRoom:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             apply_net(pc, self.net)  # before the answer gathers candidates
+            clock.remote = time.monotonic()
             audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
             if not audio:
                 raise MediaError("offer has no audio m-line")
@@ -216,10 +301,20 @@ class MediaRoom:
                 transceiver=transceiver,
                 payload_type=payload_type,
                 ingest=Ingest(self.config),
+                join=clock,
             )
             sink = self._sink(peer)
-            internals.install_rtp_tap(transceiver.receiver, payload_type, sink)
-            peer.fast = internals.install_fast_rtp_path(transceiver.receiver, payload_type, sink)
+            # RFC 6464 levels (aiortc answers the extension when offered; browsers offer it)
+            quiet = None if self.config.silence_dbov is None else -self.config.silence_dbov
+            level_id = internals.audio_level_extension_id(transceiver)
+            internals.install_rtp_tap(transceiver.receiver, payload_type, sink, quiet_level=quiet)
+            peer.fast = internals.install_fast_rtp_path(
+                transceiver.receiver,
+                payload_type,
+                sink,
+                audio_level_id=level_id,
+                quiet_level=quiet,
+            )
             await pc.setLocalDescription(await pc.createAnswer())
             if "a=candidate:" not in pc.localDescription.sdp:
                 # Every port of media_port_min..max taken (or no address to bind): say so
@@ -228,8 +323,19 @@ class MediaRoom:
         except BaseException:
             await pc.close()
             raise
+        clock.answer = time.monotonic()
         self._peers[user] = peer
         self._not_ready.add(user)
+
+        @pc.on("iceconnectionstatechange")
+        def _ice_done() -> None:
+            if pc.iceConnectionState == "completed" and clock.ice is None:
+                clock.ice = time.monotonic()
+
+        @pc.on("connectionstatechange")
+        def _dtls_done() -> None:
+            if pc.connectionState == "connected" and clock.dtls is None:
+                clock.dtls = time.monotonic()
 
         @pc.on("connectionstatechange")
         def _state_change() -> None:
@@ -368,59 +474,51 @@ class MediaRoom:
             elif music.finished:
                 self._music = None
 
-        encodes = 0
         sample = self._ticks % _FANOUT_SAMPLE_TICKS == 0
-        # Sources a mix names but that have no frame this tick (muted, idle/DTX, not among
-        # the N loudest) add nothing: two mixes whose remaining terms are equal produce the
-        # same PCM sample for sample, so they share one encode (e.g. a silent seat holder's
-        # mix-minus is then the audience mix). Groups are ordered largest first, so the
-        # audience keeps its own encoder running.
+        # Sources a mix names but that have no frame this tick (muted, idle/DTX, silent by
+        # their audio level, not among the N loudest) add nothing: two mixes whose remaining
+        # terms are equal produce the same PCM sample for sample, so they share one encode
+        # (e.g. a silent seat holder's mix-minus is then the audience mix). Groups are
+        # ordered largest first, so the audience keeps its own encoder running.
         missing = self._sources.difference(frames) if self._sources else None
-        done: dict[tuple[tuple[str, int], ...], bytes] | None = {} if missing else None
+        done: dict[tuple[tuple[str, int], ...], _Channel] | None = {} if missing else None
         shared = 0
+        jobs: list[_Channel] = []  # channels to encode this tick, in group order
+        plan: list[tuple[list[RtpStream], _Channel]] = []
         for mix, streams in self._groups:
             channel = self._channels.get(mix)
             if channel is None:
-                channel = self._channels[mix] = _Channel(
-                    encoder=OpusEncoder(
-                        bitrate=self.config.bitrate,
-                        complexity=self.config.complexity,
-                        packet_loss_perc=self.config.packet_loss_perc,
-                    ),
-                    limiter=Limiter(
-                        threshold=self.config.limiter_threshold,
-                        release_frames=self.config.limiter_release_frames,
-                    ),
-                )
+                channel = self._channels[mix] = self._new_channel()
             channel.used = self._ticks
-            key = None
-            payload = None
             if done is not None:
                 assert missing is not None
                 key = tuple(t for t in self._terms[mix] if t[0] not in missing)
-                payload = done.get(key)
-            if payload is None:
-                acc = channel.acc
-                acc.fill(0)
-                accumulate(acc, frames, mix, self._scratch)
-                payload = channel.encoder.encode(channel.limiter.process(acc, channel.out))
-                encodes += 1
-                if done is not None and key is not None:
-                    done[key] = payload
-            else:
-                shared += 1
+                twin = done.get(key)
+                if twin is not None:
+                    shared += 1
+                    plan.append((streams, twin))
+                    continue
+                done[key] = channel
+            acc = channel.acc
+            acc.fill(0)
+            accumulate(acc, frames, mix, self._scratch)
+            channel.limiter.process(acc, channel.out)
+            jobs.append(channel)
+            plan.append((streams, channel))
+
+        self._encode(jobs)
+        for streams, channel in plan:
             if sample:
                 # Thread CPU time, not wall time: on a busy host a wall clock would also
                 # count the time this thread spent descheduled.
                 t_fan = time.thread_time()
-                for stream in streams:
-                    stream.send(payload)
+                send_all(streams, channel.payload)
                 self._fanout_seconds += time.thread_time() - t_fan
                 self._fanout_packets += len(streams)
             else:
-                for stream in streams:
-                    stream.send(payload)
+                send_all(streams, channel.payload)
             self._packets_out += len(streams)
+        encodes = len(jobs)
 
         if arrivals:
             out = time.monotonic()
@@ -436,6 +534,38 @@ class MediaRoom:
                 del self._channels[mix]
         if self._ticks % self.config.sr_sync_ticks == 0:
             self._sync_sender_reports()
+
+    def _new_channel(self) -> _Channel:
+        cfg = self.config
+        return _Channel(
+            encoder=OpusEncoder(
+                bitrate=cfg.bitrate,
+                complexity=cfg.complexity,
+                packet_loss_perc=cfg.packet_loss_perc,
+            ),
+            limiter=Limiter(
+                threshold=cfg.limiter_threshold, release_frames=cfg.limiter_release_frames
+            ),
+        )
+
+    def _encode(self, jobs: list[_Channel]) -> None:
+        """Encode every job's PCM into its payload. With two or more, the encode threads
+        and this thread take jobs from one shared list (libopus runs without the GIL), so
+        a tick's encodes take about half the wall time on two cores. This thread never
+        waits for a thread the OS has not scheduled yet: whatever no thread has claimed
+        when it runs out, it encodes itself; it only waits for encodes already running."""
+        pool = _encode_pool(self.config.encode_threads) if len(jobs) >= 2 else None
+        if pool is None:
+            for ch in jobs:
+                ch.payload = ch.encoder.encode(ch.out)
+            return
+        batch = _Batch(jobs)
+        for _ in range(min(self.config.encode_threads, len(jobs) - 1)):
+            pool.submit(batch.run)
+        batch.run(helper=False)
+        batch.wait()
+        if batch.helped:
+            self._parallel_ticks += 1
 
     def _apply_routing(self, routing: Routing) -> None:
         old = self._routing.publishers
@@ -485,7 +615,31 @@ class MediaRoom:
             )
             self._not_ready.discard(user)
             self._groups_dirty = True
+            if peer.join is not None:
+                self._record_join(user, peer.join)
+                peer.join = None
         self._ensure_detectors()
+
+    def _record_join(self, user: str, clock: _JoinClock) -> None:
+        """Phases of one join, server side, up to its first packet (sent this tick)."""
+        ready = time.monotonic()
+        marks = [clock.start, clock.remote, clock.answer, clock.ice, clock.dtls, ready]
+        if any(m is None for m in marks):
+            return
+        phases = {
+            name: (b - a) * 1000  # type: ignore[operator]
+            for name, a, b in zip(_JOIN_PHASES, marks, marks[1:], strict=False)
+        }
+        phases["total"] = (ready - clock.start) * 1000
+        for name, ms in phases.items():
+            self._join_ms[name].append(ms)
+        self._joins += 1
+        log.info(
+            "media join %s room %s ms: %s",
+            user,
+            self.room_id,
+            " ".join(f"{k}={v:.1f}" for k, v in phases.items()),
+        )
 
     def _rebuild_groups(self) -> None:
         groups: dict[Mix, list[RtpStream]] = {}
@@ -558,6 +712,8 @@ class MediaRoom:
             "encodes_total": float(self._encodes),
             "encodes_per_tick": float(self._encodes_last),
             "shared_mixes_per_tick": float(self._shared),
+            "parallel_encode_ticks": float(self._parallel_ticks),
+            "rx_silent_skipped": float(sum(p.ingest.skipped for p in self._peers.values())),
             "packets_out": float(self._packets_out),
             "fanout_us_per_packet": (
                 self._fanout_seconds / self._fanout_packets * 1e6 if self._fanout_packets else 0.0
@@ -577,6 +733,12 @@ class MediaRoom:
         if len(lat):
             out["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
             out["latency_p99_ms"] = float(np.percentile(lat, 99) * 1000)
+        out["joins"] = float(self._joins)
+        for name, ring in self._join_ms.items():
+            if ring:
+                ms = np.fromiter(ring, dtype=np.float64)
+                out[f"join_{name}_ms_p50"] = float(np.percentile(ms, 50))
+                out[f"join_{name}_ms_p99"] = float(np.percentile(ms, 99))
         if len(cost):
             out["tick_mean_us"] = float(cost.mean() * 1e6)
             out["tick_max_us"] = float(cost.max() * 1e6)
