@@ -574,6 +574,16 @@ SETTING_DOCS: dict[str, str] = {
     "media_settings.limiter_release_frames": "20 ms frames the limiter takes back to unity gain.",
     "media_settings.sr_sync_ticks": "Mixer ticks between RTCP sender-report syncs of the "
     "RTP clock.",
+    "media_settings.encode_threads": "Threads besides the event loop's that encode a tick's "
+    "distinct mixes in parallel (libopus releases the GIL), so one busy room can use a "
+    "second core; 0 encodes inline.",
+    "media_settings.silence_dbov": "RFC 6464 audio level (dBov) at or below which a "
+    "publisher's packet counts as silence: not decoded, VAD-checked or mixed after the "
+    "hang-over. Unset (none) ignores the levels.",
+    "media_settings.silence_hangover_frames": "Silent 20 ms packets in a row before a "
+    "publisher's silence is skipped (quiet word endings stay in).",
+    "media_settings.process_certificate": "One DTLS certificate and SSL context for every "
+    "peer of the process instead of one per peer: cheaper joins.",
 }
 
 
