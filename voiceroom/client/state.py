@@ -104,6 +104,9 @@ class RoomState:
                 self.members[b["user"]] = {**self.members[b["user"]], "role": b["role"]}
             if b["user"] == self.user:
                 self.role = b["role"]
+        elif t == "member.tier":
+            if b["user"] in self.members:
+                self.members[b["user"]] = {**self.members[b["user"]], "tier": b["tier"]}
         elif t == "seat.updated":
             self._seat_updated(b["seat"])
         elif t == "queue.updated":

@@ -42,6 +42,7 @@ from voiceroom.room.events import (
     RequestsUpdated,
     RoleChanged,
     SeatUpdated,
+    TierChanged,
     to_users,
 )
 from voiceroom.room.model import (
@@ -277,6 +278,24 @@ class Room:
                 self._remove_member(member.user, "timeout", out)
         if out:
             self.version += 1
+        return out
+
+    def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
+        """Server-only (the shop's backend, through the API): change a member's tier.
+        A place already held in a queue keeps its rank; the new tier counts from the next
+        hand raise or request."""
+        if self.phase is Phase.ENDED:
+            raise RuleError(ErrorCode.ROOM_ENDED, "the room has ended")
+        member = self._require_member(user)
+        tier = tier.strip()
+        if not tier or len(tier) > MAX_NAME_CHARS:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, "bad tier")
+        if tier == member.tier:
+            return []
+        member.tier = tier
+        out = [Emit(TO_STAFF.plus(user), TierChanged(user, tier))]
+        self._seat_changed(user, "tier", out)
+        self.version += 1
         return out
 
     # ------------------------------------------------------------------ queries

@@ -88,6 +88,15 @@ class RoleChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TierChanged(Event):
+    """The server (API) changed a member's tier; queue places already held are kept."""
+
+    TYPE: ClassVar[str] = "member.tier"
+    user: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
 class SeatUpdated(Event):
     """The whole new state of one seat, and why it changed (e.g. taken, promoted, muted)."""
 
@@ -198,6 +207,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MemberLeft,
     PresenceChanged,
     RoleChanged,
+    TierChanged,
     SeatUpdated,
     QueueUpdated,
     QueuePosition,

@@ -107,6 +107,11 @@ const HANDLERS = {
     if (m) m.role = b.role;
     if (b.user === st.you.user) st.you.role = b.role;
   },
+  "member.tier": (st, b) => {
+    const m = st.members.get(b.user);
+    if (m) m.tier = b.tier;
+    if (b.user === st.you.user) st.you.tier = b.tier;
+  },
   "seat.updated": (st, b) => {
     const seat = { ...b.seat };
     st.seats[seat.index] = seat;
