@@ -32,7 +32,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Final, Union
 
 import msgpack
@@ -41,6 +41,7 @@ from voiceroom.errors import VoiceroomError
 from voiceroom.room.commands import COMMANDS, Command
 from voiceroom.room.errors import ErrorCode
 from voiceroom.room.events import Event
+from voiceroom.venue import merge_command_names
 
 VERSION: Final = 1
 
@@ -114,8 +115,9 @@ class MediaOffer(Command):
 
 CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer)
 CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
-MESSAGES: dict[str, type[Command]] = {**COMMANDS, **CONTROLS}
-assert len(MESSAGES) == len(COMMANDS) + len(CONTROLS), "control and command names collide"
+# Every wire name a client may send: the room's commands, each side core's, and controls.
+# A name claimed twice raises at import (tests/test_venue.py checks it too).
+MESSAGES: dict[str, type[Command]] = merge_command_names(COMMANDS.values(), CONTROL_TYPES)
 
 # Per-field string caps that differ from MAX_STR_CHARS.
 STR_CAPS: dict[tuple[str, str], int] = {("media.offer", "sdp"): MAX_SDP_CHARS}
@@ -262,7 +264,7 @@ def encode_reply(id: int, body: Mapping[str, Any] | None = None) -> bytes:
     return _pack({"v": VERSION, "type": "reply", "id": id, "ok": True, "body": dict(body or {})})
 
 
-def encode_error(id: int | None, code: ErrorCode, message: str) -> bytes:
+def encode_error(id: int | None, code: StrEnum, message: str) -> bytes:
     return _pack({"v": VERSION, "type": "error", "id": id, "code": code.value, "message": message})
 
 

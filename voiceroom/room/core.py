@@ -68,6 +68,7 @@ from voiceroom.room.routing import MUSIC_SOURCE, Routing, make_mix
 from voiceroom.room.rules import RULES
 
 MAX_NAME_CHARS = 64
+SERVER_USER = "@server"  # who server-only commands act as (never a member)
 MAX_NOTE_CHARS = 200
 MAX_TRACK_CHARS = 200
 
@@ -211,6 +212,25 @@ class Room:
             )
         out: list[Emit] = []
         _HANDLERS[type(command)](self, member, command, now, out)
+        self.version += 1
+        return out
+
+    def handle_as_server(self, command: c.Command, now: float) -> list[Emit]:
+        """Apply a command on the server's own authority (HTTP API, demo setup): it acts
+        as a host that is not a member, so moderation commands work and self-service ones
+        (take a seat, raise a hand) are refused as they would be for a non-member. Role
+        rules are the caller's; phase rules still apply. State unchanged on error."""
+        if self.phase is Phase.ENDED:
+            raise RuleError(ErrorCode.ROOM_ENDED, "the room has ended")
+        if self.phase not in RULES[type(command)].phases:
+            raise RuleError(
+                ErrorCode.WRONG_PHASE, f"{command.TYPE} is not allowed during {self.phase.value}"
+            )
+        if type(command) not in SERVER_COMMANDS:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"{command.TYPE} needs a member")
+        server = Member(SERVER_USER, "voiceroom", Role.HOST, "vip", "en", joined_at=now)
+        out: list[Emit] = []
+        _HANDLERS[type(command)](self, server, command, now, out)
         self.version += 1
         return out
 
@@ -1019,3 +1039,23 @@ _HANDLERS: dict[type[c.Command], Handler] = {
 }
 
 HANDLED: frozenset[type[c.Command]] = frozenset(_HANDLERS)
+
+# What the server may do on its own authority: moderation that needs no seat, stage or
+# library of its own (the HTTP API's mute / remove / set-role / schedule / start / end).
+SERVER_COMMANDS: frozenset[type[c.Command]] = frozenset(
+    {
+        c.InviteToSeat,
+        c.Demote,
+        c.LockSeat,
+        c.UnlockSeat,
+        c.MuteSeat,
+        c.UnmuteSeat,
+        c.Promote,
+        c.Deny,
+        c.ScheduleShow,
+        c.StartShow,
+        c.EndRoom,
+        c.Kick,
+        c.SetRole,
+    }
+)

@@ -58,7 +58,8 @@ class ErrorCode(StrEnum):
 class RuleError(VoiceroomError):
     """A command broke a room rule. The room's state is unchanged."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: StrEnum, message: str) -> None:
+        # Any core's code enum (room ErrorCode, commerce, games): one wire code space.
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,6 @@ from voiceroom.protocol import (
     encode_event,
     encode_message,
     encode_reply,
-    to_wire,
 )
 from voiceroom.room import commands as c
 from voiceroom.room.core import Room
@@ -45,6 +45,7 @@ from voiceroom.signalling.media_bridge import (
     resolve_track,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
+from voiceroom.venue import Venue, needs_entropy
 
 Job = Callable[[], None]
 After = list[Callable[[], None]]
@@ -69,7 +70,8 @@ class RoomHost:
     ) -> None:
         self.id = room_id
         self.config = config
-        self.room = Room(room_id, config.room)
+        # The room and the cores beside it; every change goes through its entry points.
+        self.venue = Venue(room_id, config.room)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
         self.clock = clock
@@ -99,6 +101,11 @@ class RoomHost:
             )
         self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
         self._ticker = asyncio.create_task(self._tick_loop(), name=f"tick-{room_id}")
+
+    @property
+    def room(self) -> Room:
+        """The room core (read-only use by the edges; changes go through ``venue``)."""
+        return self.venue.room
 
     # ------------------------------------------------------------------ the stream
     def submit(self, job: Job) -> bool:
@@ -149,7 +156,7 @@ class RoomHost:
         user = conn.user
         existed = user in self.room.members
         try:
-            emits = self.room.join(conn.claims.profile(), now)
+            emits = self.venue.join(conn.claims.profile(), now)
         except RuleError as exc:
             conn.send(encode_error(None, exc.code, exc.message), force=True)
             conn.detached = True
@@ -172,7 +179,7 @@ class RoomHost:
             snapshot = None
             self.metrics.inc("voiceroom_resumes_total", outcome="replay")
         else:
-            snapshot = to_wire(self.room.snapshot(user))
+            snapshot = self.venue.snapshot(user)
             if resume is not None:
                 self.metrics.inc("voiceroom_resumes_total", outcome="snapshot")
         session = {
@@ -207,7 +214,8 @@ class RoomHost:
             if isinstance(cmd, c.PlayMusic):
                 # Resolve before the core records it: an unknown track changes nothing.
                 path = resolve_track(self.config.music_dir, cmd.track)
-            emits = self.room.handle(conn.user, cmd, self.clock())
+            entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
+            emits = self.venue.handle(conn.user, cmd, self.clock(), entropy=entropy)
         except RuleError as exc:
             self._refuse(conn, req, exc.code, exc.message)
             return
@@ -228,7 +236,7 @@ class RoomHost:
             return
         body = {
             "seq": self.seq,
-            "snapshot": to_wire(self.room.snapshot(conn.user)),
+            "snapshot": self.venue.snapshot(conn.user),
             **self._live_state(conn.user),
         }
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
@@ -238,7 +246,7 @@ class RoomHost:
         if self.conns.get(conn.user) is not conn:
             return
         after: After = []
-        self._publish(self.room.leave(conn.user, self.clock(), "left"), after)
+        self._publish(self.venue.leave(conn.user, self.clock(), "left"), after)
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
         conn.send(encode_reply(req.id, {"seq": self.seq}))
         conn.detached = True
@@ -253,12 +261,12 @@ class RoomHost:
         if conn.detached:
             return
         after: After = []
-        self._publish(self.room.disconnect(conn.user, self.clock()), after)
+        self._publish(self.venue.disconnect(conn.user, self.clock()), after)
         self._run_after(after)
 
     def tick(self) -> None:
         after: After = []
-        self._publish(self.room.tick(self.clock()), after)
+        self._publish(self.venue.tick(self.clock()), after)
         self._run_after(after)
         self._dispose_if_empty()
 
@@ -351,7 +359,7 @@ class RoomHost:
         for fn in after:
             fn()
 
-    def _refuse(self, conn: Connection, req: Request, code: ErrorCode, message: str) -> None:
+    def _refuse(self, conn: Connection, req: Request, code: StrEnum, message: str) -> None:
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="error")
         self.metrics.inc("voiceroom_errors_total", code=code.value)
         conn.send(encode_error(req.id, code, message))
