@@ -16,9 +16,16 @@ TOML layout (every key optional)::
     [media_settings]    # passed to voiceroom.media's MediaConfig as keyword arguments
     bitrate = 32000
 
+    api_keys = ["shop1:a-long-random-secret-of-32-chars-or-more"]   # HTTP API (docs/api.md)
+    [webhooks.shop]     # Standard Webhooks endpoint: url, secret (whsec_...), events
+    url = "https://shop.example/hooks/voiceroom"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    events = ["room.*", "consultation.ended"]
+
 Environment: ``VOICEROOM_<KEY>`` for top-level keys (``VOICEROOM_PORT=9000``) and
 ``VOICEROOM_ROOM_<KEY>`` for room keys (``VOICEROOM_ROOM_SEAT_COUNT=10``); tuples are
-comma-separated, booleans ``1/0/true/false/yes/no``.
+comma-separated, booleans ``1/0/true/false/yes/no``. API keys:
+``VOICEROOM_API_KEYS=kid:secret,kid2:secret2``.
 """
 
 from __future__ import annotations
@@ -78,6 +85,20 @@ class Config:
     # uses the bundled DEMO_MUSIC_DIR.
     music_dir: Path | None = None
     media_settings: Mapping[str, Any] = field(default_factory=dict)
+    # HTTP API (voiceroom.api, docs/api.md): its own port, default port + 1 (0 with port 0)
+    api: bool = True
+    api_port: int | None = None
+    # "kid:secret" pairs; API requests carry a short-lived HS256 JWT signed with the secret
+    api_keys: tuple[str, ...] = ()
+    # Where the page is reachable from outside (join links); default http://host:port
+    public_url: str = ""
+    # Webhook endpoints by name: {url, secret, events}; more can be added through the API
+    webhooks: Mapping[str, Any] = field(default_factory=dict)
+    # SQLite file holding the webhook outbox (durable across restarts); "" keeps it in memory
+    webhook_outbox: str = ""
+    webhook_timeout: float = 10.0  # seconds per delivery attempt
+    webhook_retry_for: float = 24 * 3600.0  # then the message is dead-lettered
+    webhook_backoff: float = 1.0  # first retry after ~this many seconds, doubling
     # Logging
     log_level: str = "info"
     log_json: bool = True
@@ -97,8 +118,28 @@ class Config:
             raise ConfigError(
                 "tick_interval must be positive, shutdown_timeout and count_interval >= 0"
             )
+        if self.api_port is not None and not 0 <= self.api_port <= 65535:
+            raise ConfigError(f"api_port {self.api_port} out of range")
+        for entry in self.api_keys:
+            kid, _, key = entry.partition(":")
+            if not kid or len(key) < 16:
+                raise ConfigError("api_keys entries are kid:secret with a secret of >= 16 chars")
+        if min(self.webhook_timeout, self.webhook_retry_for, self.webhook_backoff) <= 0:
+            raise ConfigError("webhook_timeout, webhook_retry_for, webhook_backoff must be > 0")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"unknown log_level {self.log_level!r}")
+
+    @property
+    def api_key_secrets(self) -> dict[str, str]:
+        """API key id -> secret."""
+        pairs = (entry.partition(":") for entry in self.api_keys)
+        return {kid: key for kid, _, key in pairs}
+
+    @property
+    def api_bind_port(self) -> int:
+        if self.api_port is not None:
+            return self.api_port
+        return 0 if self.port == 0 else min(self.port + 1, 65535)
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -18,8 +18,10 @@ from typing import Any
 from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
+from voiceroom.api.service import ApiService
+from voiceroom.api.webhooks import WebhookConfigError
 from voiceroom.auth import issue_token
-from voiceroom.config import DEMO_MUSIC_DIR, Config
+from voiceroom.config import DEMO_MUSIC_DIR, Config, ConfigError
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.room.model import Role
@@ -64,6 +66,11 @@ class Server:
             media_factory = default_media_factory(config.media_settings)
         self.registry = Registry(config, self.metrics, media_factory)
         self.gateway = Gateway(config, self.registry, self.metrics)
+        try:
+            # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
+            self.api = ApiService(config, self.registry)
+        except WebhookConfigError as exc:
+            raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None
         self._port: int | None = None
         self._stopped = asyncio.Event()
@@ -91,6 +98,13 @@ class Server:
             server_header="voiceroom",
         )
         self._port = self._ws.sockets[0].getsockname()[1]
+        host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
+        try:
+            await self.api.start(page_base=f"http://{host}:{self._port}")
+        except BaseException:
+            self._ws.close()
+            await self.api.stop()
+            raise
         self.log.info(
             "listening",
             host=self.config.host,
@@ -98,7 +112,13 @@ class Server:
             nofile=after,
             nofile_before=before,
             media=self.registry.media_factory is not None,
+            api_port=self.api_port,
         )
+
+    @property
+    def api_port(self) -> int | None:
+        """The HTTP API's bound port (None when ``api`` is off)."""
+        return self.api.port if self.config.api else None
 
     def open_demo(self) -> dict[str, str]:
         """Open the persistent demo room; returns ready-made join links by persona."""
@@ -147,6 +167,7 @@ class Server:
                 task.cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ws.wait_closed(), 1.0)
+        await self.api.stop()
         await self.registry.aclose()
         self.log.info("stopped")
 

@@ -129,6 +129,10 @@ class Venue:
             emits = core.handle(SERVER_ACTOR, cmd, now, entropy=entropy)
         return self._react(emits, now)
 
+    def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
+        """Server-only (HTTP API): change a member's tier (``Room.set_tier``)."""
+        return self._react(self.room.set_tier(user, tier, now), now)
+
     def join(self, profile: Profile, now: float) -> list[Emit]:
         return self._react(self.room.join(profile, now), now)
 

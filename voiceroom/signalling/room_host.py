@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from voiceroom.room import commands as c
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
-from voiceroom.room.model import MODERATORS, Phase
+from voiceroom.room.model import MODERATORS, Phase, RoomConfig
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.media_bridge import (
     MediaBridge,
@@ -49,6 +49,9 @@ from voiceroom.venue import Venue, needs_entropy
 
 Job = Callable[[], None]
 After = list[Callable[[], None]]
+# Sees every numbered event a room published: (room id, [(seq, emit)], now). Called inside
+# the room job, so it must only append to memory (webhook outbox, history projections).
+EventSink = Callable[[str, Sequence[tuple[int, Emit]], float], None]
 
 # Why a member's connection is closed when the room removes them (MemberLeft.reason).
 _LEFT_CLOSE: dict[str, CloseCode] = {"kicked": CloseCode.KICKED, "left": CloseCode.NORMAL}
@@ -67,11 +70,14 @@ class RoomHost:
         media_factory: MediaRoomFactory | None = None,
         on_closed: Callable[[RoomHost, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
+        room_config: RoomConfig | None = None,
+        sinks: Sequence[EventSink] = (),
     ) -> None:
         self.id = room_id
         self.config = config
         # The room and the cores beside it; every change goes through its entry points.
-        self.venue = Venue(room_id, config.room)
+        self.venue = Venue(room_id, room_config or config.room)
+        self.sinks = tuple(sinks)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
         self.clock = clock
@@ -270,6 +276,23 @@ class RoomHost:
         self._run_after(after)
         self._dispose_if_empty()
 
+    def server_command(self, cmd: c.Command) -> int:
+        """A job: apply ``cmd`` on the server's authority (the HTTP API authorised it) and
+        publish its events; returns the room's seq after it. RuleError passes to the caller
+        with nothing changed."""
+        entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
+        return self._apply(self.venue.handle_as_server(cmd, self.clock(), entropy=entropy))
+
+    def set_tier(self, user: str, tier: str) -> int:
+        """A job: the server changes a member's tier (``Venue.set_tier``)."""
+        return self._apply(self.venue.set_tier(user, tier, self.clock()))
+
+    def _apply(self, emits: list[Emit]) -> int:
+        after: After = []
+        self._publish(emits, after)
+        self._run_after(after)
+        return self.seq
+
     def _live_state(self, user: str) -> dict[str, Any]:
         """What welcome and sync add to the core's snapshot: ephemeral state (who is
         speaking, sent even on a replayed resume since media.speaking is never replayed)
@@ -315,8 +338,10 @@ class RoomHost:
     # ------------------------------------------------------------------ fan-out
     def _publish(self, emits: Iterable[Emit], after: After) -> None:
         members = self.room.members
+        numbered: list[tuple[int, Emit]] = []
         for emit in emits:
             self.seq += 1
+            numbered.append((self.seq, emit))
             frame = encode_event(emit.event, self.seq)
             self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
@@ -335,6 +360,13 @@ class RoomHost:
             self.metrics.inc("voiceroom_events_total")
             self.metrics.inc("voiceroom_event_deliveries_total", sent)
             self._side_effects(emit, after)
+        if numbered and self.sinks:
+            now = self.clock()
+            for sink in self.sinks:
+                try:
+                    sink(self.id, numbered, now)
+                except Exception:
+                    self.log.exception("event sink failed")
 
     def _side_effects(self, emit: Emit, after: After) -> None:
         event = emit.event
@@ -419,6 +451,7 @@ class Registry:
         self.metrics = metrics
         self.media_factory = media_factory
         self.rooms: dict[str, RoomHost] = {}
+        self.sinks: list[EventSink] = []  # given to every room opened after they are added
         self._ended: OrderedDict[str, None] = OrderedDict()
         self.closing = False
         metrics.collector(self._collect)
@@ -435,7 +468,12 @@ class Registry:
     def full(self) -> bool:
         return len(self.rooms) >= self.config.max_rooms
 
-    def open(self, room_id: str, *, persistent: bool = False) -> RoomHost:
+    def open(
+        self, room_id: str, *, persistent: bool = False, room_config: RoomConfig | None = None
+    ) -> RoomHost:
+        """The room's host, opened now if needed (``room_config``: this room's policy, else
+        the server default). Rooms created through the API open persistent, so they exist
+        before anyone joins and stay while empty until they end."""
         host = self.rooms.get(room_id)
         if host is None:
             self._ended.pop(room_id, None)
@@ -446,6 +484,8 @@ class Registry:
                 persistent=persistent,
                 media_factory=self.media_factory,
                 on_closed=self._closed,
+                room_config=room_config,
+                sinks=self.sinks,
             )
             self.rooms[room_id] = host
             host.log.info("room opened", persistent=persistent)

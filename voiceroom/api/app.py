@@ -1,0 +1,79 @@
+"""The FastAPI application: routers, typed errors, the OpenAPI 3.1 document.
+
+Errors are always ``{"error": {"code", "message"}}`` with a stable ``code``; request bodies
+and parameters that fail their schema get FastAPI's standard 422 document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from voiceroom import __version__
+from voiceroom.api import hooks, participants, rooms
+from voiceroom.api.auth import ApiAuthError
+from voiceroom.api.context import ApiContext, ApiError
+from voiceroom.api.models import ErrorResponse
+
+PREFIX = "/api/v1"
+OPENAPI_PATH = f"{PREFIX}/openapi.json"
+
+DESCRIPTION = """\
+Server API for a shop's backend: rooms, join links, participants, history and webhooks.
+
+Authenticate with `Authorization: Bearer <JWT>`: an HS256 JWT signed with one of the
+server's API keys, header `kid` = the key id, claims `iss` = the key id,
+`aud` = `voiceroom-api`, `iat`, `exp` (at most 10 minutes after `iat`) and `scope`
+(space-separated grants). `voiceroom api token` prints one. See docs/api.md.
+"""
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_ERR = {"model": ErrorResponse}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_ERR, "description": "an argument the room refuses"},
+    401: {**_ERR, "description": "missing, malformed, forged or expired token"},
+    403: {**_ERR, "description": "the token lacks this endpoint's scope"},
+    404: {**_ERR, "description": "no such room, participant, seat or message"},
+    409: {**_ERR, "description": "the room's state does not allow it now (e.g. ended)"},
+    503: {**_ERR, "description": "shutting down or too many rooms"},
+}
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="voiceroom API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    api = APIRouter(prefix=PREFIX, responses=ERRORS)
+    api.include_router(rooms.router)
+    api.include_router(participants.router)
+    api.include_router(participants.history_router)
+    api.include_router(hooks.router)
+    app.include_router(api)
+
+    @app.exception_handler(ApiAuthError)
+    async def _auth(request: Request, exc: ApiAuthError) -> Any:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.code, exc.message, headers)
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> Any:
+        return _error(exc.status, exc.code, exc.message)
+
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()

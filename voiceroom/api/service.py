@@ -1,0 +1,98 @@
+"""The API beside signalling: one object ``Server`` starts and stops.
+
+It wires the event feed into the room registry (webhooks and history see every room
+event), builds the FastAPI app, and serves it with uvicorn on the same event loop, on its
+own port (docs/adr/0005-http-api.md says why). uvicorn's ``serve()`` would install its own
+signal handlers; ``Server.run`` owns SIGINT/SIGTERM, so this drives uvicorn's public
+``startup`` / ``main_loop`` / ``shutdown`` steps itself on a socket it bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import uvicorn
+
+from voiceroom.api.app import create_app
+from voiceroom.api.context import ApiContext
+from voiceroom.api.events import EventFeed
+from voiceroom.api.history import LiveHistory
+from voiceroom.api.outbox import MemoryOutbox, Outbox, SqliteOutbox
+from voiceroom.api.webhooks import Endpoint, WebhookService
+from voiceroom.config import Config
+from voiceroom.observability import get_logger
+from voiceroom.signalling.room_host import Registry
+
+
+class ApiService:
+    def __init__(self, config: Config, registry: Registry) -> None:
+        self.config = config
+        self.log = get_logger(component="api")
+        self.feed = EventFeed()
+        registry.sinks.append(self.feed)
+        self.history = LiveHistory()
+        outbox: Outbox = (
+            SqliteOutbox(config.webhook_outbox) if config.webhook_outbox else MemoryOutbox()
+        )
+        endpoints = [Endpoint.from_config(n, s) for n, s in config.webhooks.items()]
+        self.webhooks = WebhookService(
+            outbox,
+            endpoints,
+            timeout=config.webhook_timeout,
+            retry_for=config.webhook_retry_for,
+            backoff_base=config.webhook_backoff,
+        )
+        self.ctx = ApiContext(config, registry, self.history, self.webhooks, self.feed)
+        self.feed.subscribers += [self.ctx.on_events, self.history, self.webhooks]
+        self.app = create_app(self.ctx)
+        self._uvicorn: uvicorn.Server | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._port is not None, "API not started"
+        return self._port
+
+    async def start(self, page_base: str) -> None:
+        """Start webhook delivery, bind the API port and serve."""
+        self.ctx.page_base = page_base
+        await self.webhooks.start()
+        if not self.config.api:
+            return
+        host = self.config.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, self.config.api_bind_port), family=family)
+        sock.setblocking(False)
+        self._sock = sock
+        self._port = sock.getsockname()[1]
+        uv_config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=max(1, int(self.config.shutdown_timeout)),
+        )
+        uv_config.load()
+        server = uvicorn.Server(uv_config)
+        server.lifespan = uv_config.lifespan_class(uv_config)
+        await server.startup(sockets=[sock])
+        self._uvicorn = server
+        self._loop_task = asyncio.create_task(server.main_loop(), name="api-main-loop")
+        self.log.info("api listening", host=host, port=self._port)
+
+    async def stop(self) -> None:
+        server = self._uvicorn
+        if server is not None:
+            server.should_exit = True
+            if self._loop_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loop_task
+            await server.shutdown(sockets=[self._sock] if self._sock is not None else None)
+            self._uvicorn = None
+        await self.webhooks.aclose()
