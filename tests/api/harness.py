@@ -111,7 +111,9 @@ class Receiver:
         sock = socket.create_server(("127.0.0.1", port))
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False)
+        config = uvicorn.Config(
+            self.app, lifespan="off", log_config=None, access_log=False, interface="asgi3"
+        )
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)

@@ -130,4 +130,10 @@ def scope(needed: Scope) -> Any:
     return Depends(check)
 
 
-__all__ = ["ApiAuthError", "ApiContext", "ApiError", "Ctx", "RoomRecord", "scope"]
+def guard(needed: Scope) -> dict[str, Any]:
+    """Route keyword arguments: the scope check, and its name in the OpenAPI document
+    (``x-scope``) so docs and clients know which grant each operation needs."""
+    return {"dependencies": [scope(needed)], "openapi_extra": {"x-scope": needed.value}}
+
+
+__all__ = ["ApiAuthError", "ApiContext", "ApiError", "Ctx", "RoomRecord", "guard", "scope"]

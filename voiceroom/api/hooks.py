@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from voiceroom.api.auth import Scope
-from voiceroom.api.context import ApiError, Ctx, scope
+from voiceroom.api.context import ApiError, Ctx, guard
 from voiceroom.api.models import (
     DeliveryList,
     DeliveryOut,
@@ -46,7 +46,7 @@ def _out(d: Delivery) -> DeliveryOut:
 @router.get(
     "/endpoints",
     response_model=EndpointList,
-    dependencies=[scope(Scope.WEBHOOKS_READ)],
+    **guard(Scope.WEBHOOKS_READ),
     summary="Webhook endpoints (secrets are not shown)",
 )
 async def list_endpoints(ctx: Ctx) -> EndpointList:
@@ -62,7 +62,7 @@ async def list_endpoints(ctx: Ctx) -> EndpointList:
     "/endpoints",
     status_code=201,
     response_model=EndpointCreated,
-    dependencies=[scope(Scope.WEBHOOKS_WRITE)],
+    **guard(Scope.WEBHOOKS_WRITE),
     summary="Add (or replace) a webhook endpoint",
 )
 async def add_endpoint(body: EndpointCreate, ctx: Ctx) -> EndpointCreated:
@@ -79,7 +79,7 @@ async def add_endpoint(body: EndpointCreate, ctx: Ctx) -> EndpointCreated:
 @router.delete(
     "/endpoints/{name}",
     response_model=Done,
-    dependencies=[scope(Scope.WEBHOOKS_WRITE)],
+    **guard(Scope.WEBHOOKS_WRITE),
     summary="Remove an endpoint; what it still had pending is dead-lettered",
 )
 async def remove_endpoint(
@@ -93,7 +93,7 @@ async def remove_endpoint(
 @router.get(
     "/deliveries",
     response_model=DeliveryList,
-    dependencies=[scope(Scope.WEBHOOKS_READ)],
+    **guard(Scope.WEBHOOKS_READ),
     summary="Deliveries, newest first; state=dead lists the dead letters",
 )
 async def list_deliveries(
@@ -111,7 +111,7 @@ async def list_deliveries(
 @router.get(
     "/messages/{msg_id}",
     response_model=DeliveryList,
-    dependencies=[scope(Scope.WEBHOOKS_READ)],
+    **guard(Scope.WEBHOOKS_READ),
     summary="Every delivery of one message (by its webhook-id)",
 )
 async def get_message(msg_id: MsgPath, ctx: Ctx) -> DeliveryList:
@@ -124,7 +124,7 @@ async def get_message(msg_id: MsgPath, ctx: Ctx) -> DeliveryList:
 @router.post(
     "/messages/{msg_id}/redeliver",
     response_model=DeliveryList,
-    dependencies=[scope(Scope.WEBHOOKS_WRITE)],
+    **guard(Scope.WEBHOOKS_WRITE),
     summary="Send a message again (dead or delivered), same webhook-id, attempts reset",
 )
 async def redeliver(msg_id: MsgPath, ctx: Ctx) -> DeliveryList:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from voiceroom.api.auth import Scope
-from voiceroom.api.context import Ctx, scope
+from voiceroom.api.context import Ctx, guard
 from voiceroom.api.models import (
     ChatMessageOut,
     ChatPage,
@@ -53,7 +53,7 @@ def _participants(host: RoomHost) -> ParticipantList:
 @router.get(
     "/rooms/{room_id}/participants",
     response_model=ParticipantList,
-    dependencies=[scope(Scope.ROOMS_READ)],
+    **guard(Scope.ROOMS_READ),
     summary="Everyone in the room now (including those within the reconnect grace)",
 )
 async def list_participants(room_id: RoomPath, ctx: Ctx) -> ParticipantList:
@@ -63,7 +63,7 @@ async def list_participants(room_id: RoomPath, ctx: Ctx) -> ParticipantList:
 @router.put(
     "/rooms/{room_id}/seats/{seat}/mute",
     response_model=Done,
-    dependencies=[scope(Scope.PARTICIPANTS_WRITE)],
+    **guard(Scope.PARTICIPANTS_WRITE),
     summary="Moderator-mute (or unmute) the holder of a seat",
 )
 async def mute_seat(
@@ -78,7 +78,7 @@ async def mute_seat(
 @router.delete(
     "/rooms/{room_id}/participants/{user}",
     response_model=Done,
-    dependencies=[scope(Scope.PARTICIPANTS_WRITE)],
+    **guard(Scope.PARTICIPANTS_WRITE),
     summary="Remove a participant; they cannot rejoin this room",
 )
 async def remove_participant(room_id: RoomPath, user: UserPath, ctx: Ctx) -> Done:
@@ -90,7 +90,7 @@ async def remove_participant(room_id: RoomPath, user: UserPath, ctx: Ctx) -> Don
 @router.put(
     "/rooms/{room_id}/participants/{user}/role",
     response_model=Done,
-    dependencies=[scope(Scope.PARTICIPANTS_WRITE)],
+    **guard(Scope.PARTICIPANTS_WRITE),
     summary="Make a participant co-host, agent or listener (the host role is fixed)",
 )
 async def set_role(room_id: RoomPath, user: UserPath, body: RoleUpdate, ctx: Ctx) -> Done:
@@ -102,7 +102,7 @@ async def set_role(room_id: RoomPath, user: UserPath, body: RoleUpdate, ctx: Ctx
 @router.put(
     "/rooms/{room_id}/participants/{user}/tier",
     response_model=Done,
-    dependencies=[scope(Scope.PARTICIPANTS_WRITE)],
+    **guard(Scope.PARTICIPANTS_WRITE),
     summary="Change a participant's tier (e.g. the shop made them VIP)",
 )
 async def set_tier(room_id: RoomPath, user: UserPath, body: TierUpdate, ctx: Ctx) -> Done:
@@ -119,7 +119,7 @@ def _known(ctx: Ctx, room_id: str) -> None:
 @history_router.get(
     "/rooms/{room_id}/chat",
     response_model=ChatPage,
-    dependencies=[scope(Scope.HISTORY_READ)],
+    **guard(Scope.HISTORY_READ),
     summary="Chat messages after a message id, oldest first (paginated)",
 )
 async def chat(
@@ -137,7 +137,7 @@ async def chat(
 @history_router.get(
     "/rooms/{room_id}/consultations",
     response_model=ConsultationLog,
-    dependencies=[scope(Scope.HISTORY_READ)],
+    **guard(Scope.HISTORY_READ),
     summary="Every 1v1 consultation: agent, shopper, start, end, duration",
 )
 async def consultations(room_id: RoomPath, ctx: Ctx) -> ConsultationLog:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 
 from voiceroom.api.auth import Scope
-from voiceroom.api.context import ApiError, Ctx, RoomRecord, scope
+from voiceroom.api.context import ApiError, Ctx, RoomRecord, guard
 from voiceroom.api.events import ShopEvent
 from voiceroom.api.models import (
     ConsultationOut,
@@ -39,7 +39,6 @@ from voiceroom.signalling.room_host import RoomHost
 
 router = APIRouter(tags=["rooms"])
 RoomPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-ERRORS: dict[int | str, dict[str, Any]] = {}  # filled in app.py (shared error responses)
 
 
 def live_view(host: RoomHost) -> LiveState:
@@ -146,7 +145,7 @@ async def _get(ctx: Ctx, room_id: str) -> RoomOut:
     "/rooms",
     status_code=201,
     response_model=RoomOut,
-    dependencies=[scope(Scope.ROOMS_WRITE)],
+    **guard(Scope.ROOMS_WRITE),
     summary="Create a room (open at once: members may join before the show)",
 )
 async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
@@ -212,7 +211,7 @@ async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
 @router.get(
     "/rooms",
     response_model=RoomList,
-    dependencies=[scope(Scope.ROOMS_READ)],
+    **guard(Scope.ROOMS_READ),
     summary="List rooms, optionally by phase and market",
 )
 async def list_rooms(
@@ -245,7 +244,7 @@ async def list_rooms(
 @router.get(
     "/rooms/{room_id}",
     response_model=RoomOut,
-    dependencies=[scope(Scope.ROOMS_READ)],
+    **guard(Scope.ROOMS_READ),
     summary="A room with its live state (phase, seats, queue, members, 1v1s)",
 )
 async def get_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
@@ -255,7 +254,7 @@ async def get_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
 @router.put(
     "/rooms/{room_id}/schedule",
     response_model=RoomOut,
-    dependencies=[scope(Scope.ROOMS_WRITE)],
+    **guard(Scope.ROOMS_WRITE),
     summary="Set or clear the show's start (warm-up only)",
 )
 async def update_schedule(room_id: RoomPath, body: ScheduleUpdate, ctx: Ctx) -> RoomOut:
@@ -271,7 +270,7 @@ async def update_schedule(room_id: RoomPath, body: ScheduleUpdate, ctx: Ctx) -> 
 @router.post(
     "/rooms/{room_id}/start",
     response_model=RoomOut,
-    dependencies=[scope(Scope.ROOMS_WRITE)],
+    **guard(Scope.ROOMS_WRITE),
     summary="Start the show (warm-up → show)",
 )
 async def start_show(room_id: RoomPath, ctx: Ctx) -> RoomOut:
@@ -283,7 +282,7 @@ async def start_show(room_id: RoomPath, ctx: Ctx) -> RoomOut:
 @router.post(
     "/rooms/{room_id}/end",
     response_model=RoomOut,
-    dependencies=[scope(Scope.ROOMS_WRITE)],
+    **guard(Scope.ROOMS_WRITE),
     summary="End the room: everyone is disconnected, nobody may join again",
 )
 async def end_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
@@ -299,7 +298,7 @@ async def end_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
     "/rooms/{room_id}/links",
     status_code=201,
     response_model=LinkOut,
-    dependencies=[scope(Scope.LINKS_WRITE)],
+    **guard(Scope.LINKS_WRITE),
     summary="Mint a join link (signed join token) for one user",
 )
 async def create_link(room_id: RoomPath, body: LinkCreate, ctx: Ctx) -> LinkOut:

@@ -71,6 +71,7 @@ class ApiService:
         self._port = sock.getsockname()[1]
         uv_config = uvicorn.Config(
             self.app,
+            interface="asgi3",
             lifespan="off",
             log_config=None,
             access_log=False,
