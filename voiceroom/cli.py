@@ -3,6 +3,8 @@
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
+voiceroom api rooms create|list|get|schedule|start|end ..., voiceroom api link ROOM ...,
+voiceroom api token                                            (voiceroom.api.client)
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--ttl", type=float, default=None, help="seconds (default: config)")
 
     add_bot_arguments(sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP))
+
+    from voiceroom.api.client import HELP as API_HELP
+    from voiceroom.api.client import add_api_arguments
+
+    add_api_arguments(sub.add_parser("api", help=API_HELP, description=API_HELP))
     return p
 
 
@@ -69,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return _serve(config, demo=args.demo)
         config = load_config(args.config, os.environ)
+        if args.command == "api":
+            from voiceroom.api.client import run_api
+
+            return run_api(args, config, os.environ)
         if not config.secret:
             print(
                 "voiceroom: no secret: set VOICEROOM_SECRET or `secret` in --config",
