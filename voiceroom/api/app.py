@@ -6,10 +6,12 @@ and parameters that fail their schema get FastAPI's standard 422 document.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voiceroom import __version__
 from voiceroom.api import hooks, participants, rooms
@@ -71,6 +73,27 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Any:
         return _error(exc.status, exc.code, exc.message)
+
+    allowed: list[tuple[re.Pattern[str], str]] = []
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        if exc.status_code != 405:
+            return _error(
+                exc.status_code, "not_found" if exc.status_code == 404 else "http", str(exc.detail)
+            )
+        # Starlette names only the first matching route's methods in Allow; a path served
+        # by several routes (GET and POST /rooms) must list them all (RFC 9110 15.5.6).
+        if not allowed:
+            for path, item in app.openapi()["paths"].items():
+                regex = re.sub(
+                    r"\{[^}]+\}", "[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")
+                )
+                allowed.append(
+                    (re.compile(f"^{regex}$"), ", ".join(sorted(m.upper() for m in item)))
+                )
+        methods = next((m for rx, m in allowed if rx.match(request.url.path)), "")
+        return _error(405, "method_not_allowed", "method not allowed", {"Allow": methods})
 
     return app
 

@@ -125,6 +125,14 @@ def scope(needed: Scope) -> Any:
         header = None if creds is None else f"Bearer {creds.credentials}"
         principal = verify_api_token(ctx.config.api_key_secrets, header)
         require_scope(principal, needed)
+        route = request.scope.get("route")
+        if route is not None:  # unknown query parameters are a caller's bug: say so
+            known = {p.alias for p in route.dependant.query_params}
+            extra = sorted(set(request.query_params) - known)
+            if extra:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST, "invalid_argument", f"unknown parameter {extra[0]!r}"
+                )
         return principal
 
     return Depends(check)

@@ -60,12 +60,10 @@ def webhooks_table() -> str:
 def render_api_md(text: str) -> str:
     blocks = {"endpoints": endpoints_table(openapi()), "webhooks": webhooks_table()}
     for name in BLOCKS:
-        pattern = re.compile(
-            rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", flags=re.DOTALL
-        )
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"docs/api.md lacks the {name} markers")
-        body = blocks[name]
+        body = blocks[name] + "\n"
         text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)  # noqa: B023
     return text
 

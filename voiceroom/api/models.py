@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from voiceroom.room.model import MAX_SEATS, Role
 
@@ -18,7 +18,20 @@ RoleName = Literal["host", "cohost", "agent", "listener"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, no type coercion ("5" is not 5, 0 is not
+    false) — a shop's backend learns of its bug instead of having it guessed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _instant_text(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected an RFC 3339 date-time string")
+    return value
+
+
+# An RFC 3339 string with an offset (strict models otherwise refuse strings for datetimes).
+Instant = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_instant_text)]
 
 
 class ErrorBody(BaseModel):
@@ -79,7 +92,7 @@ class RoomCreate(Strict):
     id: RoomId | None = Field(None, description="room id; generated when omitted")
     title: str = Field(min_length=1, max_length=200)
     market: Market
-    starts_at: AwareDatetime | None = Field(
+    starts_at: Instant | None = Field(
         None, description="scheduled show start (an instant with its offset, stored as UTC)"
     )
     seat_count: int = Field(8, ge=1, le=MAX_SEATS)
@@ -87,7 +100,7 @@ class RoomCreate(Strict):
 
 
 class ScheduleUpdate(Strict):
-    starts_at: AwareDatetime | None = Field(description="new show start, or null to clear it")
+    starts_at: Instant | None = Field(description="new show start, or null to clear it")
 
 
 class SeatOut(BaseModel):
