@@ -67,6 +67,7 @@ class Receiver:
 
     secret: str = HOOK_SECRET
     mode: str = "ok"
+    delay: float = 0.0  # in "ok" mode: seconds between recording a message and answering
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     bad_signatures: int = 0
@@ -104,6 +105,8 @@ class Receiver:
             else:
                 self.received.append(Received(headers, body.decode(), payload))
                 self._changed.set()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,12 @@ class LiveServer:
                 self.proc.wait(5)
 
 
-def start_server(extra_env: Mapping[str, str] = (), *, log: Path | None = None) -> LiveServer:  # type: ignore[assignment]
+def start_server(
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    args: Sequence[str] = (),
+    log: Path | None = None,
+) -> LiveServer:
     port, api_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -58,11 +63,11 @@ def start_server(extra_env: Mapping[str, str] = (), *, log: Path | None = None) 
         "VOICEROOM_API_PORT": str(api_port),
         "VOICEROOM_API_URL": f"http://127.0.0.1:{api_port}",
         "VOICEROOM_LOG_LEVEL": "warning",
-        **dict(extra_env),
+        **dict(extra_env or {}),
     }
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", str(port)],
+        [sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", str(port), *args],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
