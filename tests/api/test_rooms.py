@@ -3,6 +3,7 @@ participants, history; every change is seen by members as room events."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.signalling.vr_client import Client
 
-from .harness import Api
+from .harness import Api, ApiFactory
 
 RIYADH = {"name": "riyadh", "time_zone": "Asia/Riyadh"}
 
@@ -162,3 +163,38 @@ async def test_chat_history_pages_and_consultation_log(api: Api) -> None:
 @pytest.mark.parametrize("path", ["/rooms/ghost/chat", "/rooms/ghost/consultations"])
 async def test_history_of_unknown_room_is_404(api: Api, path: str) -> None:
     assert (await api.call("GET", path)).status_code == 404
+
+
+def _port_below_a_taken_one() -> tuple[socket.socket, int]:
+    """A listening socket on some port B with B - 1 free (for the signalling port)."""
+    for _ in range(50):
+        blocker = socket.create_server(("127.0.0.1", 0))
+        below = blocker.getsockname()[1] - 1
+        try:
+            socket.create_server(("127.0.0.1", below)).close()
+        except OSError:
+            blocker.close()
+            continue
+        return blocker, below
+    raise RuntimeError("no free port pair")
+
+
+async def test_default_api_port_falls_back_when_taken(make_api: ApiFactory) -> None:
+    blocker, port = _port_below_a_taken_one()
+    try:
+        taken = blocker.getsockname()[1]
+        api = await make_api(port=port)  # API by default on port + 1 == taken
+        assert api.server.port == port
+        assert api.server.api_port not in (None, taken)
+        assert (await api.call("GET", "/rooms")).status_code == 200
+    finally:
+        blocker.close()
+
+
+async def test_explicit_api_port_taken_fails_start(make_api: ApiFactory) -> None:
+    blocker = socket.create_server(("127.0.0.1", 0))
+    try:
+        with pytest.raises(OSError):
+            await make_api(api_port=blocker.getsockname()[1])
+    finally:
+        blocker.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 
 import uvicorn
@@ -65,7 +66,15 @@ class ApiService:
             return
         host = self.config.host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, self.config.api_bind_port), family=family)
+        try:
+            sock = socket.create_server((host, self.config.api_bind_port), family=family)
+        except OSError as exc:
+            if self.config.api_port is not None or exc.errno != errno.EADDRINUSE:
+                raise
+            # The default (signalling port + 1) is taken, e.g. by a neighbour on a random
+            # port: serve on a free one rather than not at all, and say where.
+            self.log.warning("api port taken, using a free one", wanted=self.config.api_bind_port)
+            sock = socket.create_server((host, 0), family=family)
         sock.setblocking(False)
         self._sock = sock
         self._port = sock.getsockname()[1]
