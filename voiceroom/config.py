@@ -31,10 +31,12 @@ comma-separated, booleans ``1/0/true/false/yes/no``. API keys:
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -67,6 +69,7 @@ class Config:
     max_frame_bytes: int = 64 * 1024  # larger frames get a bad_frame error
     hard_max_frame_bytes: int = 1024 * 1024  # larger frames close the socket with 1009
     send_queue: int = 1024  # frames queued for one client before it counts as too slow
+    send_queue_bytes: int = 2 * 1024 * 1024  # ... or bytes queued, whichever comes first
     rate: float = 30.0  # client messages per second (token bucket refill)
     burst: int = 60  # token bucket size
     flood_limit: int = 50  # rate-limited messages in a row before closing with 1008
@@ -76,6 +79,7 @@ class Config:
     tick_interval: float = 0.5  # room.tick period: invite and reconnect-grace expiry
     count_interval: float = 2.0  # room.count broadcasts at most this often (when changed)
     shutdown_timeout: float = 5.0  # bounded wait for clients to close before cancelling
+    handshake_timeout: float = 10.0  # TCP accept -> WebSocket upgrade done, else dropped
     ping_interval: float | None = 20.0  # WebSocket keepalive; a dead peer is dropped
     # Rooms
     room: RoomConfig = field(default_factory=RoomConfig)
@@ -84,6 +88,7 @@ class Config:
     # Tracks for music.play are resolved inside this directory; `serve --demo` without one
     # uses the bundled DEMO_MUSIC_DIR.
     music_dir: Path | None = None
+    music_rescan_interval: float = 5.0  # seconds between checks for added/removed tracks
     media_settings: Mapping[str, Any] = field(default_factory=dict)
     # HTTP API (voiceroom.api, docs/api.md): its own port, default port + 1 (0 with port 0)
     api: bool = True
@@ -114,6 +119,12 @@ class Config:
             raise ConfigError("need 1024 <= max_frame_bytes <= hard_max_frame_bytes")
         if self.send_queue < 16 or self.replay_buffer < 16:
             raise ConfigError("send_queue and replay_buffer must be at least 16")
+        if self.send_queue_bytes < 64 * 1024:
+            raise ConfigError("send_queue_bytes must be at least 65536")
+        if self.handshake_timeout <= 0:
+            raise ConfigError("handshake_timeout must be positive")
+        if self.music_rescan_interval <= 0:
+            raise ConfigError("music_rescan_interval must be positive")
         if self.tick_interval <= 0 or self.shutdown_timeout < 0 or self.count_interval < 0:
             raise ConfigError(
                 "tick_interval must be positive, shutdown_timeout and count_interval >= 0"
@@ -145,14 +156,57 @@ class Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+# VOICEROOM_* variables that are not settings: read by scripts/bootstrap.sh and the tests.
+NON_SETTING_ENV = frozenset(
+    {"VOICEROOM_SKIP_APT", "VOICEROOM_WITH_BROWSER", "VOICEROOM_UPDATE_SCREENSHOTS"}
+)
+MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash (RFC 7518 3.2) are refused
+
+
+def check_secret(secret: str, *, demo: bool) -> None:
+    """Refuse a missing or short join-token secret, except for ``serve --demo`` (which
+    makes a throw-away secret when none is set)."""
+    if demo:
+        return
+    if not secret:
+        raise ConfigError(
+            "no secret: set VOICEROOM_SECRET (or `secret` in --config) to at least "
+            f"{MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 32`, or use --demo"
+        )
+    size = len(secret.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"secret too short: {size} bytes, need at least {MIN_SECRET_BYTES} "
+            "(e.g. `openssl rand -base64 32`)"
+        )
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a setting: ``port``, ``room.seat_count``,
+    ``media_settings.bitrate`` -> VOICEROOM_PORT, VOICEROOM_ROOM_SEAT_COUNT,
+    VOICEROOM_MEDIA_BITRATE."""
+    section, _, name = key.rpartition(".")
+    prefix = {"": "", "room": "ROOM_", "media_settings": "MEDIA_"}[section]
+    return f"{ENV_PREFIX}{prefix}{name.upper()}"
+
+
 def load_config(
     path: Path | str | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> Config:
-    """Build the Config: defaults, then the TOML file, then ``env``, then ``overrides``."""
+    """Build the Config: defaults, then the TOML file, then ``env``, then ``overrides``.
+
+    ``warn`` gets one line per ``VOICEROOM_*`` variable that names no setting (a typo
+    would otherwise be ignored silently); the default logs it.
+    """
     top: dict[str, Any] = {}
     room: dict[str, Any] = {}
+    media: dict[str, Any] = {}
+    # Where each value came from, for error messages that name what to fix.
+    origin: dict[str, str] = {}
     if path is not None:
         try:
             with open(path, "rb") as f:
@@ -160,40 +214,86 @@ def load_config(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from None
         room.update(data.pop("room", {}) or {})
+        media.update(data.pop("media_settings", {}) or {})
         top.update(data)
+        for section, values in (("", top), ("room.", room), ("media_settings.", media)):
+            origin.update({section + k: f"{path}: {section}{k}" for k in values})
     for key, raw in (env or {}).items():
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
-        if name.startswith("room_") and name[5:] in _ROOM_FIELDS:
-            room[name[5:]] = raw
-        elif name in _TOP_FIELDS:
-            top[name] = raw
-    top.update({k: v for k, v in overrides.items() if v is not None})
+        if name in _TOP_FIELDS and name != "media_settings":
+            top[name], origin[name] = raw, f"environment variable {key}"
+        elif name.startswith("room_") and name[5:] in _ROOM_FIELDS:
+            room[name[5:]], origin["room." + name[5:]] = raw, f"environment variable {key}"
+        elif name.startswith("media_") and name[6:] in _MEDIA_FIELDS:
+            where = "media_settings." + name[6:]
+            media[name[6:]], origin[where] = raw, f"environment variable {key}"
+        elif key not in NON_SETTING_ENV:
+            (warn or _log_warning)(_unknown_env_message(key))
+    for k, v in overrides.items():
+        if v is not None:
+            top[k], origin[k] = v, "--" + k.replace("_", "-")
     try:
-        room_cfg = RoomConfig(**_coerce_all(RoomConfig, room, "room"))
-        return Config(room=room_cfg, **_coerce_all(Config, top, ""))
+        room_cfg = RoomConfig(**_coerce_all(RoomConfig, room, "room", origin))
+        media_cfg = _coerce_all(_media_config_class(), media, "media_settings", origin)
+        top_cfg = _coerce_all(Config, top, "", origin)
+        top_cfg.setdefault("media_settings", {})
+        top_cfg["media_settings"] = {**top_cfg["media_settings"], **media_cfg}
+        return Config(room=room_cfg, **top_cfg)
     except RuleError as exc:
         raise ConfigError(f"room: {exc.message}") from None
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
 
 
+def _media_config_class() -> type[Any]:
+    from voiceroom.media.config import MediaConfig  # plain dataclass: no media deps
+
+    return MediaConfig
+
+
+def all_env_names() -> dict[str, str]:
+    """Every setting's variable -> its key (``VOICEROOM_PORT`` -> ``port``)."""
+    keys = [k for k in _TOP_FIELDS if k != "media_settings"]
+    keys += [f"room.{k}" for k in _ROOM_FIELDS]
+    keys += [f"media_settings.{k}" for k in _MEDIA_FIELDS]
+    return {env_name(k): k for k in keys}
+
+
+def _unknown_env_message(var: str) -> str:
+    names = all_env_names()
+    close = difflib.get_close_matches(var.upper(), list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]} ({names[close[0]]})?" if close else ""
+    return f"unknown environment variable {var} ignored: it names no setting{hint}"
+
+
+def _log_warning(message: str) -> None:
+    logging.getLogger("voiceroom.config").warning(message)
+
+
 _TOP_FIELDS = {f.name for f in dataclasses.fields(Config)} - {"room"}
 _ROOM_FIELDS = {f.name for f in dataclasses.fields(RoomConfig)}
+_MEDIA_FIELDS = {f.name for f in dataclasses.fields(_media_config_class())}
 
 
-def _coerce_all(cls: type[Any], values: Mapping[str, Any], section: str) -> dict[str, Any]:
+def _coerce_all(
+    cls: type[Any], values: Mapping[str, Any], section: str, origin: Mapping[str, str]
+) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for key, value in values.items():
         where = f"{section}.{key}" if section else key
+        source = origin.get(where, f"setting {where!r}")
         if key not in hints or key == "room":
-            raise ConfigError(f"unknown setting {where!r}")
+            raise ConfigError(f"unknown setting {where!r} ({source})")
         try:
             out[key] = _coerce(hints[key], value)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"setting {where!r}: {exc}") from None
+            if source.startswith("environment variable"):
+                env = source.removeprefix("environment variable ")
+                raise ConfigError(f"{env}={value}: {exc} (setting {where!r})") from None
+            raise ConfigError(f"setting {where!r} ({source}): {exc}") from None
     return out
 
 
@@ -219,7 +319,11 @@ def _coerce(hint: Any, value: Any) -> Any:
     if hint in (int, float):
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
-        return hint(value)
+        try:
+            return hint(value)
+        except ValueError:
+            kind = "an integer" if hint is int else "a number"
+            raise ValueError(f"expected {kind}, got {value!r}") from None
     if hint is str:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")

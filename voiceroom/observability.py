@@ -1,19 +1,33 @@
-"""Structured logs (structlog, JSON lines on stderr) and Prometheus text metrics.
+"""Structured logs (structlog, JSON lines on stderr) and Prometheus metrics.
 
-Metrics are plain counters and gauges kept in dicts: the server is one process and one
-event loop, so no locks and no client library are needed. ``render()`` writes the
-Prometheus text exposition format (version 0.0.4).
+Metrics go through ``prometheus_client`` (docs/adr/0002-prometheus-client.md): counters,
+gauges and latency histograms in a registry of the server's own, exposed by
+``generate_latest`` in the text format (version 0.0.4) at ``GET /metrics``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+# The *_created series (a timestamp per counter and label set) mean nothing to a
+# dashboard here and double the size of every scrape.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 
 _LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -41,76 +55,140 @@ def get_logger(**context: Any) -> Any:
     return structlog.get_logger("voiceroom").bind(**context)
 
 
-Labels = tuple[tuple[str, str], ...]
+Kind = Literal["counter", "gauge", "histogram"]
 
-HELP: Final[dict[str, tuple[str, str]]] = {
-    "voiceroom_connections": ("gauge", "Open client WebSocket connections."),
-    "voiceroom_rooms": ("gauge", "Rooms currently hosted."),
-    "voiceroom_members": ("gauge", "Room members (connected or within reconnect grace)."),
-    "voiceroom_connections_total": ("counter", "Client connections accepted."),
-    "voiceroom_handshake_rejected_total": ("counter", "Handshakes refused, by HTTP status."),
-    "voiceroom_commands_total": ("counter", "Client messages handled, by type and outcome."),
-    "voiceroom_errors_total": ("counter", "Error replies sent, by code."),
-    "voiceroom_events_total": ("counter", "Room events emitted (before fan-out)."),
-    "voiceroom_event_deliveries_total": ("counter", "Event frames queued to clients."),
-    "voiceroom_rate_limited_total": ("counter", "Client messages refused by the rate limit."),
-    "voiceroom_disconnects_total": ("counter", "Connections closed by the server, by reason."),
-    "voiceroom_resumes_total": ("counter", "Reconnections, by outcome (replay or snapshot)."),
-    "voiceroom_media": ("gauge", "Media plane statistics per room, by stat."),
+# Seconds: sub-millisecond to a few seconds (a room job, a join, a tick on a busy box).
+LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+
+# name -> (kind, help, label names). A name used but not listed here is still exposed
+# (a counter or gauge with the labels of its first use), so a new metric needs no edit
+# here to work; listing it gives it help text and a fixed set of labels.
+METRICS: Final[dict[str, tuple[Kind, str, tuple[str, ...]]]] = {
+    "voiceroom_connections": ("gauge", "Open client WebSocket connections.", ()),
+    "voiceroom_rooms": ("gauge", "Rooms currently hosted.", ()),
+    "voiceroom_members": ("gauge", "Room members (connected or within reconnect grace).", ()),
+    "voiceroom_connections_accepted_total": ("counter", "Client connections accepted.", ()),
+    "voiceroom_handshake_rejected_total": (
+        "counter",
+        "Handshakes refused, by HTTP status.",
+        ("status",),
+    ),
+    "voiceroom_join_checks_total": ("counter", "GET /api/join-check answers, by code.", ("code",)),
+    "voiceroom_commands_total": (
+        "counter",
+        "Client messages handled, by type and outcome.",
+        ("outcome", "type"),
+    ),
+    "voiceroom_errors_total": ("counter", "Error replies sent, by code.", ("code",)),
+    "voiceroom_events_total": ("counter", "Room events emitted (before fan-out).", ()),
+    "voiceroom_event_deliveries_total": ("counter", "Event frames queued to clients.", ()),
+    "voiceroom_rate_limited_total": (
+        "counter",
+        "Client messages refused by the rate limit.",
+        (),
+    ),
+    "voiceroom_disconnects_total": (
+        "counter",
+        "Connections closed by the server, by reason.",
+        ("reason",),
+    ),
+    "voiceroom_resumes_total": (
+        "counter",
+        "Reconnections, by outcome (replay or snapshot).",
+        ("outcome",),
+    ),
+    "voiceroom_media": ("gauge", "Media plane statistics per room, by stat.", ("room", "stat")),
+    "voiceroom_tick_lateness_seconds": (
+        "histogram",
+        "How late a room's periodic tick job ran after it was due (queue wait included).",
+        (),
+    ),
+    "voiceroom_join_seconds": (
+        "histogram",
+        "From the WebSocket upgrade to the welcome frame queued.",
+        (),
+    ),
+    "voiceroom_command_seconds": (
+        "histogram",
+        "From a client frame read to its room command answered (queue wait included).",
+        ("type",),
+    ),
+    # Reserved for the commerce core's claims (sale.claim): from request to answer.
+    "voiceroom_claim_seconds": (
+        "histogram",
+        "From a claim request read to its answer (commerce).",
+        (),
+    ),
 }
+
+_Metric = Counter | Gauge | Histogram
 
 
 class Metrics:
-    """Counters and gauges with labels; ``gauge_fn`` registers values read at scrape."""
+    """The server's metrics in its own prometheus_client ``CollectorRegistry`` (never the
+    process-global one, so two servers in one process, as in tests, keep apart).
+
+    ``inc``/``set``/``observe`` take the metric name and label values; ``collector``
+    callbacks refresh gauges before each scrape; ``render()`` is the text exposition.
+    """
 
     def __init__(self) -> None:
-        self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
-        self._gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, _Metric] = {}
         self._collectors: list[Callable[[Metrics], None]] = []
+        for name, (kind, text, labels) in METRICS.items():
+            self._declare(name, kind, text, labels)
+
+    def _declare(self, name: str, kind: Kind, text: str, labels: tuple[str, ...]) -> _Metric:
+        metric: _Metric
+        if kind == "counter":
+            metric = Counter(name, text, labels, registry=self.registry)
+        elif kind == "gauge":
+            metric = Gauge(name, text, labels, registry=self.registry)
+        else:
+            metric = Histogram(name, text, labels, registry=self.registry, buckets=LATENCY_BUCKETS)
+        self._metrics[name] = metric
+        return metric
+
+    def _get(self, name: str, kind: Kind, labels: dict[str, str]) -> Any:
+        metric = self._metrics.get(name)
+        if metric is None:
+            metric = self._declare(name, kind, name, tuple(sorted(labels)))
+        return metric.labels(**labels) if labels else metric
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        self._counters[name][tuple(sorted(labels.items()))] += amount
+        self._get(name, "counter", labels).inc(amount)
 
     def set(self, name: str, value: float, **labels: str) -> None:
-        self._gauges[name][tuple(sorted(labels.items()))] = value
+        self._get(name, "gauge", labels).set(value)
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        self._get(name, "histogram", labels).observe(seconds)
 
     def clear(self, name: str) -> None:
-        self._gauges.pop(name, None)
+        """Drop every labelled series of a gauge (e.g. rooms that closed)."""
+        metric = self._metrics.get(name)
+        if isinstance(metric, Gauge) and metric._labelnames:
+            metric.clear()
 
     def collector(self, fn: Callable[[Metrics], None]) -> None:
         """``fn`` runs before each render, to refresh gauges."""
         self._collectors.append(fn)
 
     def value(self, name: str, **labels: str) -> float:
-        key = tuple(sorted(labels.items()))
-        if name in self._counters:
-            return self._counters[name].get(key, 0.0)
-        return self._gauges.get(name, {}).get(key, 0.0)
+        """A sample's current value (0 when absent): a counter's total, a gauge's value,
+        a histogram's count."""
+        metric = self._metrics.get(name)
+        sample = name + "_count" if isinstance(metric, Histogram) else name
+        found = self.registry.get_sample_value(sample, labels)
+        return 0.0 if found is None else found
 
     def render(self) -> str:
         for fn in self._collectors:
             fn(self)
-        lines: list[str] = []
-        for name in sorted(set(self._counters) | set(self._gauges) | set(HELP)):
-            kind, text = HELP.get(name, ("untyped", name))
-            series = self._counters.get(name) or self._gauges.get(name) or {}
-            lines.append(f"# HELP {name} {text}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(f"{name}{_labels(k)} {_num(v)}" for k, v in sorted(series.items()))
-        return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Iterable[tuple[str, str]]) -> str:
-    parts = [f'{k}="{_escape(v)}"' for k, v in labels]
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+        return generate_latest(self.registry).decode()
 
 
 def flatten_numbers(stats: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, float]]:

@@ -83,6 +83,7 @@ class Server:
 
     async def start(self) -> None:
         before, after = raise_nofile_limit()
+        self.registry.start()
         self._ws = await serve(
             self.gateway.handler,
             self.config.host,
@@ -92,6 +93,7 @@ class Server:
             # redo the work for each one, and msgpack is compact already.
             compression=None,
             max_size=self.config.hard_max_frame_bytes,
+            open_timeout=self.config.handshake_timeout,
             ping_interval=self.config.ping_interval,
             ping_timeout=self.config.ping_interval,
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),

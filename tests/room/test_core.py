@@ -388,6 +388,18 @@ def test_leaving_member_ends_consultation() -> None:
 
 def test_music_in_the_mix() -> None:
     room = make_room(h=(Role.HOST, "vip"), a=(L, "new"))
+    with rule(ErrorCode.MEDIA_ERROR):  # no library given to the room
+        room.handle("h", c.PlayMusic("intro.ogg"), now=1.0)
+    room.set_tracks(["intro.ogg"])
+    for name in ("missing.ogg", " intro.ogg", "sub/intro.ogg", ".intro.ogg", ""):
+        with rule(ErrorCode.INVALID_ARGUMENT):
+            room.handle("h", c.PlayMusic(name), now=1.0)
+    with rule(ErrorCode.FORBIDDEN):  # the role before the library: a listener learns nothing
+        room.handle("a", c.PlayMusic("missing.ogg"), now=1.0)
+    room.set_tracks(None)
+    with rule(ErrorCode.FORBIDDEN):
+        room.handle("a", c.PlayMusic("intro.ogg"), now=1.0)
+    room.set_tracks(["intro.ogg"])
     with rule(ErrorCode.INVALID_ARGUMENT):
         room.handle("h", c.PlayMusic("intro.ogg", gain=2.0), now=1.0)
     room.handle("h", c.PlayMusic("intro.ogg", gain=0.5), now=1.0)

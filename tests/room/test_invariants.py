@@ -90,6 +90,7 @@ class RoomMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.room = Room("fuzz", RoomConfig(seat_count=6, private_duck_gain=0.2))
+        self.room.set_tracks(["a.ogg"])
         self.now = 0.0
 
     @initialize()

@@ -49,6 +49,7 @@ def base(role: Role, phase: Phase) -> Room:
     if phase is Phase.SHOW:
         room.handle(boss, c.StartShow(), 1.0)
         room.handle("t2", c.RaiseHand(), 1.0)
+    room.set_tracks(("intro.ogg", "x"))  # the music library, as the host gives it
     return room
 
 

@@ -8,6 +8,7 @@ import socket
 import msgpack
 
 from voiceroom.protocol import MAX_FRAME_BYTES, encode_request
+from voiceroom.room.model import RoomConfig
 
 from .harness import Harness, ServerFactory
 
@@ -86,4 +87,27 @@ async def test_slow_consumer_is_closed_not_waited_for(make_server: ServerFactory
     slow.ws.transport.resume_reading()
     code, _ = await slow.closed(wait=10)
     assert code == 4002
+    await host.ok("chat.send", {"text": "room still fine"})
+
+
+async def test_slow_consumer_limit_counts_bytes_and_the_client_sees_4002(
+    make_server: ServerFactory,
+) -> None:
+    # Issue 9 item 15: default kernel buffers, a frame bound far away (1024 frames), large
+    # events. Without a byte bound the outbox alone holds 1024 frames (4 MB) before the
+    # drop; with it, the client is dropped long before and reads its 4002.
+    room = RoomConfig(reconnect_grace=0.6, chat_max_chars=4000)
+    h = await make_server(room, send_queue=1024, send_queue_bytes=256 * 1024, rate=1e4, burst=10**4)
+    host = await h.join("host", "host")
+    slow = await h.join("slow")
+    slow.ws.transport.pause_reading()
+    metrics = h.server.metrics
+    sent = 0
+    while not metrics.value("voiceroom_disconnects_total", reason="slow_consumer"):
+        await host.ok("chat.send", {"text": "x" * 4000})
+        sent += 1
+        assert sent < 1024, "not dropped before the frame bound"
+    slow.ws.transport.resume_reading()
+    code, reason = await slow.closed(wait=10)
+    assert code == 4002 and "slow" in reason
     await host.ok("chat.send", {"text": "room still fine"})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +187,9 @@ class Room:
         self.moderator_muted: set[str] = set()  # follows the user, not the seat
         self.banned: set[str] = set()
         self.music: Music | None = None
+        # The server's music library as data (names music.play accepts), None when the
+        # server has none: set by the host through set_tracks, never read from disk here.
+        self.tracks: tuple[str, ...] | None = None
         self.chat: deque[ChatMessageView] = deque(maxlen=self.config.chat_history)
         self.version = 0  # bumped on every change; the media plane re-reads routing on change
         self._seq = 0
@@ -263,6 +266,11 @@ class Room:
             self._seat(member.user, HOST_SEAT, "taken", out)
         self.version += 1
         return out
+
+    def set_tracks(self, names: Iterable[str] | None) -> None:
+        """Server-only: the music library's track names (None: no library). An outside
+        fact entered as data, so music.play is checked here after the role check."""
+        self.tracks = None if names is None else tuple(names)
 
     def disconnect(self, user: str, now: float) -> list[Emit]:
         """The connection dropped: seat and queue place are kept for the grace period."""
@@ -746,9 +754,12 @@ class Room:
 
     # ------------------------------------------------------------------ handlers: music
     def _play_music(self, m: Member, cmd: c.PlayMusic, now: float, out: list[Emit]) -> None:
-        track = cmd.track.strip()
-        if not track or len(track) > MAX_TRACK_CHARS:
-            raise RuleError(ErrorCode.INVALID_ARGUMENT, "bad track name")
+        track = cmd.track
+        if self.tracks is None:
+            raise RuleError(ErrorCode.MEDIA_ERROR, "this server has no music library")
+        # Exactly the names the library lists: no paths, hidden files or non-audio files.
+        if not track or len(track) > MAX_TRACK_CHARS or track not in self.tracks:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"unknown track {track[:80]!r}")
         if not (math.isfinite(cmd.gain) and 0.0 <= cmd.gain <= 1.0):
             raise RuleError(ErrorCode.INVALID_ARGUMENT, "gain must be between 0 and 1")
         self.music = Music(track, cmd.gain, cmd.loop)

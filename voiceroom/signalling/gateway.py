@@ -31,7 +31,7 @@ from websockets.http11 import Response
 
 from voiceroom.auth import AuthError, Claims, verify_token
 from voiceroom.config import Config
-from voiceroom.observability import Metrics, get_logger
+from voiceroom.observability import CONTENT_TYPE, Metrics, get_logger
 from voiceroom.protocol import (
     CloseCode,
     Leave,
@@ -83,9 +83,7 @@ class Gateway:
             status = HTTPStatus.SERVICE_UNAVAILABLE if self.registry.closing else HTTPStatus.OK
             return http.text(status, "ok" if status is HTTPStatus.OK else "shutting down")
         if path == "/metrics":
-            return http.response(
-                HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
-            )
+            return http.response(HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE)
         return await http.static_file(self.config.web_root, path)
 
     def _admit(
@@ -178,13 +176,14 @@ class Gateway:
             claims=claims,
             bucket=TokenBucket(self.config.rate, self.config.burst),
             outbox_limit=self.config.send_queue,
+            outbox_bytes=self.config.send_queue_bytes,
             log=log,
         )
         conn.on_slow.append(
             lambda: self.metrics.inc("voiceroom_disconnects_total", reason="slow_consumer")
         )
         self.open_connections += 1
-        self.metrics.inc("voiceroom_connections_total")
+        self.metrics.inc("voiceroom_connections_accepted_total")
         host = self.registry.get(claims.room)
         if host is None and claims.role is Role.HOST and not self.registry.closing:
             host = self.registry.open(claims.room)
@@ -251,7 +250,15 @@ class Gateway:
         elif isinstance(msg, Leave):
             host.submit(lambda: host.leave(conn, req))
         else:
-            host.submit(lambda: host.command(conn, req))
+            received = time.monotonic()
+
+            def command() -> None:
+                host.command(conn, req)
+                self.metrics.observe(
+                    "voiceroom_command_seconds", time.monotonic() - received, type=req.type
+                )
+
+            host.submit(command)
 
     async def _media_offer(
         self, conn: Connection, host: RoomHost, req: Request, offer: MediaOffer

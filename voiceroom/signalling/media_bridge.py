@@ -102,26 +102,43 @@ def list_tracks(music_dir: Path | None, limit: int = MAX_TRACKS) -> list[str]:
     return names
 
 
-class TrackList:
-    """:func:`list_tracks`, rescanned only when the directory's mtime changes (a stat per
-    call instead of a listing per moderator join)."""
+class MusicLibrary:
+    """The track names :func:`list_tracks` finds: listed at start, then re-listed off the
+    event loop (:meth:`refresh`, a thread) when the directory's mtime changes. Rooms get
+    the names as data (``Room.set_tracks``), so no room job touches the filesystem."""
 
     def __init__(self, music_dir: Path | None) -> None:
         self.music_dir = music_dir
-        self._mtime: int | None = None
-        self._names: list[str] = []
+        self._mtime = self._stat()
+        self.names: tuple[str, ...] | None = None
+        if music_dir is not None:
+            self.names = tuple(list_tracks(music_dir))
 
-    def names(self) -> list[str]:
+    def _stat(self) -> int | None:
         if self.music_dir is None:
-            return []
+            return None
         try:
-            mtime = self.music_dir.stat().st_mtime_ns
+            return self.music_dir.stat().st_mtime_ns
         except OSError:
-            return []
-        if mtime != self._mtime:
-            self._names = list_tracks(self.music_dir)
-            self._mtime = mtime
-        return list(self._names)
+            return None
+
+    def _scan(self) -> tuple[int | None, tuple[str, ...]] | None:
+        mtime = self._stat()
+        if mtime == self._mtime:
+            return None
+        return mtime, tuple(list_tracks(self.music_dir))
+
+    async def refresh(self) -> bool:
+        """Re-list if the directory changed; True when the names changed."""
+        if self.music_dir is None:
+            return False
+        found = await asyncio.to_thread(self._scan)
+        if found is None:
+            return False
+        self._mtime, names = found
+        changed = names != self.names
+        self.names = names
+        return changed
 
 
 class MediaBridge:
@@ -150,9 +167,6 @@ class MediaBridge:
         self._loop = asyncio.get_running_loop()
 
     # -- called from the room task (synchronous, never blocks) --------------------------
-    def resolve_track(self, track: str) -> Path:
-        return resolve_track(self.music_dir, track)
-
     def set_routing(self, routing: Routing) -> None:
         self._routing = routing
         if self._media is not None:

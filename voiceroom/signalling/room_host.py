@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum, StrEnum
-from pathlib import Path
 from typing import Any
 
 from voiceroom.config import Config
@@ -41,8 +41,7 @@ from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.media_bridge import (
     MediaBridge,
     MediaRoomFactory,
-    TrackList,
-    resolve_track,
+    MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
 from voiceroom.venue import Venue, needs_entropy
@@ -70,6 +69,7 @@ class RoomHost:
         media_factory: MediaRoomFactory | None = None,
         on_closed: Callable[[RoomHost, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
+        tracks: Sequence[str] | None = None,
         room_config: RoomConfig | None = None,
         sinks: Sequence[EventSink] = (),
     ) -> None:
@@ -77,6 +77,7 @@ class RoomHost:
         self.config = config
         # The room and the cores beside it; every change goes through its entry points.
         self.venue = Venue(room_id, room_config or config.room)
+        self.venue.room.set_tracks(tracks)  # the music library's names (Registry.library)
         self.sinks = tuple(sinks)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
@@ -92,7 +93,6 @@ class RoomHost:
         # Who the media plane says is talking now: media.speaking is ephemeral, so a late
         # joiner learns it from the welcome instead.
         self.speaking_now: set[str] = set()
-        self.tracks = TrackList(config.music_dir)
         self._count_sent = 0  # the member count the room last heard in room.count
         self._count_at = -float("inf")  # when (monotonic)
         self._media_closer: asyncio.Task[None] | None = None
@@ -151,9 +151,18 @@ class RoomHost:
             self._broadcast_count()
 
     async def _tick_loop(self) -> None:
+        interval = self.config.tick_interval
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(self.config.tick_interval)
-            self.submit(self.tick)
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.submit(functools.partial(self._due_tick, due))
+            due = max(due, time.monotonic() - interval)  # far behind: no burst of ticks
+
+    def _due_tick(self, due: float) -> None:
+        # Lateness = event-loop lag + jobs queued ahead: what a busy room costs its timers.
+        self.metrics.observe("voiceroom_tick_lateness_seconds", time.monotonic() - due)
+        self.tick()
 
     # ------------------------------------------------------------------ jobs
     def join(self, conn: Connection, resume: int | None) -> None:
@@ -209,17 +218,16 @@ class RoomHost:
         for item in replay:
             conn.send(item.frame, force=True)
         conn.log.info("joined", resumed=existed, replayed=len(replay), role=member.role.value)
+        self.metrics.observe("voiceroom_join_seconds", time.monotonic() - conn.opened_at)
         self._run_after(after)
 
     def command(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return  # replaced or removed meanwhile: its late commands are void
         cmd = req.message
-        path: Path | None = None
         try:
-            if isinstance(cmd, c.PlayMusic):
-                # Resolve before the core records it: an unknown track changes nothing.
-                path = resolve_track(self.config.music_dir, cmd.track)
+            # The cores check the role first, then the phase, then the arguments (for
+            # music.play: a name its library lists), so a refusal leaks nothing.
             entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
             emits = self.venue.handle(conn.user, cmd, self.clock(), entropy=entropy)
         except RuleError as exc:
@@ -231,8 +239,10 @@ class RoomHost:
             return
         after: After = []
         self._publish(emits, after)
-        if path is not None and self.media is not None and isinstance(cmd, c.PlayMusic):
-            self.media.play_music(path, cmd.gain, cmd.loop)
+        music_dir = self.config.music_dir
+        if isinstance(cmd, c.PlayMusic) and self.media is not None and music_dir is not None:
+            # Accepted, so the name is one the library listed: a file directly inside it.
+            self.media.play_music(music_dir / cmd.track, cmd.gain, cmd.loop)
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
         conn.send(encode_reply(req.id, {"seq": self.seq}))
         self._run_after(after)
@@ -301,7 +311,7 @@ class RoomHost:
         moderator = member is not None and member.role in MODERATORS
         return {
             "speaking": sorted(self.speaking_now),
-            "tracks": self.tracks.names() if moderator else None,
+            "tracks": list(self.room.tracks or ()) if moderator else None,
         }
 
     # ------------------------------------------------------------------ ephemeral events
@@ -454,7 +464,27 @@ class Registry:
         self.sinks: list[EventSink] = []  # given to every room opened after they are added
         self._ended: OrderedDict[str, None] = OrderedDict()
         self.closing = False
+        self.library = MusicLibrary(config.music_dir)  # listed now, at start
+        self._rescan: asyncio.Task[None] | None = None
         metrics.collector(self._collect)
+
+    def start(self) -> None:
+        """Start re-listing the music library (off the loop) while serving."""
+        if self._rescan is None and self.config.music_dir is not None:
+            self._rescan = asyncio.create_task(self._rescan_loop(), name="music-library")
+
+    async def _rescan_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.music_rescan_interval)
+            try:
+                changed = await self.library.refresh()
+            except Exception:
+                get_logger().exception("music library rescan failed")
+                continue
+            if changed:
+                names = self.library.names
+                for host in list(self.rooms.values()):
+                    host.submit(functools.partial(host.room.set_tracks, names))
 
     def status(self, room_id: str) -> RoomStatus:
         if room_id in self.rooms:
@@ -484,6 +514,7 @@ class Registry:
                 persistent=persistent,
                 media_factory=self.media_factory,
                 on_closed=self._closed,
+                tracks=self.library.names,
                 room_config=room_config,
                 sinks=self.sinks,
             )
@@ -501,6 +532,10 @@ class Registry:
 
     async def aclose(self) -> None:
         self.closing = True
+        if self._rescan is not None:
+            self._rescan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rescan
         hosts = list(self.rooms.values())
         self.rooms.clear()
         await asyncio.gather(*(h.aclose() for h in hosts), return_exceptions=True)
