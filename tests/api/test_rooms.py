@@ -198,3 +198,24 @@ async def test_explicit_api_port_taken_fails_start(make_api: ApiFactory) -> None
             await make_api(api_port=blocker.getsockname()[1])
     finally:
         blocker.close()
+
+
+async def test_rooms_opened_by_a_host_join_are_listed_and_followed(api: Api) -> None:
+    from voiceroom.auth import issue_token
+
+    from .harness import SECRET
+
+    token = issue_token(SECRET, room="adhoc", user="h9", name="H", role="host")
+    host = await Client.open(f"{api.ws}/ws?token={token}")
+    listed = await api.ok("GET", "/rooms")
+    (room,) = [r for r in listed["rooms"] if r["id"] == "adhoc"]
+    assert room["title"] == "adhoc" and room["market"] is None and room["phase"] == "warmup"
+    await host.ok("room.start_show")
+    assert [r["id"] for r in (await api.ok("GET", "/rooms", state="show"))["rooms"]] == ["adhoc"]
+    got = await api.ok("GET", "/rooms/adhoc")
+    assert got["live"]["seats"][0]["user"] == "h9"
+    await host.ok("room.end")
+    await host.closed()
+    assert [r["id"] for r in (await api.ok("GET", "/rooms", state="ended"))["rooms"]] == ["adhoc"]
+    r = await api.call("POST", "/rooms/adhoc/links", json={"user": "x", "name": "X"})
+    assert r.status_code == 409

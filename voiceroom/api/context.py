@@ -47,7 +47,8 @@ def rule_error(exc: RuleError) -> ApiError:
 
 @dataclass(slots=True)
 class RoomRecord:
-    """What the API knows of a room beyond its live state (kept after it ends)."""
+    """What the API knows of a room beyond its live state (kept after it ends). Kept in
+    step by the event feed, so listing rooms reads no room's state outside its stream."""
 
     id: str
     title: str
@@ -56,7 +57,10 @@ class RoomRecord:
     seat_count: int
     starts_at: float | None
     created_at: float | None
-    ended: bool = False
+    phase: str = "warmup"
+
+
+ENDED_RECORDS_KEPT = 10_000
 
 
 @dataclass(slots=True)
@@ -69,23 +73,44 @@ class ApiContext:
     records: dict[str, RoomRecord] = field(default_factory=dict)
     page_base: str = ""  # http://host:port of the page, once the server is bound
     clock: Callable[[], float] = time.time
+    _ended: int = 0
 
     def on_events(self, events: Sequence[ShopEvent]) -> None:
-        """EventFeed subscriber: keep records in step with what rooms did on their own."""
+        """EventFeed subscriber (in the room job): records follow what rooms did, including
+        rooms a host opened by joining (they get a record on their first event)."""
         for event in events:
             record = self.records.get(event.room)
             if record is None:
-                continue
-            if event.type == "room.ended":
-                record.ended = True
-            elif event.type in ("room.scheduled", "room.started"):
+                default = self.config.room
+                record = RoomRecord(
+                    event.room, event.room, None, None, default.seat_count, None, None
+                )
+                self.records[event.room] = record
+            kind = event.type
+            if kind in ("room.scheduled", "room.started", "room.ended"):
+                record.phase = {"room.scheduled": record.phase, "room.started": "show"}.get(
+                    kind, "ended"
+                )
                 record.starts_at = event.data.get("show_starts_at", record.starts_at)
+                if kind == "room.ended":
+                    self._ended += 1
+                    self._forget_old_ended()
+
+    def _forget_old_ended(self) -> None:
+        if self._ended <= ENDED_RECORDS_KEPT:
+            return
+        for room_id in [r.id for r in self.records.values() if r.phase == "ended"]:
+            if self._ended <= ENDED_RECORDS_KEPT:
+                break
+            del self.records[room_id]
+            self._ended -= 1
 
     def host(self, room_id: str) -> RoomHost:
         host = self.registry.get(room_id)
         if host is None:
             record = self.records.get(room_id)
-            if record is not None or self.registry.status(room_id).value == "ended":
+            ended = record is not None and record.phase == "ended"
+            if ended or self.registry.status(room_id).value == "ended":
                 raise ApiError(HTTPStatus.CONFLICT, "room_ended", f"room {room_id!r} has ended")
             raise ApiError(HTTPStatus.NOT_FOUND, "room_not_found", f"no room {room_id!r}")
         return host

@@ -41,8 +41,9 @@ router = APIRouter(tags=["rooms"])
 RoomPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
-def live_view(host: RoomHost) -> LiveState:
-    """The server's view of a room (inside a room job): every seat, counts, 1v1s."""
+def live_view(host: RoomHost) -> tuple[LiveState, float | None]:
+    """The server's view of a room (inside a room job): every seat, counts, 1v1s; and the
+    scheduled start."""
     room = host.venue.room
     members = room.members
     seats = []
@@ -75,7 +76,7 @@ def live_view(host: RoomHost) -> LiveState:
         )
         for k in room.consultations.values()
     ]
-    return LiveState(
+    state = LiveState(
         phase=room.phase.value,
         seats=seats,
         queue_length=len(room.queue),
@@ -85,6 +86,7 @@ def live_view(host: RoomHost) -> LiveState:
         consultations=consults,
         seq=host.seq,
     )
+    return state, room.show_starts_at
 
 
 def _utc(at: float | None) -> datetime | None:
@@ -101,7 +103,7 @@ def room_out(record: RoomRecord, live: LiveState | None) -> RoomOut:
     local = None
     if starts is not None and record.time_zone is not None:
         local = starts.astimezone(ZoneInfo(record.time_zone)).isoformat()
-    phase: Phase = live.phase if live is not None else ("ended" if record.ended else "warmup")
+    phase: Phase = live.phase if live is not None else record.phase  # type: ignore[assignment]
     return RoomOut(
         id=record.id,
         title=record.title,
@@ -116,15 +118,14 @@ def room_out(record: RoomRecord, live: LiveState | None) -> RoomOut:
 
 
 def _record(ctx: Ctx, room_id: str) -> RoomRecord:
-    """The API's record, or one made up for a room opened by a host's join."""
+    """The API's record (the event feed makes one for rooms a host opened by joining)."""
     record = ctx.records.get(room_id)
     if record is not None:
         return record
-    host = ctx.registry.get(room_id)
-    if host is None:
+    if ctx.registry.get(room_id) is None:
         raise ApiError(HTTPStatus.NOT_FOUND, "room_not_found", f"no room {room_id!r}")
-    room = host.venue.room
-    return RoomRecord(room_id, room_id, None, None, len(room.seats), room.show_starts_at, None)
+    seats = ctx.config.room.seat_count  # opened just now; its first event is on the way
+    return RoomRecord(room_id, room_id, None, None, seats, None, None)
 
 
 async def _get(ctx: Ctx, room_id: str) -> RoomOut:
@@ -133,11 +134,9 @@ async def _get(ctx: Ctx, room_id: str) -> RoomOut:
     live = None
     if host is not None:
         try:
-            live = await host.call(lambda: live_view(host))
+            live, record.starts_at = await host.call(lambda: live_view(host))
         except RuntimeError:
             live = None  # it closed meanwhile
-        if live is not None:
-            record.starts_at = host.venue.room.show_starts_at
     return room_out(record, live)
 
 
@@ -203,7 +202,7 @@ async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
             )
         ]
     )
-    live = await host.call(lambda: live_view(host))
+    live, _ = await host.call(lambda: live_view(host))
     await ctx.webhooks.flush()
     return room_out(record, live)
 
@@ -220,24 +219,17 @@ async def list_rooms(
     market: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RoomList:
+    # Records only (kept in step by the event feed): no room's state is read here.
     ids = list(dict.fromkeys([*ctx.records, *ctx.registry.rooms]))
     out: list[RoomOut] = []
     for room_id in ids:
         if len(out) >= limit:
             break
-        record = ctx.records.get(room_id)
-        if market is not None and (record is None or record.market != market):
+        record = ctx.records.get(room_id) or _record(ctx, room_id)
+        if market is not None and record.market != market:
             continue
-        host = ctx.registry.get(room_id)
-        if host is None and record is None:
-            continue
-        # The list reads phases without a job per room: one attribute, set only by jobs.
-        phase = host.venue.room.phase.value if host is not None else None
-        view = room_out(record or _record(ctx, room_id), None)
-        if phase is not None:
-            view.phase = phase  # type: ignore[assignment]
-        if state is None or view.phase == state:
-            out.append(view)
+        if state is None or record.phase == state:
+            out.append(room_out(record, None))
     return RoomList(rooms=out)
 
 
@@ -289,7 +281,7 @@ async def end_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
     await ctx.in_room(room_id, lambda h: h.server_command(c.EndRoom()))
     await ctx.webhooks.flush()
     record = _record(ctx, room_id)
-    record.ended = True
+    record.phase = "ended"
     ctx.records.setdefault(room_id, record)
     return room_out(record, None)
 
