@@ -20,12 +20,18 @@ after ``retry_for`` seconds, or the endpoint was removed); ``redeliver`` puts a 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import sqlite3
 import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
+
+KEEP_FINISHED = 10_000  # delivered / dead rows kept in memory for inspection and redelivery
+KEEP_DELIVERED_SECONDS = 7 * 24 * 3600.0  # SQLite: delivered rows older than this go
 
 
 class State(StrEnum):
@@ -90,30 +96,44 @@ class Outbox(Protocol):
 
 
 class MemoryOutbox:
-    """In-process outbox (tests, and servers that accept losing webhooks on restart)."""
+    """In-process outbox (tests, and servers that accept losing webhooks on restart).
+    Keeps every pending row and the last :data:`KEEP_FINISHED` delivered or dead ones."""
 
     def __init__(self) -> None:
         self._rows: dict[int, Delivery] = {}
+        self._pending: dict[str, list[int]] = {}  # endpoint -> pending ids, ascending
+        self._finished: deque[int] = deque()
         self._next = 1
 
     def add(self, messages: Sequence[NewMessage]) -> None:
         for m in messages:
             row = Delivery(self._next, m.msg_id, m.endpoint, m.type, m.body, m.created_at)
-            row = replace(row, next_at=m.created_at)
-            self._rows[row.id] = row
+            self._rows[row.id] = replace(row, next_at=m.created_at)
+            self._pending.setdefault(m.endpoint, []).append(row.id)
             self._next += 1
 
     async def flush(self) -> None:
         return None
 
     async def head(self, endpoint: str) -> Delivery | None:
-        for row in self._rows.values():  # insertion order == id order
-            if row.endpoint == endpoint and row.state is State.PENDING:
-                return row
-        return None
+        ids = self._pending.get(endpoint)
+        return self._rows[ids[0]] if ids else None
 
     async def record(self, delivery: Delivery) -> None:
         self._rows[delivery.id] = delivery
+        ids = self._pending.get(delivery.endpoint, [])
+        at = bisect.bisect_left(ids, delivery.id)
+        listed = at < len(ids) and ids[at] == delivery.id
+        if delivery.state is State.PENDING and not listed:
+            ids.insert(at, delivery.id)
+            self._pending[delivery.endpoint] = ids
+        elif delivery.state is not State.PENDING and listed:
+            del ids[at]
+            self._finished.append(delivery.id)
+            while len(self._finished) > KEEP_FINISHED:
+                old = self._finished.popleft()
+                if self._rows.get(old, delivery).state is not State.PENDING:
+                    self._rows.pop(old, None)
 
     async def find(self, msg_id: str) -> list[Delivery]:
         return [r for r in self._rows.values() if r.msg_id == msg_id]
@@ -121,18 +141,19 @@ class MemoryOutbox:
     async def deliveries(
         self, *, state: State | None = None, endpoint: str | None = None, limit: int = 100
     ) -> list[Delivery]:
-        rows = [
-            r
-            for r in reversed(self._rows.values())
-            if (state is None or r.state is state) and (endpoint is None or r.endpoint == endpoint)
-        ]
-        return rows[:limit]
+        out = []
+        for r in reversed(self._rows.values()):
+            if (state is None or r.state is state) and (endpoint is None or r.endpoint == endpoint):
+                out.append(r)
+                if len(out) >= limit:
+                    break
+        return out
 
     async def redeliver(self, msg_id: str, now: float) -> list[Delivery]:
         changed = []
         for row in await self.find(msg_id):
             new = replace(row, state=State.PENDING, attempts=0, next_at=now)
-            self._rows[row.id] = new
+            await self.record(new)
             changed.append(new)
         return changed
 
@@ -193,6 +214,7 @@ class SqliteOutbox:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._batch: list[NewMessage] = []
+        self._prune_at = 0.0
 
     async def _run(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
         def work() -> list[tuple[object, ...]]:
@@ -226,6 +248,12 @@ class SqliteOutbox:
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
+                if time.monotonic() >= self._prune_at:  # at most hourly: old receipts go
+                    self._prune_at = time.monotonic() + 3600.0
+                    self._db.execute(
+                        "DELETE FROM webhook_outbox WHERE state = 'delivered' AND delivered_at < ?",
+                        (time.time() - KEEP_DELIVERED_SECONDS,),
+                    )
 
         try:
             await asyncio.to_thread(work)
