@@ -33,3 +33,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >&2
   echo "$hash" > "$stamp"
 fi
+
+# The web client's JavaScript dependencies are vendored (clients/web/vendor/, see
+# docs/adr/0003-web-msgpack.md): the page needs nothing from npm. Installing the pinned
+# packages lets clients/web/test/vendor.test.mjs check the copy byte for byte.
+if command -v npm >/dev/null 2>&1 && [ "${VOICEROOM_SKIP_NPM:-0}" != "1" ]; then
+  npm_stamp="$ROOT/node_modules/.voiceroom-lock"
+  lock_hash="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$lock_hash" ]; then
+    echo "bootstrap: installing the web client's npm packages (npm ci)" >&2
+    if (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+      echo "$lock_hash" > "$npm_stamp"
+    else
+      echo "bootstrap: npm ci failed (offline?); the page still works from its vendored copy" >&2
+    fi
+  fi
+fi

@@ -222,3 +222,20 @@ async def test_close_while_the_server_is_gone_does_not_hang(live: Live) -> None:
     await lost
     await asyncio.wait_for(host.close(), 3)
     assert host.closed is not None
+
+
+async def test_switch_a_1v1_mode_in_place_from_the_client(live: Live) -> None:
+    async with (
+        await RoomClient.join(live.url, live.token("host", "host")) as host,
+        await RoomClient.join(live.url, live.token("ann")) as ann,
+    ):
+        await host.start_show()
+        kid = await host.start_consultation("ann", mode="private")
+        await host.set_consultation_mode(kid, "listen_in")
+        # Both sides' state hold the same consultation, now listen-in (consult.updated).
+        assert host.state.consultations[kid]["mode"] == "listen_in"
+        await ann.wait_until(lambda s: s.consultations.get(kid, {}).get("mode") == "listen_in")
+        assert list(ann.state.consultations) == [kid]
+        with pytest.raises(ServerError) as err:
+            await ann.set_consultation_mode(kid, "private")  # a listener may not
+        assert err.value.code is ErrorCode.FORBIDDEN

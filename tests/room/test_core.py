@@ -10,6 +10,7 @@ from voiceroom.room.events import (
     ChatPosted,
     ConsultationEnded,
     ConsultationStarted,
+    ConsultationUpdated,
     InviteEnded,
     InviteReceived,
     MemberLeft,
@@ -329,6 +330,59 @@ def test_private_consultation_duck_gain_for_the_shopper_only() -> None:
     routing = room.routing()
     assert dict(routing.mix_for("shopper")) == {"h": 1.0, "s1": 0.25}
     assert dict(routing.mix_for("h")) == {"shopper": 1.0}
+
+
+def test_switch_a_running_1v1_between_private_and_listen_in_in_place() -> None:
+    room = show_room(co=(Role.COHOST, "vip"), s1=(L, "new"), shopper=(L, "vip"), aud=(L, "new"))
+    room.handle("h", c.InviteToSeat("s1"), now=2.0)
+    room.handle("s1", c.AcceptInvite(), now=2.0)
+    emits = room.handle("h", c.StartConsultation("shopper", "private"), now=3.0)
+    kid = events_of(emits, ConsultationStarted)[0].consultation.id
+    assert dict(room.routing().mix_for("aud")) == {"s1": 1.0}  # the pair is private
+    # A co-host switches it to listen-in: same id, same pair, the room now hears the pair.
+    emits = room.handle("co", c.SetConsultationMode(kid, "listen_in"), now=4.0)
+    (updated,) = events_of(emits, ConsultationUpdated)
+    assert (updated.consultation.id, updated.consultation.mode, updated.by) == (
+        kid,
+        "listen_in",
+        "co",
+    )
+    assert updated.consultation.started_at == 3.0
+    assert all(e.to.includes("aud", L) for e in emits)  # a stage 1v1: everyone is told
+    (note,) = events_of(emits, ChatPosted)
+    assert (note.message.code, note.message.params["mode"]) == ("consultation_mode", "listen_in")
+    assert dict(room.routing().mix_for("aud")) == {"h": 1.0, "shopper": 1.0}
+    assert room.snapshot("aud").consultations[0].mode == "listen_in"
+    # And back to private: the room hears the remaining seat again, the pair each other.
+    room.handle("h", c.SetConsultationMode(kid, "private"), now=5.0)
+    routing = room.routing()
+    assert dict(routing.mix_for("aud")) == {"s1": 1.0}
+    assert dict(routing.mix_for("shopper")) == {"h": 1.0}
+    assert list(room.consultations) == [kid]
+
+
+def test_switching_a_1v1_mode_is_checked_before_anything_changes() -> None:
+    room = show_room(ag=(Role.AGENT, "vip"), shopper=(L, "vip"), v=(L, "vip"), aud=(L, "new"))
+    room.handle("h", c.StartConsultation("shopper", "listen_in"), now=2.0)
+    (kid,) = room.consultations
+    room.handle("v", c.RequestConsultation(), now=2.0)
+    room.handle("ag", c.AcceptRequest("v"), now=2.5)
+    agent_call = next(k for k in room.consultations if k != kid)
+    before = fingerprint(room)
+    for who, cmd, code in [
+        ("aud", c.SetConsultationMode(kid, "private"), ErrorCode.FORBIDDEN),
+        ("shopper", c.SetConsultationMode(kid, "private"), ErrorCode.FORBIDDEN),
+        ("ag", c.SetConsultationMode(agent_call, "listen_in"), ErrorCode.FORBIDDEN),
+        ("h", c.SetConsultationMode(kid, "loud"), ErrorCode.INVALID_ARGUMENT),
+        ("h", c.SetConsultationMode(999, "private"), ErrorCode.NO_CONSULTATION),
+        ("h", c.SetConsultationMode(agent_call, "listen_in"), ErrorCode.INVALID_ARGUMENT),
+    ]:
+        with rule(code):
+            room.handle(who, cmd, now=3.0)
+        assert fingerprint(room) == before
+    # The mode it already has: no event, no chat line.
+    assert room.handle("h", c.SetConsultationMode(kid, "listen_in"), now=3.0) == []
+    assert fingerprint(room) == before
 
 
 def test_one_stage_consultation_and_one_consultation_per_user() -> None:

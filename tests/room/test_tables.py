@@ -98,6 +98,14 @@ def consult_actor(room: Room) -> c.Command:
     return c.EndConsultation(consult.id)
 
 
+def stage_consult(room: Room) -> c.Command:
+    """A stage 1v1 (host h or the actor with t2) for the actor to switch to listen-in."""
+    room.handle(boss_of(room), c.StartConsultation("t2", "private"), 1.5)
+    consult = room.stage_consultation()
+    assert consult is not None
+    return c.SetConsultationMode(consult.id, "listen_in")
+
+
 def invite_with_host_invite(room: Room) -> c.Command:
     invite_actor(room)
     return c.DeclineInvite()
@@ -135,6 +143,7 @@ CASES: dict[type[c.Command], tuple[Phase, Setup]] = {
     c.Kick: (Phase.SHOW, lambda r: c.Kick("t1")),
     c.SetRole: (Phase.SHOW, lambda r: c.SetRole("t1", "agent")),
     c.StartConsultation: (Phase.SHOW, lambda r: c.StartConsultation("t2", "listen_in")),
+    c.SetConsultationMode: (Phase.SHOW, stage_consult),
     c.EndConsultation: (Phase.SHOW, consult_actor),
     c.RequestConsultation: (Phase.SHOW, lambda r: c.RequestConsultation("hi")),
     c.CancelRequest: (Phase.SHOW, lambda r: (request_actor(r), c.CancelRequest())[1]),
@@ -189,6 +198,7 @@ def _sample(cmd_type: type[c.Command]) -> c.Command:
         c.Kick: c.Kick("t1"),
         c.SetRole: c.SetRole("t1", "agent"),
         c.StartConsultation: c.StartConsultation("t2", "private"),
+        c.SetConsultationMode: c.SetConsultationMode(1, "listen_in"),
         c.EndConsultation: c.EndConsultation(1),
         c.PlayMusic: c.PlayMusic("x"),
     }

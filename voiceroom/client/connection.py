@@ -291,6 +291,10 @@ class RoomClient:
                 return int(k["id"])
         raise ClientError("consultation started but its event was not seen")
 
+    async def set_consultation_mode(self, id: int, mode: str) -> None:
+        """Switch the show's running 1v1 between ``listen_in`` and ``private`` in place."""
+        await self.request("consult.set_mode", id=id, mode=mode)
+
     async def play_music(self, track: str, gain: float = 0.5, loop: bool = True) -> None:
         await self.request("music.play", track=track, gain=gain, loop=loop)
 

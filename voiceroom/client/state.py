@@ -121,7 +121,7 @@ class RoomState:
         elif t == "room.phase":
             self.phase = b["phase"]
             self.show_starts_at = b.get("show_starts_at")
-        elif t == "consult.started":
+        elif t in ("consult.started", "consult.updated"):
             k = b["consultation"]
             self.consultations[int(k["id"])] = k
         elif t == "consult.ended":

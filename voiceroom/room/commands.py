@@ -181,6 +181,16 @@ class StartConsultation(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class SetConsultationMode(Command):
+    """Switch the show's running 1v1 between listen_in and private, in place: same pair,
+    same id, no gap (the media plane follows the new routing on its next tick)."""
+
+    TYPE: ClassVar[str] = "consult.set_mode"
+    id: int
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
 class EndConsultation(Command):
     """End a consultation by id: staff in it, a moderator, or the shopper may end it."""
 
@@ -248,6 +258,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     Kick,
     SetRole,
     StartConsultation,
+    SetConsultationMode,
     EndConsultation,
     RequestConsultation,
     CancelRequest,

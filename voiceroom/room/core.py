@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from voiceroom.room import commands as c
@@ -28,6 +28,7 @@ from voiceroom.room.events import (
     ChatPosted,
     ConsultationEnded,
     ConsultationStarted,
+    ConsultationUpdated,
     Emit,
     InviteEnded,
     InviteReceived,
@@ -707,6 +708,31 @@ class Room:
         self._drop_request(shopper.user, "accepted", out)
         self._open_consult(ConsultKind.STAGE, mode, m, shopper, now, out)
 
+    def _set_consult_mode(
+        self, m: Member, cmd: c.SetConsultationMode, now: float, out: list[Emit]
+    ) -> None:
+        try:
+            mode = ConsultMode(cmd.mode)
+        except ValueError:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"unknown mode {cmd.mode!r}") from None
+        consult = self.consultations.get(cmd.id)
+        if consult is None:
+            raise RuleError(ErrorCode.NO_CONSULTATION, f"no consultation {cmd.id}")
+        if consult.kind is not ConsultKind.STAGE:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, "a call with an agent is always private")
+        if mode is consult.mode:
+            return  # already so: nothing changes, nobody is told
+        consult = replace(consult, mode=mode)
+        self.consultations[consult.id] = consult
+        view = self._consult_view(consult)
+        out.append(Emit(self._consult_audience(consult), ConsultationUpdated(view, m.user)))
+        self._system(
+            "consultation_mode",
+            {"mode": mode.value, "host": view.staff_name, "shopper": view.shopper_name},
+            now,
+            out,
+        )
+
     def _end_consultation(
         self, m: Member, cmd: c.EndConsultation, now: float, out: list[Emit]
     ) -> None:
@@ -1041,6 +1067,7 @@ _HANDLERS: dict[type[c.Command], Handler] = {
     c.Kick: Room._kick,
     c.SetRole: Room._set_role,
     c.StartConsultation: Room._start_consult,
+    c.SetConsultationMode: Room._set_consult_mode,
     c.EndConsultation: Room._end_consultation,
     c.RequestConsultation: Room._request,
     c.CancelRequest: Room._cancel_request,

@@ -157,6 +157,16 @@ class ConsultationStarted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultationUpdated(Event):
+    """A running consultation changed in place (consult.set_mode): the whole view, and who
+    changed it."""
+
+    TYPE: ClassVar[str] = "consult.updated"
+    consultation: ConsultationView
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConsultationEnded(Event):
     """``reason``: ended (by a participant or moderator), left, room_ended."""
 
@@ -215,6 +225,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     InviteEnded,
     PhaseChanged,
     ConsultationStarted,
+    ConsultationUpdated,
     ConsultationEnded,
     RequestsUpdated,
     RequestStatus,

@@ -57,6 +57,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.SetRole: Rule(HOST_ONLY, LIVE),
     # consultations: the show switches to a 1v1 during the show; private calls any time
     c.StartConsultation: Rule(MODERATORS, SHOW),
+    c.SetConsultationMode: Rule(MODERATORS, SHOW),
     c.EndConsultation: Rule(ALL_ROLES, LIVE),
     c.RequestConsultation: Rule(LISTENERS, LIVE),
     c.CancelRequest: Rule(LISTENERS, LIVE),

@@ -36,7 +36,7 @@ from voiceroom.room import commands as c
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
-from voiceroom.room.model import MODERATORS, Phase, RoomConfig
+from voiceroom.room.model import MODERATORS, ConsultMode, Phase, RoomConfig
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.media_bridge import (
     MediaBridge,
@@ -93,6 +93,10 @@ class RoomHost:
         # Who the media plane says is talking now: media.speaking is ephemeral, so a late
         # joiner learns it from the welcome instead.
         self.speaking_now: set[str] = set()
+        # Who was told each of them is speaking (None: everyone), so a 1v1 turning private
+        # or public can take the ring back or show it (see _speaking_audience).
+        self._ring_audience: dict[str, frozenset[str] | None] = {}
+        self._rings_version = -1
         self._count_sent = 0  # the member count the room last heard in room.count
         self._count_at = -float("inf")  # when (monotonic)
         self._media_closer: asyncio.Task[None] | None = None
@@ -148,6 +152,9 @@ class RoomHost:
                 # Who hears whom follows every change of state (design: routing matrix).
                 self._media_version = self.room.version
                 self.media.set_routing(self.room.routing())
+            if self.room.version != self._rings_version:
+                self._rings_version = self.room.version
+                self._refresh_rings()
             self._broadcast_count()
 
     async def _tick_loop(self) -> None:
@@ -310,24 +317,57 @@ class RoomHost:
         member = self.room.members.get(user)
         moderator = member is not None and member.role in MODERATORS
         return {
-            "speaking": sorted(self.speaking_now),
+            "speaking": sorted(u for u in self.speaking_now if self._sees_ring(user, u)),
             "tracks": list(self.room.tracks or ()) if moderator else None,
         }
 
     # ------------------------------------------------------------------ ephemeral events
     def speaking(self, user: str, speaking: bool) -> None:
-        """Voice activity from the media plane: to everyone, no seq, never replayed."""
+        """Voice activity from the media plane, no seq, never replayed: to everyone who
+        can hear ``user`` (see :meth:`_speaking_audience`)."""
         if speaking and user not in self.room.members:
             return  # a late callback for someone who already left
         if (user in self.speaking_now) == speaking:
             return  # no change: nothing to tell
         if speaking:
             self.speaking_now.add(user)
+            audience = self._ring_audience[user] = self._speaking_audience(user)
         else:
             self.speaking_now.discard(user)
+            audience = self._ring_audience.pop(user, None)  # those who saw it start
         frame = encode_event(MediaSpeaking(user, speaking), None)
-        for conn in self.conns.values():
-            conn.send(frame)
+        for viewer, conn in self.conns.items():
+            if audience is None or viewer in audience:
+                conn.send(frame)
+
+    def _speaking_audience(self, user: str) -> frozenset[str] | None:
+        """Who may see ``user`` speaking: everyone (None), except while ``user`` is in a
+        private consultation: then only the pair, who alone can hear it. A ring nobody
+        can hear would read as broken audio and leak that a private call is going on."""
+        consult = self.room.consultation_of(user)
+        if consult is not None and consult.mode is ConsultMode.PRIVATE:
+            return frozenset((consult.staff, consult.shopper))
+        return None
+
+    def _sees_ring(self, viewer: str, user: str) -> bool:
+        audience = self._speaking_audience(user)
+        return audience is None or viewer in audience
+
+    def _refresh_rings(self) -> None:
+        """After a change of state: a 1v1 that started, ended or switched mode changes
+        who may see a ring that is on now; tell exactly those whose view changed."""
+        for user in self.speaking_now:
+            old = self._ring_audience.get(user)
+            new = self._speaking_audience(user)
+            if old == new:
+                continue
+            self._ring_audience[user] = new
+            on = encode_event(MediaSpeaking(user, True), None)
+            off = encode_event(MediaSpeaking(user, False), None)
+            for viewer, conn in self.conns.items():
+                saw, sees = old is None or viewer in old, new is None or viewer in new
+                if saw != sees:
+                    conn.send(on if sees else off)
 
     def _broadcast_count(self) -> None:
         """room.count to everyone when the member count changed, at most every

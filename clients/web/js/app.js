@@ -1,7 +1,7 @@
 // Wires the page: token -> locale -> session -> room state -> views, and audio.
 // Everything a person must know (reconnecting, mic blocked, errors, tap to listen) is put
 // on screen here, not only logged.
-import { Session, CLOSE } from "./session.js";
+import { Session } from "./session.js";
 import { RoomState } from "./state.js";
 import { Media } from "./media.js";
 import { h, fill, icon } from "./dom.js";
@@ -10,6 +10,7 @@ import { phaseBanner, seatGrid } from "./views/stage.js";
 import { myCard } from "./views/me.js";
 import { hostCard, agentCard } from "./views/staff.js";
 import { chatLines } from "./views/chat.js";
+import { farewell, goneCard } from "./views/gone.js";
 
 const WS_PATH = "/ws"; // voiceroom.config.Config.ws_path
 const JOIN_CHECK_PATH = "/api/join-check"; // voiceroom.signalling.gateway.JOIN_CHECK_PATH
@@ -186,6 +187,15 @@ function render() {
   syncAudio();
   renderAlerts();
   renderConn();
+  // Out of the room for good, or never let in: say so and stop showing a live room.
+  const gone = farewell(st, app.closed);
+  if (gone) {
+    fill($("phase"));
+    fill($("main"), goneCard(gone, () => location.reload()));
+    if (st.ready) renderChat();
+    else $("chat").hidden = true;
+    return;
+  }
   if (!st.ready) {
     fill($("main"), h("section", { class: "card center" }, h("p", { class: "muted" }, t("join.connecting"))));
     $("chat").hidden = true;
@@ -220,8 +230,13 @@ function renderChat() {
   fill(log, chatLines(st));
   if (!st.chat.length) log.append(h("li", { class: "muted empty" }, t("chat.empty")));
   if (atBottom) log.scrollTop = log.scrollHeight;
-  $("chat-input").maxLength = st.chatMaxChars;
-  $("chat-input").disabled = !!st.ended;
+  const input = $("chat-input");
+  const closed = !!st.ended || !!app.closed;
+  input.maxLength = st.chatMaxChars;
+  input.disabled = closed;
+  $("chat-send").disabled = closed;
+  input.placeholder = t(closed ? "chat.closed" : "chat.placeholder");
+  input.setAttribute("aria-label", input.placeholder);
 }
 
 function renderConn() {
@@ -232,14 +247,12 @@ function renderConn() {
 function renderAlerts() {
   const alerts = [];
   const st = app.st;
-  if (app.closed?.refused) {
-    alerts.push(alert("error", refusedText(app.closed.refused)));
-  } else if (app.closed) {
-    const key = { [CLOSE.KICKED]: "closed.kicked", [CLOSE.REPLACED]: "closed.replaced", [CLOSE.ROOM_CLOSED]: "closed.room_closed", [CLOSE.NORMAL]: "closed.left" }[app.closed.code] ?? "closed.other";
-    alerts.push(alert("error", t(key), app.closed.code === CLOSE.KICKED ? null : [t("closed.rejoin"), () => location.reload()]));
-  } else if (st.ended) {
-    alerts.push(alert("info", t(st.ended === "kicked" ? "closed.kicked" : "phase.ended_line")));
-  } else if (app.conn.state === "reconnecting" && app.conn.refused) {
+  if (app.closed || st.ended) {
+    // The page says it in one card (views/gone.js); nothing else is live any more.
+    fill($("alerts"));
+    return;
+  }
+  if (app.conn.state === "reconnecting" && app.conn.refused) {
     // The server said why (e.g. the host has not opened the room yet): say it, keep trying.
     alerts.push(alert("warn", `${refusedText(app.conn.refused)} ${t("conn.retrying", { n: app.conn.attempt ?? 1 })}`));
   } else if (app.conn.state === "reconnecting") {
@@ -288,7 +301,7 @@ function paintCount() {
 
 function paintSpeaking() {
   for (const el of document.querySelectorAll(".seat[data-user]")) {
-    el.classList.toggle("speaking", !!el.dataset.user && app.st.speaking.has(el.dataset.user) && !el.querySelector(".mute-mark"));
+    el.classList.toggle("speaking", !!el.dataset.user && app.st.ringOn(el.dataset.user) && !el.querySelector(".mute-mark"));
   }
 }
 

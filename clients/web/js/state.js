@@ -38,7 +38,9 @@ export class RoomState {
     this.consultations = new Map(s.consultations.map((k) => [k.id, k]));
     this.chat = [...s.chat];
     this.music = s.music?.track ? s.music : null;
-    if (this.phase === "ended") this.ended = "ended";
+    // A snapshot means we are in the room (again): only an ended room is still "out".
+    this.ended = this.phase === "ended" ? "ended" : null;
+    if (this.ended) this.speaking.clear();
   }
 
   /** The live state a welcome (even a resumed one) or a sync reply carries beside the
@@ -77,6 +79,18 @@ export class RoomState {
   /** The voice reaches nobody while muted, by self or by a moderator. */
   get micLive() { return this.canSpeak && !this.selfMuted && !this.moderatorMuted; }
 
+  /** A speaking ring for `user`, only if this member can hear them: never for a private
+   *  pair we are not part of (the server does not send those either; an old one may have). */
+  ringOn(user) {
+    if (this.ended || !this.speaking.has(user)) return false;
+    for (const k of this.consultations?.values() ?? []) {
+      if (k.mode === "private" && (k.staff === user || k.shopper === user)) {
+        return k.staff === this.you?.user || k.shopper === this.you?.user;
+      }
+    }
+    return true;
+  }
+
   nameOf(user) {
     if (user === this.you?.user) return this.you.name;
     const m = this.members.get(user);
@@ -96,7 +110,10 @@ const HANDLERS = {
     if (st.isStaff && st.members.has(b.user)) st.memberCount = Math.max(0, st.memberCount - 1);
     st.members.delete(b.user);
     st.speaking.delete(b.user);
-    if (b.user === st.you.user) st.ended = b.reason;
+    if (b.user === st.you.user) {
+      st.ended = b.reason;
+      st.speaking.clear(); // out of the room: nothing is live any more
+    }
   },
   "member.presence": (st, b) => {
     const m = st.members.get(b.user);
@@ -127,9 +144,14 @@ const HANDLERS = {
   "room.phase": (st, b) => {
     st.phase = b.phase;
     st.showStartsAt = b.show_starts_at;
-    if (b.phase === "ended") st.ended = "ended";
+    if (b.phase === "ended") {
+      st.ended = "ended";
+      st.speaking.clear();
+    }
   },
   "consult.started": (st, b) => { st.consultations.set(b.consultation.id, b.consultation); },
+  // The same 1v1 switched between private and listen-in (consult.set_mode): same id.
+  "consult.updated": (st, b) => { st.consultations.set(b.consultation.id, b.consultation); },
   "consult.ended": (st, b) => {
     const k = st.consultations.get(b.id);
     st.consultations.delete(b.id);
@@ -145,7 +167,7 @@ const HANDLERS = {
   "music.changed": (st, b) => { st.music = b.track ? b : null; },
   "room.count": (st, b) => { st.memberCount = b.members; },
   "media.speaking": (st, b) => {
-    if (b.speaking) st.speaking.add(b.user);
+    if (b.speaking && !st.ended) st.speaking.add(b.user);
     else st.speaking.delete(b.user);
   },
 };

@@ -19,10 +19,16 @@ export function avatar(user, name, { size = "md" } = {}) {
   return h("span", { class: `avatar avatar-${size}`, style: `--hue:${hue(user)}`, "aria-hidden": "true" }, initials(name));
 }
 
+/** The catalog key for a tier: its own when we have words for it, else a generic one
+ *  (a shop may define tiers this page does not know; never show a raw id). */
+export function tierKey(tier, known = has) {
+  return known(`tier.${tier}`) ? `tier.${tier}` : "tier.other";
+}
+
 export function tierBadge(tier) {
   if (!tier) return null;
-  const label = has(`tier.${tier}`) ? t(`tier.${tier}`) : tier;
-  return h("span", { class: `badge tier tier-${tier}` }, label);
+  const key = tierKey(tier);
+  return h("span", { class: ["badge", "tier", key === "tier.other" ? "tier-other" : `tier-${tier}`] }, t(key));
 }
 
 export function roleLabel(role) {
@@ -31,7 +37,8 @@ export function roleLabel(role) {
 
 /** A person's name with their tier: "Layla [VIP]". */
 export function person(user, name, tier) {
-  return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name", dir: "auto" }, name), tierBadge(tier));
+  // title: the whole name on hover/long-press; the CSS also wraps a long one.
+  return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name", dir: "auto", title: name }, name), tierBadge(tier));
 }
 
 export function button(label, onClick, { kind = "secondary", iconName, disabled, small, title } = {}) {

@@ -9,7 +9,9 @@ export function myCard(st, ui, act, now) {
   if (st.ended) return card("me", null, ...rows);
   if (st.invite) rows.push(inviteRow(st, act, now));
   const k = st.myConsultation;
-  if (k) rows.push(consultRow(st, k, act));
+  // A moderator's stage 1v1 is run from the host panel (mode, back to the show): one
+  // control, not a second button with the same sentence here.
+  if (k && !(k.kind === "stage" && st.isModerator)) rows.push(consultRow(st, k, act));
   if (st.canSpeak) rows.push(micRow(st, ui, act));
   if (st.role === "listener" && !st.mySeat && !k) {
     rows.push(handRow(st, act));
@@ -22,7 +24,7 @@ function whoAmI(st) {
   const me = st.you;
   return h("div", { class: "whoami" },
     avatar(me.user, me.name),
-    h("div", {}, h("div", { class: "whoami-name" }, bdi(me.name), " ", tierBadge(me.tier)),
+    h("div", {}, h("div", { class: "whoami-name", title: me.name }, bdi(me.name), " ", tierBadge(me.tier)),
       h("div", { class: "muted" }, roleLabel(st.mySeat && st.role === "listener" ? "speaker" : st.role))));
 }
 
@@ -40,8 +42,7 @@ function consultRow(st, k, act) {
   const partner = k.staff === st.you.user ? k.shopper_name : k.staff_name;
   return h("div", { class: "notice notice-consult" },
     h("p", {}, t(`consult.with_${k.kind}_${k.mode}`, { name: "\u2068" + partner + "\u2069" })),
-    button(k.kind === "stage" && st.isModerator ? t("action.back_to_show") : t("consult.end"),
-      () => act("consult.end", { id: k.id }), { kind: "danger" }));
+    button(t("consult.end"), () => act("consult.end", { id: k.id }), { kind: "danger" }));
 }
 
 function micRow(st, ui, act) {

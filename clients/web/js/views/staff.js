@@ -24,11 +24,7 @@ export function hostCard(st, ui, act) {
       h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("host.schedule")))));
   }
   const stage = st.stageConsultation;
-  if (stage) {
-    rows.push(h("div", { class: "notice notice-consult" },
-      h("p", {}, t(`phase.consult_${stage.mode}`, { host: "\u2068" + stage.staff_name + "\u2069", shopper: "\u2068" + stage.shopper_name + "\u2069" })),
-      button(t("action.back_to_show"), () => act("consult.end", { id: stage.id }), { kind: "primary" })));
-  }
+  if (stage) rows.push(consultControls(stage, act));
   if (live) rows.push(musicRow(st, ui, act));
   const body = [h("div", { class: "stack" }, rows)];
   body.push(h("h3", {}, t("queue.title"), " ", h("span", { class: "count" }, formatNumber(st.queue.length))));
@@ -40,6 +36,32 @@ export function hostCard(st, ui, act) {
       button(t("host.end_room"), () => confirm(t("confirm.end_room")) && act("room.end"), { kind: "danger" })));
   }
   return card("host-panel", t("host.title"), ...body);
+}
+
+/** The show's running 1v1, run from one place: switch the mode in place, or end it. The
+ *  phase banner already says who is talking to whom, so no sentence is repeated here. */
+function consultControls(k, act) {
+  const mode = (m) => h("button", {
+    type: "button",
+    class: ["btn", "btn-sm", "seg", k.mode === m ? "btn-primary" : "btn-secondary"],
+    "aria-pressed": String(k.mode === m),
+    disabled: k.mode === m,
+    dataset: { mode: m },
+    onClick: () => act("consult.set_mode", { id: k.id, mode: m }),
+  }, icon("headset"), h("span", {}, t(`consult.mode_${m}`)));
+  return h("div", { class: "notice notice-consult consult-controls", id: "consult-controls" },
+    h("div", { class: "btn-row" },
+      h("span", { class: "muted" }, t("consult.mode_label")),
+      h("div", { class: "segmented", role: "group", "aria-label": t("consult.mode_label") }, mode("private"), mode("listen_in")),
+      button(t("action.back_to_show"), () => act("consult.end", { id: k.id }), { kind: "danger" })));
+}
+
+/** Both 1v1 modes for a person, wherever the host can start one (queue, audience, seat). */
+export function consultButtons(user, act, { done = (p) => p } = {}) {
+  return [
+    button(t("action.consult_private"), () => done(act("consult.start", { user, mode: "private" })), { iconName: "headset", small: true }),
+    button(t("action.consult_listen_in"), () => done(act("consult.start", { user, mode: "listen_in" })), { iconName: "headset", small: true }),
+  ];
 }
 
 function musicRow(st, ui, act) {
@@ -92,7 +114,7 @@ function queueList(st, act) {
     person(e.user, e.name, e.tier),
     h("div", { class: "btn-row" },
       button(t("queue.promote"), () => act("queue.promote", { user: e.user }), { kind: "primary", small: true }),
-      canConsult ? button(t("action.consult_listen_in"), () => act("consult.start", { user: e.user, mode: "listen_in" }), { small: true }) : null,
+      canConsult ? consultButtons(e.user, act) : null,
       button(t("queue.deny"), () => act("queue.deny", { user: e.user }), { small: true })))));
 }
 
@@ -109,7 +131,7 @@ function audienceList(st, act) {
     m.role !== "listener" ? h("span", { class: "badge role" }, t(`role.${m.role}`)) : null,
     h("div", { class: "btn-row" },
       button(t("audience.invite"), () => act("seat.invite", { user: m.user }), { small: true }),
-      canConsult && m.role === "listener" ? button(t("action.consult_private"), () => act("consult.start", { user: m.user, mode: "private" }), { small: true }) : null,
+      canConsult && m.role === "listener" ? consultButtons(m.user, act) : null,
       m.role === "listener" || st.role === "host"
         ? button(t("action.kick"), () => confirm(t("confirm.kick", { name: m.name })) && act("room.kick", { user: m.user }), { kind: "danger", small: true })
         : null))));

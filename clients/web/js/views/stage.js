@@ -3,6 +3,7 @@
 import { h, icon, bdi } from "../dom.js";
 import { t, formatCountdown, formatTime, formatNumber } from "../i18n.js";
 import { avatar, tierBadge, button } from "./common.js";
+import { consultButtons } from "./staff.js";
 
 export function phaseBanner(st, now) {
   const k = st.stageConsultation;
@@ -42,7 +43,8 @@ export function seatGrid(st, ui, act) {
     const taken = seat.status === "taken";
     const me = taken && seat.user === st.you.user;
     const muted = seat.self_muted || seat.moderator_muted;
-    const speaking = taken && st.speaking.has(seat.user) && !muted;
+    // Only rings this member can hear: never a private pair's (st.ringOn).
+    const speaking = taken && st.ringOn(seat.user) && !muted;
     const selectable = st.isModerator && !st.ended && !(seat.index === 0 && !taken && st.role !== "host");
     const free = seat.status === "free";
     const hostSeat = seat.index === 0;
@@ -63,8 +65,9 @@ export function seatGrid(st, ui, act) {
         : h("span", { class: "avatar avatar-lg avatar-empty" }, icon(seat.status === "locked" ? "lock" : "plus")),
       taken && muted ? h("span", { class: ["mute-mark", seat.moderator_muted && "by-mod"], title: t(seat.moderator_muted ? "seat.muted_by_mod" : "seat.muted") }, icon("micOff")) : null,
       hostSeat && taken ? h("span", { class: "host-mark" }, t("role.host")) : null),
-    // dir=auto on the clipping element: a long Latin name in Arabic is cut at its end.
-    h("span", { class: "seat-name", dir: "auto" }, label),
+    // dir=auto on the clipping element: a long Latin name in Arabic is cut at its end;
+    // two lines, then the title (and the seat's aria-label) has the whole name.
+    h("span", { class: "seat-name", dir: "auto", title: taken ? seat.name : undefined }, label),
     taken ? tierBadge(seat.tier) : h("span", { class: "seat-index" }, formatNumber(seat.index)),
     ));
   });
@@ -93,8 +96,7 @@ function seatActions(st, ui, act) {
       buttons.push(button(t("action.demote"), () => done(act("seat.demote", { user: seat.user })), { small: true }));
       const shopper = (st.members.get(seat.user)?.role ?? "listener") === "listener";
       if (st.phase === "show" && !st.stageConsultation && shopper) {
-        buttons.push(button(t("action.consult_listen_in"), () => done(act("consult.start", { user: seat.user, mode: "listen_in" })), { kind: "primary", iconName: "headset", small: true }));
-        buttons.push(button(t("action.consult_private"), () => done(act("consult.start", { user: seat.user, mode: "private" })), { iconName: "headset", small: true }));
+        buttons.push(...consultButtons(seat.user, act, { done }));
       }
       buttons.push(button(t("action.kick"), () => confirm(t("confirm.kick", { name: seat.name })) && done(act("room.kick", { user: seat.user })), { kind: "danger", small: true }));
     }

@@ -1,0 +1,127 @@
+// View logic that decides what a page shows (issue 9): an ended or removed-from room looks
+// ended, a refused link is not "joining", rings only for what one can hear, a tier we have
+// no words for gets a generic badge, and two different Mute buttons have different labels.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { RoomState } from "../js/state.js";
+import { farewell } from "../js/views/gone.js";
+import { tierKey } from "../js/views/common.js";
+
+const read = (rel) => JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8"));
+const catalogs = { en: read("../i18n/en.json"), ar: read("../i18n/ar.json") };
+
+const seat = (index, extra = {}) => ({ index, status: "free", user: null, name: null, tier: null, self_muted: false, moderator_muted: false, ...extra });
+const me = { user: "u1", name: "Layla", role: "listener", tier: "vip", locale: "ar", connected: true };
+const taken = (index, user) => seat(index, { status: "taken", user, name: user, tier: "new" });
+
+const SNAPSHOT = {
+  room: "demo", phase: "show", show_starts_at: null, seat_count: 4, tiers: ["vip", "new"],
+  warmup_open_seats: false, chat_max_chars: 500, you: me, your_seat: null, your_queue_position: null,
+  your_request_position: null, your_invite: null, self_muted: false, moderator_muted: false,
+  seats: [taken(0, "h"), taken(1, "s1"), taken(2, "ann"), seat(3)],
+  members: [], member_count: 9, queue: null, requests: null, consultations: [], chat: [], music: null,
+};
+
+function liveRoom(you = me) {
+  const st = new RoomState();
+  st.applySnapshot({ ...SNAPSHOT, you });
+  return st;
+}
+const pairWithAnn = (mode) => ({ id: 3, kind: "stage", mode, staff: "h", staff_name: "Hana", shopper: "ann", shopper_name: "Ann", started_at: 1 });
+
+test("an ended room is over: no live rings, no way back in", () => {
+  const st = liveRoom();
+  st.applyLive({ speaking: ["h", "s1"] });
+  assert.equal(farewell(st, null), null); // in the room: the normal page
+  st.applyEvent("room.phase", { phase: "ended", show_starts_at: null });
+  assert.equal(st.speaking.size, 0);
+  assert.equal(st.ringOn("h"), false);
+  st.applyEvent("media.speaking", { user: "s1", speaking: true }); // late: ignored
+  assert.equal(st.ringOn("s1"), false);
+  // Ended before the socket closed, and after the 4004 close: the same card, no Rejoin (410).
+  for (const closed of [null, { code: 4004 }]) {
+    assert.deepEqual(farewell(st, closed), { kind: "ended", title: "gone.ended_title", text: "gone.ended_next", action: null });
+  }
+});
+
+test("a removed listener: out at once, no ring, no rejoin", () => {
+  const st = liveRoom();
+  st.applyLive({ speaking: ["h"] });
+  st.applyEvent("member.left", { user: "u1", reason: "kicked" });
+  assert.equal(st.ringOn("h"), false);
+  assert.equal(st.canSpeak, false);
+  assert.equal(farewell(st, null).kind, "kicked");
+  assert.equal(farewell(st, { code: 4003 }).action, null);
+  assert.equal(farewell(new RoomState(), { code: 4003 }).kind, "kicked");
+});
+
+test("only actions that can work: rejoin after leaving, use-here when opened elsewhere", () => {
+  const fresh = () => new RoomState();
+  assert.equal(farewell(fresh(), { code: 1000 }).action, "rejoin");
+  assert.equal(farewell(fresh(), { code: 4001 }).action, "use_here");
+  assert.equal(farewell(fresh(), { code: 1011 }).action, "rejoin");
+  const timedOut = liveRoom();
+  timedOut.applyEvent("member.left", { user: "u1", reason: "timeout" });
+  assert.equal(farewell(timedOut, null).action, "rejoin");
+  // Back in with a fresh welcome (a new member after the grace): the room again, not the card.
+  timedOut.applySnapshot(SNAPSHOT);
+  assert.equal(farewell(timedOut, null), null);
+});
+
+test("a refused link is explained, never 'joining', and not retried by a button", () => {
+  const st = new RoomState(); // never let in: no snapshot
+  const expired = farewell(st, { code: 1006, refused: { ok: false, code: "token_expired", retry: false } });
+  assert.deepEqual(expired, { kind: "refused", title: "gone.refused_title", text: "refused.token_expired", action: null });
+  assert.equal(farewell(st, { code: 1006, refused: { code: "room_ended" } }).kind, "ended");
+  assert.equal(farewell(st, { code: 1006, refused: { code: "banned" } }).kind, "kicked");
+});
+
+test("every farewell has its words in every language", () => {
+  const cases = [{ code: 1000 }, { code: 1011 }, { code: 4001 }, { code: 4003 }, { code: 4004 }, { refused: { code: "token_expired" } }];
+  for (const closed of cases) {
+    const f = farewell(new RoomState(), closed);
+    for (const [lang, cat] of Object.entries(catalogs)) {
+      assert.ok(f.title in cat && f.text in cat, `${lang}: ${f.title} / ${f.text}`);
+    }
+  }
+});
+
+test("no ring for a private pair one cannot hear; rings follow a mode switch in place", () => {
+  const st = liveRoom();
+  st.applyEvent("consult.started", { consultation: pairWithAnn("private") });
+  st.applyEvent("media.speaking", { user: "ann", speaking: true }); // e.g. from an old server
+  st.applyEvent("media.speaking", { user: "s1", speaking: true });
+  assert.equal(st.ringOn("ann"), false); // the audience cannot hear her
+  assert.equal(st.ringOn("s1"), true); // the show goes on
+  st.applyEvent("consult.updated", { consultation: pairWithAnn("listen_in"), by: "h" });
+  assert.equal(st.stageConsultation.mode, "listen_in");
+  assert.equal(st.consultations.size, 1);
+  assert.equal(st.ringOn("ann"), true); // now the room hears the pair
+  st.applyEvent("consult.updated", { consultation: pairWithAnn("private"), by: "h" });
+  assert.equal(st.ringOn("ann"), false);
+
+  const ann = liveRoom({ ...me, user: "ann", name: "Ann" });
+  ann.applyEvent("consult.started", { consultation: pairWithAnn("private") });
+  ann.applyEvent("media.speaking", { user: "h", speaking: true });
+  assert.equal(ann.ringOn("h"), true); // the pair see each other
+});
+
+test("a tier this page has no words for gets a generic, translated badge", () => {
+  for (const cat of Object.values(catalogs)) {
+    const known = (k) => k in cat;
+    assert.equal(tierKey("vip", known), "tier.vip");
+    assert.equal(tierKey("platinum-plus", known), "tier.other");
+    assert.ok(cat["tier.other"] && cat["tier.other"] !== "platinum-plus");
+  }
+});
+
+test("the two Mute buttons (my mic, a seat) never share a label", () => {
+  for (const [lang, cat] of Object.entries(catalogs)) {
+    const mine = [cat["mic.mute"], cat["mic.unmute"]];
+    const seats = [cat["action.mute_seat"], cat["action.unmute_seat"]];
+    for (const label of mine) assert.ok(!seats.includes(label), `${lang}: ${label}`);
+    // The two 1v1 modes read differently from each other too.
+    assert.notEqual(cat["consult.mode_private"], cat["consult.mode_listen_in"], lang);
+  }
+});
