@@ -178,6 +178,10 @@ async def test_dead_letter_then_redeliver_by_id(make_api: ApiFactory, receiver: 
     assert got["deliveries"][0]["state"] == "delivered"
     missing = await api.call("POST", "/webhooks/messages/msg_ffff/redeliver")
     assert missing.status_code == 404
+    metrics = (await api.http.get(f"http://127.0.0.1:{api.server.port}/metrics")).text
+    for outcome in ("failed", "dead", "delivered"):
+        assert f'voiceroom_webhook_attempts_total{{outcome="{outcome}"}}' in metrics
+    assert "voiceroom_webhook_messages_total 2.0" in metrics
 
 
 async def test_endpoints_from_config_and_api(make_api: ApiFactory, receiver: Receiver) -> None:

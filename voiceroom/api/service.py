@@ -44,6 +44,7 @@ class ApiService:
             timeout=config.webhook_timeout,
             retry_for=config.webhook_retry_for,
             backoff_base=config.webhook_backoff,
+            metrics=registry.metrics,
         )
         self.ctx = ApiContext(config, registry, self.history, self.webhooks, self.feed)
         self.feed.subscribers += [self.ctx.on_events, self.history, self.webhooks]

@@ -36,7 +36,7 @@ from standardwebhooks import Webhook
 
 from voiceroom.api.events import OPT_IN, WEBHOOK_TYPES, ShopEvent
 from voiceroom.api.outbox import Delivery, NewMessage, Outbox, State
-from voiceroom.observability import get_logger
+from voiceroom.observability import Metrics, get_logger
 
 BACKOFF_CAP = 3600.0  # no single wait is longer than an hour
 MAX_ERROR_CHARS = 300
@@ -111,6 +111,10 @@ def backoff(attempts: int, base: float, rng: random.Random) -> float:
     return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
+def dead_now(row: Delivery) -> bool:
+    return row.state is State.DEAD
+
+
 def encode_body(event: ShopEvent) -> str:
     stamp = datetime.fromtimestamp(event.at, UTC).isoformat().replace("+00:00", "Z")
     return json.dumps(
@@ -144,6 +148,7 @@ class WebhookService:
         backoff_base: float = 1.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.outbox = outbox
         self.endpoints: dict[str, Endpoint] = {e.name: e for e in endpoints}
@@ -152,6 +157,7 @@ class WebhookService:
         self.backoff_base = backoff_base
         self.clock = clock
         self.rng = rng or random.Random()
+        self.metrics = metrics
         self.log = get_logger(component="webhooks")
         self._dirty = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {}
@@ -175,6 +181,8 @@ class WebhookService:
         if rows:
             self.outbox.add(rows)
             self._dirty.set()
+            if self.metrics is not None:
+                self.metrics.inc("voiceroom_webhook_messages_total", len(rows))
 
     async def flush(self) -> None:
         """Make what was added durable and wake the senders (API calls await this so their
@@ -319,3 +327,6 @@ class WebhookService:
                 dead=dead,
             )
         await self.outbox.record(new)
+        if self.metrics is not None:
+            outcome = "delivered" if error is None else "dead" if dead_now(new) else "failed"
+            self.metrics.inc("voiceroom_webhook_attempts_total", outcome=outcome)
