@@ -219,3 +219,22 @@ async def test_rooms_opened_by_a_host_join_are_listed_and_followed(api: Api) -> 
     assert [r["id"] for r in (await api.ok("GET", "/rooms", state="ended"))["rooms"]] == ["adhoc"]
     r = await api.call("POST", "/rooms/adhoc/links", json={"user": "x", "name": "X"})
     assert r.status_code == 409
+
+
+async def test_oversized_and_malformed_bodies_get_typed_errors(api: Api) -> None:
+    big = {"title": "x" * 100_000, "market": RIYADH}
+    r = await api.call("POST", "/rooms", json=big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    headers = {**api.auth(), "content-type": "application/json"}
+    r = await api.http.post("/api/v1/rooms", content=b'{"title": ', headers=headers)
+    assert r.status_code == 422
+    r = await api.http.post("/api/v1/rooms", content=b"\xff\xfe", headers=headers)
+    assert r.status_code == 422
+    r = await api.http.get("/api/v1/rooms", params={"limit": "many"}, headers=api.auth())
+    assert r.status_code == 422
+    r = await api.http.get("/api/v1/rooms", params={"colour": "red"}, headers=api.auth())
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_argument"
+    r = await api.http.patch("/api/v1/rooms", headers=api.auth())
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+    # The server is fine afterwards.
+    assert (await api.call("GET", "/rooms")).status_code == 200

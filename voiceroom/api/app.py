@@ -20,6 +20,7 @@ from voiceroom.api.context import ApiContext, ApiError
 from voiceroom.api.models import ErrorResponse
 
 PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024  # every request body of this API is small JSON
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 
 DESCRIPTION = """\
@@ -48,6 +49,49 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class BodyLimit:
+    """ASGI middleware: refuse a request body over ``limit`` bytes with 413 before it is
+    buffered (uvicorn itself has no body limit and Starlette reads JSON bodies whole)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any) -> None:
+    body = b'{"error": {"code": "too_large", "message": "request body too large"}}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(
         title="voiceroom API",
@@ -58,6 +102,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.add_middleware(BodyLimit)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     api.include_router(rooms.router)
     api.include_router(participants.router)

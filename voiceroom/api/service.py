@@ -87,6 +87,8 @@ class ApiService:
             access_log=False,
             server_header=False,
             proxy_headers=False,
+            limit_concurrency=1024,  # beyond this uvicorn answers 503 (protects the loop)
+            h11_max_incomplete_event_size=16 * 1024,  # request line + headers
             timeout_graceful_shutdown=max(1, int(self.config.shutdown_timeout)),
         )
         uv_config.load()
