@@ -45,6 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {**_ERR, "description": "the token lacks this endpoint's scope"},
     404: {**_ERR, "description": "no such room, participant, seat or message"},
     409: {**_ERR, "description": "the room's state does not allow it now (e.g. ended)"},
+    413: {**_ERR, "description": "request body over 64 KiB"},
     503: {**_ERR, "description": "shutting down or too many rooms"},
 }
 
