@@ -237,3 +237,26 @@ def test_body_is_compact_json() -> None:
         "timestamp": "1970-01-01T00:00:00Z",
         "data": {"room": "r"},
     }
+
+
+async def test_a_hanging_receiver_never_blocks_the_room(make_api: ApiFactory) -> None:
+    """The receiver takes the first message and never answers (within the 5 s the sender
+    waits): the room keeps answering its members meanwhile."""
+    hang = Receiver(mode="slow")
+    await hang.start()
+    try:
+        api = await make_api(webhook_timeout=5.0)
+        await add_endpoint(api, "shop", hang.url, ["*", "chat.message"])
+        await api.ok("POST", "/rooms", json={"id": "busy", "title": "t", "market": RIYADH})
+        s1 = await join(api, "busy", "s1")
+        for i in range(20):
+            await s1.ok("chat.send", {"text": f"still here {i}"})
+        page = await api.ok("GET", "/rooms/busy/chat", limit=100)
+        assert len(page["messages"]) == 20
+        # All of that happened while the first delivery was still hanging.
+        assert hang.attempts == 1
+        delivered = await api.ok("GET", "/webhooks/deliveries", state="delivered")
+        assert delivered["deliveries"] == []
+        await s1.close()
+    finally:
+        await hang.stop()
