@@ -80,3 +80,16 @@ async def test_sqlite_keeps_committed_rows_across_reopen(tmp_path: Path) -> None
         assert await second.find("msg_01") == []
     finally:
         await second.close()
+
+
+async def test_api_endpoints_are_kept_with_the_outbox(outbox: Outbox) -> None:
+    await outbox.save_endpoint("shop", "http://h/x", "whsec_AAAA", ["room.*"])
+    await outbox.save_endpoint("shop", "http://h/y", "whsec_AAAA", ["*"])
+    await outbox.save_endpoint("crm", "http://c/", "whsec_BBBB", ["chat.message"])
+    saved = sorted(await outbox.saved_endpoints())
+    assert saved == [
+        ("crm", "http://c/", "whsec_BBBB", ("chat.message",)),
+        ("shop", "http://h/y", "whsec_AAAA", ("*",)),
+    ]
+    await outbox.delete_endpoint("crm")
+    assert [e[0] for e in await outbox.saved_endpoints()] == ["shop"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,3 +261,23 @@ async def test_a_hanging_receiver_never_blocks_the_room(make_api: ApiFactory) ->
         await s1.close()
     finally:
         await hang.stop()
+
+
+async def test_restart_keeps_api_endpoints_and_pending_messages(
+    make_api: ApiFactory, receiver: Receiver, tmp_path: Path
+) -> None:
+    outbox = str(tmp_path / "outbox.sqlite")
+    first = await make_api(webhook_outbox=outbox)
+    await add_endpoint(first, "shop", receiver.url, ["room.*"])
+    receiver.mode = "fail"
+    await first.ok("POST", "/rooms", json={"id": "r-keep", "title": "t", "market": RIYADH})
+    await first.ok("POST", "/rooms/r-keep/start")
+    await receiver.wait_for(lambda r: r.attempts >= 2)
+    await first.http.aclose()
+    await first.server.shutdown()
+    receiver.mode = "ok"
+    second = await make_api(webhook_outbox=outbox)
+    listed = await second.ok("GET", "/webhooks/endpoints")
+    assert [e["name"] for e in listed["endpoints"]] == ["shop"]
+    await receiver.wait_for(lambda r: len(r.received) == 2)
+    assert receiver.types() == ["room.scheduled", "room.started"]

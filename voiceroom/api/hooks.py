@@ -70,7 +70,7 @@ async def add_endpoint(body: EndpointCreate, ctx: Ctx) -> EndpointCreated:
         endpoint = Endpoint(body.name, body.url, body.secret or new_secret(), tuple(body.events))
     except WebhookConfigError as exc:
         raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_argument", str(exc)) from None
-    ctx.webhooks.add_endpoint(endpoint)
+    await ctx.webhooks.save_endpoint(endpoint)
     return EndpointCreated(
         name=endpoint.name, url=endpoint.url, events=list(endpoint.events), secret=endpoint.secret
     )

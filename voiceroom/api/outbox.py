@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 import sqlite3
 import threading
 import time
@@ -92,6 +93,15 @@ class Outbox(Protocol):
     async def redeliver(self, msg_id: str, now: float) -> list[Delivery]:
         """Back to pending, attempts reset, due now; returns the rows changed."""
 
+    async def saved_endpoints(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """Endpoints added through the API: (name, url, secret, events)."""
+
+    async def save_endpoint(self, name: str, url: str, secret: str, events: Sequence[str]) -> None:
+        """Keep an API-added endpoint with the outbox, so its rows are delivered after a
+        restart too."""
+
+    async def delete_endpoint(self, name: str) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -104,6 +114,7 @@ class MemoryOutbox:
         self._pending: dict[str, list[int]] = {}  # endpoint -> pending ids, ascending
         self._finished: deque[int] = deque()
         self._next = 1
+        self._endpoints: dict[str, tuple[str, str, str, tuple[str, ...]]] = {}
 
     def add(self, messages: Sequence[NewMessage]) -> None:
         for m in messages:
@@ -157,6 +168,15 @@ class MemoryOutbox:
             changed.append(new)
         return changed
 
+    async def saved_endpoints(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        return list(self._endpoints.values())
+
+    async def save_endpoint(self, name: str, url: str, secret: str, events: Sequence[str]) -> None:
+        self._endpoints[name] = (name, url, secret, tuple(events))
+
+    async def delete_endpoint(self, name: str) -> None:
+        self._endpoints.pop(name, None)
+
     async def close(self) -> None:
         return None
 
@@ -178,6 +198,12 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     UNIQUE (msg_id, endpoint)
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (endpoint, state, id);
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL
+);
 """
 _COLUMNS = (
     "id, msg_id, endpoint, type, body, created_at, state, attempts, next_at, "
@@ -314,6 +340,21 @@ class SqliteOutbox:
             (now, msg_id),
         )
         return await self.find(msg_id)
+
+    async def saved_endpoints(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        rows = await self._run("SELECT name, url, secret, events FROM webhook_endpoints")
+        return [(str(n), str(u), str(k), tuple(json.loads(str(e)))) for n, u, k, e in rows]
+
+    async def save_endpoint(self, name: str, url: str, secret: str, events: Sequence[str]) -> None:
+        await self._run(
+            "INSERT INTO webhook_endpoints (name, url, secret, events) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET url = excluded.url, secret = excluded.secret,"
+            " events = excluded.events",
+            (name, url, secret, json.dumps(list(events))),
+        )
+
+    async def delete_endpoint(self, name: str) -> None:
+        await self._run("DELETE FROM webhook_endpoints WHERE name = ?", (name,))
 
     async def close(self) -> None:
         def work() -> None:

@@ -192,6 +192,13 @@ class WebhookService:
             wake.set()
 
     # ------------------------------------------------------------------ endpoints
+    async def save_endpoint(self, endpoint: Endpoint) -> None:
+        """Add (or replace) an endpoint through the API: kept with the outbox, so a durable
+        outbox delivers its rows after a restart."""
+        e = endpoint
+        await self.outbox.save_endpoint(e.name, e.url, e.secret, e.events)
+        self.add_endpoint(endpoint)
+
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.endpoints[endpoint.name] = endpoint
         if self._client is not None and endpoint.name not in self._tasks:
@@ -201,6 +208,7 @@ class WebhookService:
     async def remove_endpoint(self, name: str) -> bool:
         if self.endpoints.pop(name, None) is None:
             return False
+        await self.outbox.delete_endpoint(name)
         task = self._tasks.pop(name, None)
         self._wake.pop(name, None)
         if task is not None:
@@ -223,6 +231,14 @@ class WebhookService:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        configured = set(self.endpoints)
+        for name, url, secret, events in await self.outbox.saved_endpoints():
+            if name in configured:
+                continue  # the config wins over an API-added endpoint of the same name
+            try:
+                self.endpoints[name] = Endpoint(name, url, secret, events)
+            except WebhookConfigError as exc:
+                self.log.warning("stored webhook endpoint ignored", endpoint=name, error=str(exc))
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         self._writer = asyncio.create_task(self._write_loop(), name="webhook-writer")
         for name in self.endpoints:
