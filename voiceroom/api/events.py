@@ -11,7 +11,7 @@ started), per room.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -28,7 +28,6 @@ from voiceroom.room.events import (
     RequestStatus,
     SeatUpdated,
 )
-from voiceroom.room.model import ConsultationView
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,116 +61,110 @@ OPT_IN: Final = frozenset({"chat.message"})
 
 
 @dataclass(slots=True)
-class _RoomFacts:
+class RoomFacts:
+    """What some facts need to remember per room: who held each seat, open 1v1s."""
+
     seats: dict[int, str] = field(default_factory=dict)  # seat index -> holder
-    consults: dict[int, ConsultationView] = field(default_factory=dict)
+    consults: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> started data
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """A room event in wire form: its body (``dataclasses.asdict``) and the users it was
+    addressed to by name. The projection reads only this, so the store's transaction hook
+    can run it over the event records it commits (``EventRecord.body`` / ``.users``)."""
+
+    type: str
+    body: Mapping[str, Any]
+    users: frozenset[str] = frozenset()
+    to_roles: bool = True  # False: addressed to the named users only
 
 
 Out = list[tuple[str, dict[str, Any]]]
-Builder = Callable[["EventFeed", _RoomFacts, Emit, float], Out]
+Builder = Callable[[RoomFacts, Wire, float], Out]
 
 
-def _phase(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, PhaseChanged)
-    kind = {"warmup": "room.scheduled", "show": "room.started", "ended": "room.ended"}[ev.phase]
-    return [(kind, {"phase": ev.phase, "show_starts_at": ev.show_starts_at})]
+def _phase(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    phase = ev.body["phase"]
+    kind = {"warmup": "room.scheduled", "show": "room.started", "ended": "room.ended"}[phase]
+    return [(kind, {"phase": phase, "show_starts_at": ev.body["show_starts_at"]})]
 
 
-def _joined(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, MemberJoined)
-    m = ev.member
-    return [
-        (
-            "participant.joined",
-            {"user": m.user, "name": m.name, "role": m.role, "tier": m.tier, "locale": m.locale},
-        )
-    ]
+def _joined(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    m = ev.body["member"]
+    keys = ("user", "name", "role", "tier", "locale")
+    return [("participant.joined", {k: m[k] for k in keys})]
 
 
-def _left(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, MemberLeft)
-    return [("participant.left", {"user": ev.user, "reason": ev.reason})]
+def _left(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    return [("participant.left", {"user": ev.body["user"], "reason": ev.body["reason"]})]
 
 
-def _seat(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, SeatUpdated)
-    index = ev.seat.index
+def _seat(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    seat, reason = ev.body["seat"], ev.body["reason"]
+    index = seat["index"]
     before = facts.seats.get(index)
-    holder = ev.seat.user
+    holder = seat["user"]
     out: Out = []
     if before is not None and before != holder:
         del facts.seats[index]
-        out.append(("seat.left", {"seat": index, "user": before, "reason": ev.reason}))
+        out.append(("seat.left", {"seat": index, "user": before, "reason": reason}))
     if holder is not None and holder != before:
         facts.seats[index] = holder
-        out.append(("seat.taken", {"seat": index, "user": holder, "reason": ev.reason}))
+        out.append(("seat.taken", {"seat": index, "user": holder, "reason": reason}))
     return out  # mutes, locks and tier changes are not seat facts
 
 
-def _only_user(emit: Emit) -> str | None:
-    users = emit.to.users
-    return next(iter(users)) if len(users) == 1 and emit.to.roles == frozenset() else None
+def _only_user(ev: Wire) -> str | None:
+    return next(iter(ev.users)) if len(ev.users) == 1 and not ev.to_roles else None
 
 
-def _hand(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, QueuePosition)
-    user = _only_user(emit)
-    if ev.reason != "joined" or user is None:
+def _hand(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    user = _only_user(ev)
+    if ev.body["reason"] != "joined" or user is None:
         return []
-    return [("hand.raised", {"user": user, "position": ev.position})]
+    return [("hand.raised", {"user": user, "position": ev.body["position"]})]
 
 
-def _request(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, RequestStatus)
-    user = _only_user(emit)
-    if ev.reason != "joined" or user is None:
+def _request(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    user = _only_user(ev)
+    if ev.body["reason"] != "joined" or user is None:
         return []
-    return [("consultation.requested", {"user": user, "position": ev.position})]
+    return [("consultation.requested", {"user": user, "position": ev.body["position"]})]
 
 
-def _consult_started(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, ConsultationStarted)
-    k = ev.consultation
-    facts.consults[k.id] = k
-    return [("consultation.started", _consult_data(k))]
+def _consult_started(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    data = _consult_data(ev.body["consultation"])
+    facts.consults[data["id"]] = data
+    return [("consultation.started", dict(data))]
 
 
-def _consult_ended(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, ConsultationEnded)
-    k = facts.consults.pop(ev.id, None)
-    data: dict[str, Any] = {"id": ev.id, "kind": ev.kind, "by": ev.by, "reason": ev.reason}
-    if k is not None:
-        data.update(_consult_data(k))
+def _consult_ended(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    b = ev.body
+    started = facts.consults.pop(b["id"], None)
+    data: dict[str, Any] = {"id": b["id"], "kind": b["kind"], "by": b["by"], "reason": b["reason"]}
+    if started is not None:
+        data.update(started)
         data["ended_at"] = now
-        data["duration"] = round(max(0.0, now - k.started_at), 3)
+        data["duration"] = round(max(0.0, now - started["started_at"]), 3)
     return [("consultation.ended", data)]
 
 
-def _consult_data(k: ConsultationView) -> dict[str, Any]:
+def _consult_data(k: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": k.id,
-        "kind": k.kind,
-        "mode": k.mode,
-        "agent": k.staff,
-        "agent_name": k.staff_name,
-        "shopper": k.shopper,
-        "shopper_name": k.shopper_name,
-        "started_at": k.started_at,
+        "id": k["id"],
+        "kind": k["kind"],
+        "mode": k["mode"],
+        "agent": k["staff"],
+        "agent_name": k["staff_name"],
+        "shopper": k["shopper"],
+        "shopper_name": k["shopper_name"],
+        "started_at": k["started_at"],
     }
 
 
-def _chat(feed: EventFeed, facts: _RoomFacts, emit: Emit, now: float) -> Out:
-    ev = emit.event
-    assert isinstance(ev, ChatPosted)
-    return [("chat.message", asdict(ev.message))]
+def _chat(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    return [("chat.message", dict(ev.body["message"]))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +186,18 @@ WEBHOOKS: Final[dict[type[Event], WebhookRule]] = {
     ConsultationEnded: WebhookRule(("consultation.ended",), _consult_ended),
     ChatPosted: WebhookRule(("chat.message",), _chat),
 }
+BY_WIRE_TYPE: Final[dict[str, WebhookRule]] = {cls.TYPE: r for cls, r in WEBHOOKS.items()}
+
+
+def project(facts: RoomFacts, room: str, seq: int | None, ev: Wire, now: float) -> list[ShopEvent]:
+    """One room event (wire form) → the shop events it means (often none)."""
+    rule = BY_WIRE_TYPE.get(ev.type)
+    if rule is None:
+        return []
+    return [
+        ShopEvent(k, room, now, {"room": room, **d}, seq) for k, d in rule.build(facts, ev, now)
+    ]
+
 
 Subscriber = Callable[[Sequence[ShopEvent]], None]
 
@@ -202,18 +207,19 @@ class EventFeed:
 
     def __init__(self) -> None:
         self.subscribers: list[Subscriber] = []
-        self._facts: dict[str, _RoomFacts] = {}
+        self._facts: dict[str, RoomFacts] = {}
 
     def __call__(self, room: str, numbered: Sequence[tuple[int, Emit]], now: float) -> None:
-        facts = self._facts.setdefault(room, _RoomFacts())
+        facts = self._facts.setdefault(room, RoomFacts())
         out: list[ShopEvent] = []
         for seq, emit in numbered:
-            rule = WEBHOOKS.get(type(emit.event))
-            if rule is None:
+            event = emit.event
+            if type(event) not in WEBHOOKS:
                 continue
-            for kind, data in rule.build(self, facts, emit, now):
-                out.append(ShopEvent(kind, room, now, {"room": room, **data}, seq))
-            if isinstance(emit.event, PhaseChanged) and emit.event.phase == "ended":
+            to = emit.to
+            wire = Wire(event.TYPE, asdict(event), to.users, to.roles != frozenset())
+            out.extend(project(facts, room, seq, wire, now))
+            if isinstance(event, PhaseChanged) and event.phase == "ended":
                 self._facts.pop(room, None)
         if out:
             self.publish(out)
