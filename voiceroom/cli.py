@@ -115,6 +115,10 @@ def _serve(config: Config, *, demo: bool) -> int:
         print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")
         for label, link in links.items():
             print(f"  {label:13} {link}")
+        if server.api_port is not None:
+            bound = server.config.host
+            host = bound if bound not in ("0.0.0.0", "::", "") else "localhost"
+            print(f"  HTTP API      http://{host}:{server.api_port}/api/v1 (docs/api.md)")
         if server.ephemeral_secret:
             print("  (tokens signed with a throw-away secret: set VOICEROOM_SECRET to keep them)")
         sys.stdout.flush()

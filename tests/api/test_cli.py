@@ -51,6 +51,12 @@ async def test_rooms_and_link_from_the_shell(api: Api) -> None:
     code, out, err = await cli(api, "link", "cli-1", "--user", "s1", "--name", "Layla")
     assert code == 0, err
     assert out.startswith("http://") and "?token=" in out
+    code, out, _ = await cli(api, "participants", "list", "cli-1")
+    assert code == 0 and json.loads(out) == {"participants": []}
+    code, _, err = await cli(api, "participants", "tier", "cli-1", "ghost", "vip")
+    assert code == 1 and "404 unknown_user" in err
+    code, out, _ = await cli(api, "call", "GET", "/rooms/cli-1/chat?limit=5")
+    assert code == 0 and json.loads(out) == {"messages": [], "next_after": None}
     code, out, _ = await cli(api, "rooms", "start", "cli-1")
     assert code == 0 and json.loads(out)["phase"] == "show"
     code, out, _ = await cli(api, "rooms", "end", "cli-1")

@@ -9,6 +9,8 @@ so an operator never writes a JWT by hand.
     voiceroom api rooms get|start|end ID
     voiceroom api rooms schedule ID --starts-at ISO|none [--tz ZONE]
     voiceroom api link ROOM --user U --name N [--role R] [--tier T] [--locale L] [--ttl S]
+    voiceroom api participants list|remove|role|tier|mute ROOM [USER|SEAT] [VALUE]
+    voiceroom api call METHOD PATH [--body JSON]   (any endpoint, e.g. GET /webhooks/deliveries)
 
 Key: ``--key kid:secret``, else ``VOICEROOM_API_KEY``, else the first of the config's
 ``api_keys``. URL: ``--url``, else ``VOICEROOM_API_URL``, else http://127.0.0.1:<api port>.
@@ -59,6 +61,27 @@ def add_api_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--starts-at", required=True, help="ISO 8601, or 'none' to clear")
     s.add_argument("--tz", default="UTC", help="zone for a time without offset")
 
+    people = sub.add_parser("participants", help="list, remove, set role / tier, mute a seat")
+    psub = people.add_subparsers(dest="participants_command", required=True)
+    psub.add_parser("list").add_argument("room")
+    rm = psub.add_parser("remove")
+    rm.add_argument("room")
+    rm.add_argument("user")
+    for name, choices in (("role", ["cohost", "agent", "listener"]), ("tier", None)):
+        q = psub.add_parser(name)
+        q.add_argument("room")
+        q.add_argument("user")
+        q.add_argument("value", choices=choices)
+    mute = psub.add_parser("mute")
+    mute.add_argument("room")
+    mute.add_argument("seat", type=int)
+    mute.add_argument("--off", action="store_true", help="lift the moderator mute")
+
+    call = sub.add_parser("call", help="any endpoint: METHOD PATH (under /api/v1)")
+    call.add_argument("method", choices=["GET", "POST", "PUT", "DELETE"])
+    call.add_argument("path", help="e.g. /rooms/riyadh-prime/chat?limit=20")
+    call.add_argument("--body", help="JSON request body")
+
     link = sub.add_parser("link", help="mint a join link for one user")
     link.add_argument("room")
     link.add_argument("--user", required=True)
@@ -89,6 +112,20 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None,
             "ttl": args.ttl,
         }
         return "POST", f"/rooms/{args.room}/links", body, {}
+    if args.api_command == "call":
+        path, _, query = args.path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        payload = None if args.body is None else json.loads(args.body)
+        return args.method, "/" + path.lstrip("/"), payload, params
+    if args.api_command == "participants":
+        pc, room = args.participants_command, args.room
+        if pc == "list":
+            return "GET", f"/rooms/{room}/participants", None, {}
+        if pc == "remove":
+            return "DELETE", f"/rooms/{room}/participants/{args.user}", None, {}
+        if pc == "mute":
+            return "PUT", f"/rooms/{room}/seats/{args.seat}/mute", {"muted": not args.off}, {}
+        return "PUT", f"/rooms/{room}/participants/{args.user}/{pc}", {pc: args.value}, {}
     cmd = args.rooms_command
     if cmd == "create":
         body = {
