@@ -3,12 +3,13 @@
 :class:`LiveHistory` subscribes to the :class:`~voiceroom.api.events.EventFeed` and keeps,
 per room, the last :data:`CHAT_KEPT` chat messages and the consultations log (started,
 and ended with duration) in memory — kept after the room ends, lost on restart. When the
-durable store (``voiceroom/store``, its chat and consultation projections) is on main, a
-store-backed reader implements the same Protocol and replaces it.
+durable store (``voiceroom/store``, its chat and consultation projections) is on main,
+:class:`StoreHistory` implements the same Protocol over them and replaces it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,3 +73,83 @@ class LiveHistory:
 
 
 _check: type[HistoryReader] = LiveHistory
+
+
+class StoreReadModels(Protocol):
+    """The part of the durable store's read models (``voiceroom.store.base.ReadModels``)
+    the history endpoints use. Blocking: called on a worker thread."""
+
+    def chat(self, room: str, *, before: int | None = None, limit: int = 50) -> list[Any]:
+        """Newest first: rows with ``id < before`` (``ChatRow``)."""
+
+    def consultations(self, room: str) -> list[Any]:
+        """``ConsultationRow`` values."""
+
+
+class StoreHistory:
+    """History from the durable store's projections (chat, consultations), which survive
+    restarts. Agent and shopper names come from the live projection when it saw them."""
+
+    PAGE = 500
+
+    def __init__(self, store: StoreReadModels, live: LiveHistory | None = None) -> None:
+        self.store = store
+        self.live = live
+
+    async def chat(self, room: str, *, after: int, limit: int) -> list[dict[str, Any]]:
+        def read() -> list[dict[str, Any]]:
+            # The store pages newest first; walk back to ``after``, then return ascending.
+            rows: list[Any] = []
+            before: int | None = None
+            while True:
+                page = self.store.chat(room, before=before, limit=self.PAGE)
+                rows.extend(r for r in page if r.id > after)
+                if len(page) < self.PAGE or page[-1].id <= after + 1:
+                    break
+                before = page[-1].id
+            rows.sort(key=lambda r: r.id)
+            return [
+                {
+                    "id": r.id,
+                    "at": r.at,
+                    "kind": r.kind,
+                    "user": r.user,
+                    "name": r.name,
+                    "text": r.text,
+                    "code": r.code,
+                    "params": dict(r.params),
+                }
+                for r in rows[:limit]
+            ]
+
+        return await asyncio.to_thread(read)
+
+    async def consultations(self, room: str) -> list[dict[str, Any]]:
+        rows = await asyncio.to_thread(self.store.consultations, room)
+        names = {}
+        if self.live is not None:
+            names = {int(k["id"]): k for k in await self.live.consultations(room)}
+        out = []
+        for r in sorted(rows, key=lambda r: r.id):
+            seen = names.get(r.id, {})
+            ended = r.ended_at
+            out.append(
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "mode": r.mode,
+                    "agent": r.staff,
+                    "agent_name": seen.get("agent_name"),
+                    "shopper": r.shopper,
+                    "shopper_name": seen.get("shopper_name"),
+                    "started_at": r.started_at,
+                    "ended_at": ended,
+                    "duration": None if ended is None else round(ended - r.started_at, 3),
+                    "by": r.ended_by,
+                    "reason": r.outcome,
+                }
+            )
+        return out
+
+
+_check_store: type[HistoryReader] = StoreHistory
