@@ -10,7 +10,8 @@ PY="${PYTHON:-python3}"
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-want_pkgs=(libopus0 espeak-ng sox)
+# postgresql: the store's tests run on a real PostgreSQL (scripts/pg_test.sh).
+want_pkgs=(libopus0 espeak-ng sox postgresql)
 if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core); fi
 for p in "${want_pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VOICEROOM_SKIP_APT:-0}" != "1" ]; then

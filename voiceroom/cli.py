@@ -2,6 +2,7 @@
 
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
+voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
 voiceroom api rooms create|list|get|schedule|start|end ..., voiceroom api link ROOM ...,
 voiceroom api token                                            (voiceroom.api.client)
@@ -21,6 +22,7 @@ from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
 from voiceroom.config import Config, ConfigError, load_config
 from voiceroom.observability import configure_logging
 from voiceroom.room.model import Role
+from voiceroom.store.base import StoreError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--media", action=argparse.BooleanOptionalAction, default=None)
     s.add_argument("--music-dir")
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _store_arguments(s)
+
+    d = sub.add_parser("db", help="the durable store: migrate, check, export")
+    d.add_argument("action", choices=["upgrade", "check", "export"])
+    d.add_argument("--config", help="TOML config file (see voiceroom.config)")
+    _store_arguments(d)
+    d.add_argument("--out", help="export: write the JSON here (default: stdout)")
 
     t = sub.add_parser("token", help="print a signed join token")
     t.add_argument("--config", help="TOML config file holding the secret")
@@ -59,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _store_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        help="memory | sqlite | sqlite:///path | postgresql+psycopg://... "
+        "(default: sqlite under --data-dir; env VOICEROOM_STORE)",
+    )
+    p.add_argument("--data-dir", help="where store=sqlite keeps voiceroom.db (default ./var)")
+
+
+# `voiceroom serve` and `voiceroom db` keep data by default; the library's Config does not.
+SERVE_DEFAULTS = {"store": "sqlite"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bot":
@@ -73,8 +95,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 media=args.media,
                 music_dir=args.music_dir,
                 log_level=args.log_level,
+                store=args.store,
+                data_dir=args.data_dir,
+                defaults=SERVE_DEFAULTS,
             )
             return _serve(config, demo=args.demo)
+        if args.command == "db":
+            config = load_config(
+                args.config,
+                os.environ,
+                store=args.store,
+                data_dir=args.data_dir,
+                defaults=SERVE_DEFAULTS,
+            )
+            return _db(config, args.action, args.out)
         config = load_config(args.config, os.environ)
         if args.command == "api":
             from voiceroom.api.client import run_api
@@ -99,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
-    except (ConfigError, AuthError) as exc:
+    except (ConfigError, AuthError, StoreError) as exc:
         print(f"voiceroom: {exc}", file=sys.stderr)
         return 2
 
@@ -130,3 +164,31 @@ def _serve(config: Config, *, demo: bool) -> int:
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
         asyncio.run(run())
     return 0
+
+
+def _db(config: Config, action: str, out: str | None) -> int:
+    from voiceroom.store import open_store
+    from voiceroom.store.sql import dumps
+
+    store = open_store(config.store, config.data_dir)
+    try:
+        if action == "upgrade":
+            store.upgrade()
+            print(f"voiceroom: {getattr(store, 'safe_url', store.url)} is up to date")
+            return 0
+        if action == "check":
+            problems = store.check()
+            for problem in problems:
+                print(f"voiceroom: {problem}", file=sys.stderr)
+            if not problems:
+                print("voiceroom: store ok")
+            return 1 if problems else 0
+        text = dumps(store.export())
+        if out:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            print(text)
+        return 0
+    finally:
+        store.close()

@@ -7,6 +7,10 @@ TOML layout (every key optional)::
     secret = "change-me-32-bytes-or-more........"
     media = true
     music_dir = "/srv/music"
+    store = "sqlite"    # or "sqlite:///srv/voiceroom/voiceroom.db", "postgresql+psycopg://..."
+    data_dir = "var"    # where store = "sqlite" keeps voiceroom.db
+    snapshot_every = 200
+    chat_retention_days = 90
 
     [room]              # voiceroom.room.RoomConfig defaults for new rooms
     seat_count = 8
@@ -23,7 +27,9 @@ TOML layout (every key optional)::
     events = ["room.*", "consultation.ended"]
 
 Environment: ``VOICEROOM_<KEY>`` for top-level keys (``VOICEROOM_PORT=9000``) and
-``VOICEROOM_ROOM_<KEY>`` for room keys (``VOICEROOM_ROOM_SEAT_COUNT=10``); tuples are
+``VOICEROOM_ROOM_<KEY>`` for room keys (``VOICEROOM_ROOM_SEAT_COUNT=10``; the store:
+``VOICEROOM_STORE``, ``VOICEROOM_DATA_DIR``, ``VOICEROOM_SNAPSHOT_EVERY``,
+``VOICEROOM_CHAT_RETENTION_DAYS``); tuples are
 comma-separated, booleans ``1/0/true/false/yes/no``. API keys:
 ``VOICEROOM_API_KEYS=kid:secret,kid2:secret2``.
 """
@@ -90,6 +96,14 @@ class Config:
     music_dir: Path | None = None
     music_rescan_interval: float = 5.0  # seconds between checks for added/removed tracks
     media_settings: Mapping[str, Any] = field(default_factory=dict)
+    # Store (docs/adr/0001-store.md): "memory" (nothing survives the process; the library
+    # default, so tests and embedders opt in), "sqlite" (<data_dir>/voiceroom.db: what
+    # `voiceroom serve` uses unless told otherwise), "sqlite:///path" or
+    # "postgresql+psycopg://user@host/db".
+    store: str = "memory"
+    data_dir: Path = Path("var")
+    snapshot_every: int = 200  # journal entries between two snapshots of a room
+    chat_retention_days: float = 0.0  # chat older than this is pruned; 0 keeps it all
     # HTTP API (voiceroom.api, docs/api.md): its own port, default port + 1 (0 with port 0)
     api: bool = True
     api_port: int | None = None
@@ -129,6 +143,8 @@ class Config:
             raise ConfigError(
                 "tick_interval must be positive, shutdown_timeout and count_interval >= 0"
             )
+        if self.snapshot_every < 1 or self.chat_retention_days < 0:
+            raise ConfigError("snapshot_every must be >= 1 and chat_retention_days >= 0")
         if self.api_port is not None and not 0 <= self.api_port <= 65535:
             raise ConfigError(f"api_port {self.api_port} out of range")
         for entry in self.api_keys:
@@ -159,6 +175,9 @@ class Config:
 # VOICEROOM_* variables that are not settings: read by scripts/bootstrap.sh and the tests.
 NON_SETTING_ENV = frozenset(
     {"VOICEROOM_SKIP_APT", "VOICEROOM_WITH_BROWSER", "VOICEROOM_UPDATE_SCREENSHOTS"}
+    # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
+    | {"VOICEROOM_TEST_POSTGRES", "VOICEROOM_TEST_POSTGRES_URL"}
+    | {"VOICEROOM_CRASH_TRIALS", "VOICEROOM_CRASH_SEED"}
 )
 MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash (RFC 7518 3.2) are refused
 
@@ -194,15 +213,17 @@ def load_config(
     path: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     *,
+    defaults: Mapping[str, Any] | None = None,
     warn: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> Config:
-    """Build the Config: defaults, then the TOML file, then ``env``, then ``overrides``.
+    """Build the Config: defaults (``Config``'s, then the command's ``defaults``), then the
+    TOML file, then ``env``, then ``overrides``.
 
     ``warn`` gets one line per ``VOICEROOM_*`` variable that names no setting (a typo
     would otherwise be ignored silently); the default logs it.
     """
-    top: dict[str, Any] = {}
+    top: dict[str, Any] = dict(defaults or {})
     room: dict[str, Any] = {}
     media: dict[str, Any] = {}
     # Where each value came from, for error messages that name what to fix.

@@ -1,9 +1,11 @@
 """Server lifecycle: start, serve, shut down gracefully (uvicorn's shape).
 
-``start()`` raises the open-files limit, builds the registry and gateway and binds the
-port. ``shutdown(code)`` stops accepting, closes every client with ``code`` — 1001 (going
-away, on SIGINT) or 1012 (service restart, on SIGTERM: clients should reconnect and resume)
-— waits at most ``shutdown_timeout`` seconds, then cancels what is left.
+``start()`` raises the open-files limit, opens the durable store (migrating it, starting
+its writer thread and bringing back the rooms it was hosting), and binds the port.
+``shutdown(code)`` stops accepting, closes every client with ``code`` — 1001 (going away,
+on SIGINT) or 1012 (service restart, on SIGTERM: clients should reconnect and resume) —
+waits at most ``shutdown_timeout`` seconds, then cancels what is left. Whatever the store's
+writer still holds is committed before the clients are told to go, and before it stops.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import resource
 import secrets
 import signal
+import time
 from typing import Any
 
 from websockets.asyncio.server import Server as WsServer
@@ -28,6 +31,8 @@ from voiceroom.room.model import Role
 from voiceroom.signalling.gateway import Gateway
 from voiceroom.signalling.media_bridge import MediaRoomFactory, default_media_factory
 from voiceroom.signalling.room_host import Registry
+from voiceroom.store import Store, open_store
+from voiceroom.store.writer import StoreWriter
 
 DEMO_ROOM = "demo"
 
@@ -51,6 +56,53 @@ def raise_nofile_limit(target: int = 65536) -> tuple[int, int]:
     return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+class TickProbe:
+    """A 20 ms timer on the server's loop, scheduled like the media tick (sleep to the
+    next deadline), that records how late it wakes: what the store or anything else on
+    the loop costs the media tick. The last ``RING`` samples give p50/p99/max."""
+
+    PERIOD = 0.020
+    RING = 256  # ~5 s
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._i = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tick-probe")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        start = time.monotonic()
+        tick = 0
+        while True:
+            tick += 1
+            deadline = start + tick * self.PERIOD
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late = time.monotonic() - deadline
+            if late > 1.0:  # a long stall (suspended process): start the clock again
+                start, tick = time.monotonic(), 0
+            if len(self.samples) < self.RING:
+                self.samples.append(late)
+            else:
+                self.samples[self._i] = late
+            self._i = (self._i + 1) % self.RING
+
+    def collect(self, m: Metrics) -> None:
+        if not self.samples:
+            return
+        ordered = sorted(self.samples)
+        for q in (0.5, 0.99, 1.0):
+            value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+            m.set("voiceroom_loop_lateness_ms", value * 1000, q=str(q))
+
+
 class Server:
     def __init__(self, config: Config, *, media_factory: MediaRoomFactory | None = None) -> None:
         if not config.secret:
@@ -64,7 +116,15 @@ class Server:
         self.metrics = Metrics()
         if media_factory is None and config.media:
             media_factory = default_media_factory(config.media_settings)
-        self.registry = Registry(config, self.metrics, media_factory)
+        self.store: Store = open_store(config.store, config.data_dir)
+        self.writer = StoreWriter(self.store)
+        self.metrics.collector(self._store_metrics)
+        # store = "none": nothing is journaled (no durability at all; the baseline of
+        # scripts/bench_store.py, and how voiceroom ran before the store existed).
+        journal = None if config.store == "none" else self.writer
+        self.registry = Registry(config, self.metrics, media_factory, journal)
+        self.tick_probe = TickProbe()
+        self.metrics.collector(self.tick_probe.collect)
         self.gateway = Gateway(config, self.registry, self.metrics)
         try:
             # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
@@ -74,6 +134,8 @@ class Server:
         self._ws: WsServer | None = None
         self._port: int | None = None
         self._stopped = asyncio.Event()
+        self._pruner: asyncio.Task[None] | None = None
+        self.ready_seconds = 0.0  # start() to listening, recovery included
 
     @property
     def port(self) -> int:
@@ -82,8 +144,15 @@ class Server:
         return self._port
 
     async def start(self) -> None:
+        started = time.perf_counter()
         before, after = raise_nofile_limit()
+        await asyncio.to_thread(self.store.upgrade)  # migrations, before anything reads
+        self.writer.start()
+        self.tick_probe.start()
         self.registry.start()
+        recovered = await self.registry.recover()
+        if self.config.chat_retention_days > 0:
+            self._pruner = asyncio.create_task(self._prune_chat(), name="store-prune")
         self._ws = await serve(
             self.gateway.handler,
             self.config.host,
@@ -107,6 +176,7 @@ class Server:
             self._ws.close()
             await self.api.stop()
             raise
+        self.ready_seconds = time.perf_counter() - started
         self.log.info(
             "listening",
             host=self.config.host,
@@ -114,6 +184,9 @@ class Server:
             nofile=after,
             nofile_before=before,
             media=self.registry.media_factory is not None,
+            store=getattr(self.store, "safe_url", self.store.url),
+            rooms_recovered=len(recovered),
+            ready_seconds=round(self.ready_seconds, 3),
             api_port=self.api_port,
         )
 
@@ -122,9 +195,11 @@ class Server:
         """The HTTP API's bound port (None when ``api`` is off)."""
         return self.api.port if self.config.api else None
 
-    def open_demo(self) -> dict[str, str]:
-        """Open the persistent demo room; returns ready-made join links by persona."""
-        self.registry.open(DEMO_ROOM, persistent=True)
+    async def open_demo(self) -> dict[str, str]:
+        """Open the persistent demo room; returns ready-made join links by persona. A demo
+        room that ended (on an earlier run, the store remembers) starts afresh."""
+        await self.registry.forget_if_ended(DEMO_ROOM)
+        await self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         base = f"http://{host}:{self.port}/?token="
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
@@ -157,6 +232,9 @@ class Server:
         self._stopped.set()
         self.log.info("shutting down", code=int(code))
         self.registry.closing = True
+        # Replies held for the store go out before the close frames do.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.writer.flush(), self.config.shutdown_timeout)
         ws = self._ws
         ws.close(close_connections=True, code=code, reason="server shutting down")
         try:
@@ -171,13 +249,18 @@ class Server:
                 await asyncio.wait_for(ws.wait_closed(), 1.0)
         await self.api.stop()
         await self.registry.aclose()
+        if self._pruner is not None:
+            self._pruner.cancel()
+        self.tick_probe.stop()
+        await self.writer.aclose()
+        await asyncio.to_thread(self.store.close)
         self.log.info("stopped")
 
     async def run(self, *, demo: bool = False, on_ready: Any = None) -> None:
         """Serve until SIGINT (close 1001) or SIGTERM (close 1012)."""
         await self.start()
         if demo:
-            links = self.open_demo()
+            links = await self.open_demo()
             if on_ready is not None:
                 on_ready(self, links)
         loop = asyncio.get_running_loop()
@@ -195,3 +278,27 @@ class Server:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
         await self.shutdown(code)
+
+    async def _prune_chat(self) -> None:
+        """Chat retention: at start, then hourly, off the loop (the writer thread)."""
+        keep = self.config.chat_retention_days * 86400.0
+
+        def prune(store: Store) -> int:
+            return store.prune(time.time() - keep)
+
+        while True:
+            try:
+                gone = await self.writer.call(prune)
+                self.log.info("chat pruned", rows=gone, days=self.config.chat_retention_days)
+            except Exception:
+                self.log.exception("chat pruning failed")
+            await asyncio.sleep(3600)
+
+    def _store_metrics(self, m: Metrics) -> None:
+        st = self.writer.stats
+        m.set("voiceroom_store_commits", st.commits)
+        m.set("voiceroom_store_writes", st.writes)
+        m.set("voiceroom_store_errors", st.errors)
+        m.set("voiceroom_store_pending", self.writer.pending)
+        m.set("voiceroom_store_commit_seconds_max", st.max_commit_s)
+        m.set("voiceroom_store_batch_max", st.max_batch)

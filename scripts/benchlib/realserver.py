@@ -35,6 +35,7 @@ async def real_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]
         **child_env(),
         "VOICEROOM_SECRET": SECRET,
         "VOICEROOM_LOG_LEVEL": "warning",
+        "VOICEROOM_STORE": "memory",  # media figures, not the store's (bench_signalling has those)
         "VOICEROOM_RATE": "1000000",  # 100 joiners from one address must not be throttled
         "VOICEROOM_BURST": "1000000",
     }

@@ -16,7 +16,12 @@ from .vr_client import Client
 
 
 async def test_serve_demo_links_and_sigterm(tmp_path: object) -> None:
-    env = {**os.environ, "VOICEROOM_SECRET": "cli-test-secret-0123456789abcdefgh"}
+    env = {
+        **os.environ,
+        "VOICEROOM_SECRET": "cli-test-secret-0123456789abcdefgh",
+        # serve keeps its data in SQLite by default: here, under the test's temp dir.
+        "VOICEROOM_DATA_DIR": str(tmp_path),
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -4,7 +4,7 @@ dependency; the typed API error; and the one way handlers reach a room (its job 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
@@ -114,6 +114,20 @@ class ApiContext:
                 raise ApiError(HTTPStatus.CONFLICT, "room_ended", f"room {room_id!r} has ended")
             raise ApiError(HTTPStatus.NOT_FOUND, "room_not_found", f"no room {room_id!r}")
         return host
+
+    async def change(self, room_id: str, fn: Callable[[RoomHost], Awaitable[int]]) -> int:
+        """A change through a server-only entry point (``RoomHost.server_command`` /
+        ``set_tier``): a journaled job on the room's stream; returns the room's seq once
+        committed (a durable "ok")."""
+        host = self.host(room_id)
+        try:
+            return await fn(host)
+        except RuleError as exc:
+            raise rule_error(exc) from None
+        except RuntimeError:
+            raise ApiError(
+                HTTPStatus.CONFLICT, "room_ended", f"room {room_id!r} has ended"
+            ) from None
 
     async def in_room(self, room_id: str, fn: Callable[[RoomHost], T]) -> T:
         """Run ``fn(host)`` as a job on the room's stream (never beside it) and wait."""

@@ -70,7 +70,7 @@ async def mute_seat(
     room_id: RoomPath, seat: Annotated[int, Path(ge=0, le=64)], body: MuteUpdate, ctx: Ctx
 ) -> Done:
     cmd: c.Command = c.MuteSeat(seat) if body.muted else c.UnmuteSeat(seat)
-    seq = await ctx.in_room(room_id, lambda h: h.server_command(cmd))
+    seq = await ctx.change(room_id, lambda h: h.server_command(cmd))
     await ctx.webhooks.flush()
     return Done(seq=seq)
 
@@ -82,7 +82,7 @@ async def mute_seat(
     summary="Remove a participant; they cannot rejoin this room",
 )
 async def remove_participant(room_id: RoomPath, user: UserPath, ctx: Ctx) -> Done:
-    seq = await ctx.in_room(room_id, lambda h: h.server_command(c.Kick(user)))
+    seq = await ctx.change(room_id, lambda h: h.server_command(c.Kick(user)))
     await ctx.webhooks.flush()
     return Done(seq=seq)
 
@@ -94,7 +94,7 @@ async def remove_participant(room_id: RoomPath, user: UserPath, ctx: Ctx) -> Don
     summary="Make a participant co-host, agent or listener (the host role is fixed)",
 )
 async def set_role(room_id: RoomPath, user: UserPath, body: RoleUpdate, ctx: Ctx) -> Done:
-    seq = await ctx.in_room(room_id, lambda h: h.server_command(c.SetRole(user, body.role)))
+    seq = await ctx.change(room_id, lambda h: h.server_command(c.SetRole(user, body.role)))
     await ctx.webhooks.flush()
     return Done(seq=seq)
 
@@ -106,7 +106,7 @@ async def set_role(room_id: RoomPath, user: UserPath, body: RoleUpdate, ctx: Ctx
     summary="Change a participant's tier (e.g. the shop made them VIP)",
 )
 async def set_tier(room_id: RoomPath, user: UserPath, body: TierUpdate, ctx: Ctx) -> Done:
-    seq = await ctx.in_room(room_id, lambda h: h.set_tier(user, body.tier))
+    seq = await ctx.change(room_id, lambda h: h.set_tier(user, body.tier))
     await ctx.webhooks.flush()
     return Done(seq=seq)
 

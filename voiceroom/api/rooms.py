@@ -149,7 +149,8 @@ async def _get(ctx: Ctx, room_id: str) -> RoomOut:
 )
 async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
     room_id = body.id or "rm_" + secrets.token_hex(6)
-    if ctx.registry.get(room_id) is not None or room_id in ctx.records:
+    known = ctx.registry.get(room_id) is not None or room_id in ctx.registry.stored
+    if known or room_id in ctx.records or ctx.registry.status(room_id).value == "ended":
         raise ApiError(HTTPStatus.CONFLICT, "room_exists", f"room {room_id!r} exists")
     if ctx.registry.closing:
         raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting_down", "server is shutting down")
@@ -184,7 +185,8 @@ async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
         now,
     )
     ctx.records[room_id] = record
-    host = ctx.registry.open(room_id, persistent=True, room_config=room_config)
+    meta = {"title": body.title, "market": body.market.name, "time_zone": body.market.time_zone}
+    host = await ctx.registry.open(room_id, persistent=True, room_config=room_config, meta=meta)
     ctx.feed.publish(
         [
             ShopEvent(
@@ -251,7 +253,7 @@ async def get_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
 )
 async def update_schedule(room_id: RoomPath, body: ScheduleUpdate, ctx: Ctx) -> RoomOut:
     starts = None if body.starts_at is None else body.starts_at.timestamp()
-    await ctx.in_room(room_id, lambda h: h.server_command(c.ScheduleShow(starts)))
+    await ctx.change(room_id, lambda h: h.server_command(c.ScheduleShow(starts)))
     await ctx.webhooks.flush()
     record = ctx.records.get(room_id)
     if record is not None:
@@ -266,7 +268,7 @@ async def update_schedule(room_id: RoomPath, body: ScheduleUpdate, ctx: Ctx) -> 
     summary="Start the show (warm-up → show)",
 )
 async def start_show(room_id: RoomPath, ctx: Ctx) -> RoomOut:
-    await ctx.in_room(room_id, lambda h: h.server_command(c.StartShow()))
+    await ctx.change(room_id, lambda h: h.server_command(c.StartShow()))
     await ctx.webhooks.flush()
     return await _get(ctx, room_id)
 
@@ -278,7 +280,7 @@ async def start_show(room_id: RoomPath, ctx: Ctx) -> RoomOut:
     summary="End the room: everyone is disconnected, nobody may join again",
 )
 async def end_room(room_id: RoomPath, ctx: Ctx) -> RoomOut:
-    await ctx.in_room(room_id, lambda h: h.server_command(c.EndRoom()))
+    await ctx.change(room_id, lambda h: h.server_command(c.EndRoom()))
     await ctx.webhooks.flush()
     record = _record(ctx, room_id)
     record.phase = "ended"

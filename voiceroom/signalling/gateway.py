@@ -186,7 +186,7 @@ class Gateway:
         self.metrics.inc("voiceroom_connections_accepted_total")
         host = self.registry.get(claims.room)
         if host is None and claims.role is Role.HOST and not self.registry.closing:
-            host = self.registry.open(claims.room)
+            host = await self.registry.open(claims.room)
         try:
             if host is None or not host.submit(lambda: host.join(conn, resume)):
                 conn.send(encode_error(None, ErrorCode.ROOM_ENDED, "the room is not open"))

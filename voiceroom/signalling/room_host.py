@@ -5,17 +5,26 @@ at a time: joins, commands, disconnects, ticks. Jobs are plain synchronous funct
 two of them interleave and the pure core never sees a race. A job numbers the events the
 core returned (the per-room ``seq``), encodes each once, keeps it in the replay buffer, and
 appends the frame to the outbox of every connection its audience selects.
+
+Durability (docs/adr/0001-store.md): a job whose entry-point call was accepted also records
+it — a journal entry, its numbered events, now and then a snapshot — and hands that to the
+store's writer thread. Everything the job would send (events, the reply, welcome, closes)
+is *held* and released only once that write has committed, in job order; a job that
+recorded nothing releases right away unless earlier output is still waiting. So a client
+never sees an "ok", or an event, that a crash could take back. The media plane follows the
+room state at once: it never waits on the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import secrets
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -38,12 +47,22 @@ from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
 from voiceroom.room.model import MODERATORS, ConsultMode, Phase, RoomConfig
 from voiceroom.signalling.connection import Connection
+from voiceroom.signalling.durable import (
+    Recovered,
+    command_body,
+    event_record,
+    profile_body,
+    recover,
+)
 from voiceroom.signalling.media_bridge import (
     MediaBridge,
     MediaRoomFactory,
     MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
+from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Write
+from voiceroom.store.base import room_config_wire as _config_wire
+from voiceroom.store.writer import StoreWriter
 from voiceroom.venue import Venue, needs_entropy
 
 Job = Callable[[], None]
@@ -51,6 +70,21 @@ After = list[Callable[[], None]]
 # Sees every numbered event a room published: (room id, [(seq, emit)], now). Called inside
 # the room job, so it must only append to memory (webhook outbox, history projections).
 EventSink = Callable[[str, Sequence[tuple[int, Emit]], float], None]
+
+
+class _Output:
+    """One job's held output, released in job order once its write committed."""
+
+    __slots__ = ("fns", "ready")
+
+    def __init__(self, fns: list[Callable[[], None]], ready: bool) -> None:
+        self.fns = fns
+        self.ready = ready
+
+
+def _noop() -> None:
+    return None
+
 
 # Why a member's connection is closed when the room removes them (MemberLeft.reason).
 _LEFT_CLOSE: dict[str, CloseCode] = {"kicked": CloseCode.KICKED, "left": CloseCode.NORMAL}
@@ -70,20 +104,47 @@ class RoomHost:
         on_closed: Callable[[RoomHost, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
         tracks: Sequence[str] | None = None,
+        writer: StoreWriter | None = None,
+        recovered: Recovered | None = None,
         room_config: RoomConfig | None = None,
+        meta: Mapping[str, Any] | None = None,
         sinks: Sequence[EventSink] = (),
     ) -> None:
         self.id = room_id
         self.config = config
-        # The room and the cores beside it; every change goes through its entry points.
-        self.venue = Venue(room_id, room_config or config.room)
-        self.venue.room.set_tracks(tracks)  # the music library's names (Registry.library)
+        # ``room_config``: this room's own policy (HTTP API), else the server default;
+        # ``meta``: title, market, time_zone for the store's room record.
+        policy = room_config or config.room
         self.sinks = tuple(sinks)
+        # The room and the cores beside it; every change goes through its entry points.
+        self.venue = recovered.venue if recovered is not None else Venue(room_id, policy)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
         self.clock = clock
         self.seq = 0
         self.replay = ReplayBuffer(config.replay_buffer)
+        # The durable store: n = the room's last journal entry.
+        self.writer = writer
+        self.n = 0
+        self._snap_n = 0
+        self._held: list[Callable[[], None]] = []  # this job's output
+        self._writes: list[Write] = []  # this job's records
+        self._outputs: deque[_Output] = deque()  # held output of earlier jobs, in order
+        if recovered is not None:
+            self.n, self.seq, self._snap_n = recovered.n, recovered.seq, recovered.snapshot_n
+            for seq, emit in recovered.replayed:
+                self.replay.append(Numbered(seq, emit, encode_event(emit.event, seq)))
+            if writer is not None:
+                writer.submit(Write(room_id, hosted=True), _noop)
+        elif writer is not None:
+            record = RoomRecord(
+                room_id,
+                _config_wire(policy),
+                created_at=clock(),
+                show_starts_at=policy.show_starts_at,
+                **dict(meta or {}),
+            )
+            writer.submit(Write(room_id, room_record=record), _noop)
         self.conns: dict[str, Connection] = {}
         self.closed = False
         self.log = get_logger(room=room_id)
@@ -109,8 +170,20 @@ class RoomHost:
                 on_speaking=self.speaking,
                 log=self.log,
             )
+        self.set_tracks(tracks)  # the music library's names (Registry.library)
         self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
         self._ticker = asyncio.create_task(self._tick_loop(), name=f"tick-{room_id}")
+
+    def set_tracks(self, names: Sequence[str] | None) -> None:
+        """The music library's names, an outside fact the room checks ``music.play``
+        against: journaled like a call, so replay sees the library each command saw.
+        (A job, or the constructor: its record goes out with the first job.)"""
+        new = None if names is None else tuple(names)
+        if new == self.venue.room.tracks:
+            return
+        self.venue.room.set_tracks(new)
+        body = {"names": None if new is None else list(new)}
+        self._journal(EntryKind.TRACKS, self.clock(), [], body=body)
 
     @property
     def room(self) -> Room:
@@ -148,6 +221,7 @@ class RoomHost:
                 job()
             except Exception:
                 self.log.exception("room job failed")
+            self._end_job()
             if self.media is not None and self.room.version != self._media_version:
                 # Who hears whom follows every change of state (design: routing matrix).
                 self._media_version = self.room.version
@@ -177,8 +251,9 @@ class RoomHost:
         now = self.clock()
         user = conn.user
         existed = user in self.room.members
+        profile = conn.claims.profile()
         try:
-            emits = self.venue.join(conn.claims.profile(), now)
+            emits = self.venue.join(profile, now)
         except RuleError as exc:
             conn.send(encode_error(None, exc.code, exc.message), force=True)
             conn.detached = True
@@ -192,7 +267,8 @@ class RoomHost:
             old.close(CloseCode.REPLACED, "replaced by a newer connection")
             old.log.info("connection replaced", by=conn.id)
         after: After = []
-        self._publish(emits, after)
+        numbered = self._publish(emits, after)
+        self._journal(EntryKind.JOIN, now, numbered, user=user, body=profile_body(profile))
         self.conns[user] = conn
         member = self.room.members[user]
         replay: list[Numbered] = []
@@ -221,12 +297,12 @@ class RoomHost:
             "replayed": len(replay),
             **self._live_state(user),
         }
-        conn.send(encode_message("welcome", body, seq=self.seq), force=True)
+        self._send(conn, encode_message("welcome", body, seq=self.seq), force=True)
         for item in replay:
-            conn.send(item.frame, force=True)
+            self._send(conn, item.frame, force=True)
         conn.log.info("joined", resumed=existed, replayed=len(replay), role=member.role.value)
         self.metrics.observe("voiceroom_join_seconds", time.monotonic() - conn.opened_at)
-        self._run_after(after)
+        self._held.extend(after)
 
     def command(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
@@ -236,7 +312,8 @@ class RoomHost:
             # The cores check the role first, then the phase, then the arguments (for
             # music.play: a name its library lists), so a refusal leaks nothing.
             entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
-            emits = self.venue.handle(conn.user, cmd, self.clock(), entropy=entropy)
+            now = self.clock()
+            emits = self.venue.handle(conn.user, cmd, now, entropy=entropy)
         except RuleError as exc:
             self._refuse(conn, req, exc.code, exc.message)
             return
@@ -245,14 +322,66 @@ class RoomHost:
             self._refuse(conn, req, ErrorCode.INTERNAL, "internal error")
             return
         after: After = []
-        self._publish(emits, after)
+        numbered = self._publish(emits, after)
+        self._journal(EntryKind.HANDLE, now, numbered, user=conn.user, cmd=cmd, entropy=entropy)
         music_dir = self.config.music_dir
         if isinstance(cmd, c.PlayMusic) and self.media is not None and music_dir is not None:
             # Accepted, so the name is one the library listed: a file directly inside it.
             self.media.play_music(music_dir / cmd.track, cmd.gain, cmd.loop)
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
-        conn.send(encode_reply(req.id, {"seq": self.seq}))
-        self._run_after(after)
+        self._send(conn, encode_reply(req.id, {"seq": self.seq}))
+        self._held.extend(after)
+
+    async def server_command(self, cmd: c.Command) -> int:
+        """Apply ``cmd`` on the server's own authority (the HTTP API, admin tools: the
+        caller authorised it) through ``Venue.handle_as_server``, journaled like a
+        member's command. Returns the room's ``seq`` after it, once committed (a durable
+        "ok"); raises RuleError with nothing changed."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
+            now = self.clock()
+            try:
+                emits = self.venue.handle_as_server(cmd, now, entropy=entropy)
+            except Exception as exc:
+                fut.set_exception(exc)
+                return
+            after: After = []
+            numbered = self._publish(emits, after)
+            self._journal(EntryKind.SERVER, now, numbered, cmd=cmd, entropy=entropy)
+            seq = self.seq
+            self._held.extend(after)
+            self._held.append(lambda: None if fut.done() else fut.set_result(seq))
+
+        if not self.submit(job):
+            raise RuntimeError(f"room {self.id} is closed")
+        return await fut
+
+    async def set_tier(self, user: str, tier: str) -> int:
+        """The server changes a member's tier (``Venue.set_tier``, the HTTP API), journaled
+        (``EntryKind.TIER``) like ``server_command``; returns the seq once committed."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            now = self.clock()
+            try:
+                emits = self.venue.set_tier(user, tier, now)
+            except Exception as exc:
+                fut.set_exception(exc)
+                return
+            after: After = []
+            numbered = self._publish(emits, after)
+            if numbered:
+                body = {"user": user, "tier": tier}
+                self._journal(EntryKind.TIER, now, numbered, user=user, body=body)
+            seq = self.seq
+            self._held.extend(after)
+            self._held.append(lambda: None if fut.done() else fut.set_result(seq))
+
+        if not self.submit(job):
+            raise RuntimeError(f"room {self.id} is closed")
+        return await fut
 
     def sync(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
@@ -263,18 +392,20 @@ class RoomHost:
             **self._live_state(conn.user),
         }
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
-        conn.send(encode_reply(req.id, body), force=True)
+        self._send(conn, encode_reply(req.id, body), force=True)
 
     def leave(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return
         after: After = []
-        self._publish(self.venue.leave(conn.user, self.clock(), "left"), after)
+        now = self.clock()
+        numbered = self._publish(self.venue.leave(conn.user, now, "left"), after)
+        self._journal(EntryKind.LEAVE, now, numbered, user=conn.user, body={"reason": "left"})
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="ok")
-        conn.send(encode_reply(req.id, {"seq": self.seq}))
+        self._send(conn, encode_reply(req.id, {"seq": self.seq}))
         conn.detached = True
-        conn.close(CloseCode.NORMAL, "left")
-        self._run_after(after)
+        self._held.append(lambda: conn.close(CloseCode.NORMAL, "left"))
+        self._held.extend(after)
         self._dispose_if_empty()
 
     def disconnected(self, conn: Connection) -> None:
@@ -283,32 +414,32 @@ class RoomHost:
             del self.conns[conn.user]
         if conn.detached:
             return
+        self._disconnect(conn.user)
+
+    def _disconnect(self, user: str) -> None:
         after: After = []
-        self._publish(self.venue.disconnect(conn.user, self.clock()), after)
-        self._run_after(after)
+        now = self.clock()
+        numbered = self._publish(self.venue.disconnect(user, now), after)
+        if numbered:  # nothing changed (already disconnected): nothing to record
+            self._journal(EntryKind.DISCONNECT, now, numbered, user=user)
+        self._held.extend(after)
+
+    def recovered(self) -> None:
+        """First job after a restart: nobody is connected yet. Members are marked
+        disconnected now, so their seats and queue places are held for the reconnect
+        grace, counted from the restart; whoever resumes in time keeps them."""
+        for user, member in list(self.room.members.items()):
+            if member.connected and user not in self.conns:
+                self._disconnect(user)
 
     def tick(self) -> None:
         after: After = []
-        self._publish(self.venue.tick(self.clock()), after)
-        self._run_after(after)
+        now = self.clock()
+        numbered = self._publish(self.venue.tick(now), after)
+        if numbered:  # a tick that changed nothing is not journaled
+            self._journal(EntryKind.TICK, now, numbered)
+        self._held.extend(after)
         self._dispose_if_empty()
-
-    def server_command(self, cmd: c.Command) -> int:
-        """A job: apply ``cmd`` on the server's authority (the HTTP API authorised it) and
-        publish its events; returns the room's seq after it. RuleError passes to the caller
-        with nothing changed."""
-        entropy = secrets.token_bytes(32) if needs_entropy(cmd) else b""
-        return self._apply(self.venue.handle_as_server(cmd, self.clock(), entropy=entropy))
-
-    def set_tier(self, user: str, tier: str) -> int:
-        """A job: the server changes a member's tier (``Venue.set_tier``)."""
-        return self._apply(self.venue.set_tier(user, tier, self.clock()))
-
-    def _apply(self, emits: list[Emit]) -> int:
-        after: After = []
-        self._publish(emits, after)
-        self._run_after(after)
-        return self.seq
 
     def _live_state(self, user: str) -> dict[str, Any]:
         """What welcome and sync add to the core's snapshot: ephemeral state (who is
@@ -336,9 +467,13 @@ class RoomHost:
             self.speaking_now.discard(user)
             audience = self._ring_audience.pop(user, None)  # those who saw it start
         frame = encode_event(MediaSpeaking(user, speaking), None)
-        for viewer, conn in self.conns.items():
-            if audience is None or viewer in audience:
-                conn.send(frame)
+
+        def send() -> None:
+            for viewer, conn in self.conns.items():
+                if audience is None or viewer in audience:
+                    conn.send(frame)
+
+        self._ephemeral(send)
 
     def _speaking_audience(self, user: str) -> frozenset[str] | None:
         """Who may see ``user`` speaking: everyone (None), except while ``user`` is in a
@@ -364,10 +499,19 @@ class RoomHost:
             self._ring_audience[user] = new
             on = encode_event(MediaSpeaking(user, True), None)
             off = encode_event(MediaSpeaking(user, False), None)
-            for viewer, conn in self.conns.items():
-                saw, sees = old is None or viewer in old, new is None or viewer in new
-                if saw != sees:
-                    conn.send(on if sees else off)
+
+            def send(
+                old: frozenset[str] | None = old,
+                new: frozenset[str] | None = new,
+                on: bytes = on,
+                off: bytes = off,
+            ) -> None:
+                for viewer, conn in self.conns.items():
+                    saw, sees = old is None or viewer in old, new is None or viewer in new
+                    if saw != sees:
+                        conn.send(on if sees else off)
+
+            self._ephemeral(send)
 
     def _broadcast_count(self) -> None:
         """room.count to everyone when the member count changed, at most every
@@ -382,17 +526,34 @@ class RoomHost:
             return
         self._count_sent, self._count_at = count, now
         frame = encode_event(RoomCount(count), None)
-        for conn in self.conns.values():
-            conn.send(frame)
+
+        def send() -> None:
+            for conn in self.conns.values():
+                conn.send(frame)
+
+        self._ephemeral(send)
+
+    def _ephemeral(self, send: Callable[[], None]) -> None:
+        """Ephemeral frames go out now — unless output is still waiting for the store:
+        then behind it, so nobody gets one before their welcome or ahead of the events
+        it follows."""
+        if self._outputs:
+            self._outputs.append(_Output([send], ready=True))
+        else:
+            send()
 
     # ------------------------------------------------------------------ fan-out
-    def _publish(self, emits: Iterable[Emit], after: After) -> None:
+    def _publish(self, emits: Iterable[Emit], after: After) -> list[tuple[int, Emit, Any]]:
+        """Number the events, keep them for resume, hold their frames for delivery, and
+        run the host's side effects. Returns (seq, emit) for the journal."""
         members = self.room.members
-        numbered: list[tuple[int, Emit]] = []
+        numbered: list[tuple[int, Emit, dict[str, Any]]] = []
         for emit in emits:
             self.seq += 1
-            numbered.append((self.seq, emit))
-            frame = encode_event(emit.event, self.seq)
+            # One wire body for both the frame and the journal's event record.
+            body = dataclasses.asdict(emit.event)
+            numbered.append((self.seq, emit, body))
+            frame = encode_message(emit.event.TYPE, body, seq=self.seq)
             self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
             if to.roles is None:
@@ -404,19 +565,27 @@ class RoomHost:
                     for user, conn in self.conns.items()
                     if user in users or ((m := members.get(user)) is not None and m.role in roles)
                 ]
-            sent = 0
-            for conn in targets:
-                sent += conn.send(frame)
+            self._held.append(self._deliver(frame, list(targets)))
             self.metrics.inc("voiceroom_events_total")
-            self.metrics.inc("voiceroom_event_deliveries_total", sent)
             self._side_effects(emit, after)
         if numbered and self.sinks:
             now = self.clock()
+            pairs = [(seq, emit) for seq, emit, _ in numbered]
             for sink in self.sinks:
                 try:
-                    sink(self.id, numbered, now)
+                    sink(self.id, pairs, now)
                 except Exception:
                     self.log.exception("event sink failed")
+        return numbered
+
+    def _deliver(self, frame: bytes, targets: list[Connection]) -> Callable[[], None]:
+        def deliver() -> None:
+            sent = 0
+            for conn in targets:
+                sent += conn.send(frame)
+            self.metrics.inc("voiceroom_event_deliveries_total", sent)
+
+        return deliver
 
     def _side_effects(self, emit: Emit, after: After) -> None:
         event = emit.event
@@ -436,15 +605,75 @@ class RoomHost:
         elif isinstance(event, MusicChanged) and event.track is None and self.media is not None:
             self.media.stop_music()
 
-    @staticmethod
-    def _run_after(after: After) -> None:
-        for fn in after:
-            fn()
+    # ------------------------------------------------------------------ durable output
+    def _send(self, conn: Connection, frame: bytes, *, force: bool = False) -> None:
+        """Send ``frame`` when this job's output is released."""
+
+        def send() -> None:
+            conn.send(frame, force=force)
+
+        self._held.append(send)
+
+    def _journal(
+        self,
+        kind: EntryKind,
+        now: float,
+        numbered: list[tuple[int, Emit, Any]],
+        *,
+        user: str | None = None,
+        cmd: c.Command | None = None,
+        body: dict[str, Any] | None = None,
+        entropy: bytes = b"",
+    ) -> None:
+        """Record an accepted entry-point call: its journal entry, its events, and every
+        ``snapshot_every`` entries the whole venue state."""
+        if self.writer is None:
+            return
+        self.n += 1
+        type_ = None
+        if cmd is not None:
+            type_, body = cmd.TYPE, command_body(cmd)
+        entry = Entry(self.id, self.n, kind, now, user, type_, body, entropy)
+        records = [
+            event_record(self.id, seq, self.n, emit, now, body) for seq, emit, body in numbered
+        ]
+        snapshot = None
+        if self.n - self._snap_n >= self.config.snapshot_every:
+            snapshot = SnapshotRecord(self.id, self.n, self.seq, self.venue.to_state(), now)
+            self._snap_n = self.n
+        self._writes.append(Write(self.id, entry, records, snapshot))
+
+    def _end_job(self) -> None:
+        """Hand the job's records to the writer and its output to the release queue."""
+        held, self._held = self._held, []
+        writes, self._writes = self._writes, []
+        if writes and self.writer is not None:
+            out = _Output(held, ready=False)
+            self._outputs.append(out)
+            for write in writes[:-1]:
+                self.writer.submit(write, _noop)
+            self.writer.submit(writes[-1], lambda: self._committed(out))
+        elif self._outputs:
+            self._outputs.append(_Output(held, ready=True))  # behind output still waiting
+        else:
+            self._release(held)
+
+    def _committed(self, out: _Output) -> None:
+        out.ready = True
+        while self._outputs and self._outputs[0].ready:
+            self._release(self._outputs.popleft().fns)
+
+    def _release(self, fns: list[Callable[[], None]]) -> None:
+        for fn in fns:
+            try:
+                fn()
+            except Exception:
+                self.log.exception("releasing output failed")
 
     def _refuse(self, conn: Connection, req: Request, code: StrEnum, message: str) -> None:
         self.metrics.inc("voiceroom_commands_total", type=req.type, outcome="error")
         self.metrics.inc("voiceroom_errors_total", code=code.value)
-        conn.send(encode_error(req.id, code, message))
+        self._send(conn, encode_error(req.id, code, message))
 
     # ------------------------------------------------------------------ lifecycle
     def _ended(self) -> None:
@@ -464,6 +693,9 @@ class RoomHost:
             return
         self.closed = True
         self.log.info("room closed", ended=ended, seq=self.seq)
+        if self.writer is not None:
+            # Not hosted any more: a restart leaves it in the store until someone opens it.
+            self.writer.submit(Write(self.id, hosted=False), _noop)
         if self._on_closed is not None:
             self._on_closed(self, ended)
         self._jobs.put_nowait(None)
@@ -490,19 +722,30 @@ class RoomStatus(Enum):
 
 
 class Registry:
-    """The rooms this server hosts. Rooms open on a host's first join (or ``--demo``)."""
+    """The rooms this server hosts. Rooms open on a host's first join (or ``--demo``).
 
-    ENDED_MEMORY = 10_000  # ended room ids remembered, so late joiners get 410, not 404
+    With a store, ``recover()`` (at start) brings back every room a server was hosting
+    when it stopped, and remembers which rooms ended (410) and which the store knows but
+    nobody hosts now (opened again from the store, not from scratch)."""
+
+    ENDED_MEMORY = 10_000  # without a store: ended room ids remembered (410, not 404)
 
     def __init__(
-        self, config: Config, metrics: Metrics, media_factory: MediaRoomFactory | None = None
+        self,
+        config: Config,
+        metrics: Metrics,
+        media_factory: MediaRoomFactory | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
         self.media_factory = media_factory
+        self.writer = writer
         self.rooms: dict[str, RoomHost] = {}
-        self.sinks: list[EventSink] = []  # given to every room opened after they are added
         self._ended: OrderedDict[str, None] = OrderedDict()
+        self._stored: set[str] = set()  # rooms the store holds that are not ended
+        self._opening: dict[str, asyncio.Future[RoomHost]] = {}
+        self.sinks: list[EventSink] = []  # given to every room opened after they are added
         self.closing = False
         self.library = MusicLibrary(config.music_dir)  # listed now, at start
         self._rescan: asyncio.Task[None] | None = None
@@ -524,7 +767,7 @@ class Registry:
             if changed:
                 names = self.library.names
                 for host in list(self.rooms.values()):
-                    host.submit(functools.partial(host.room.set_tracks, names))
+                    host.submit(functools.partial(host.set_tracks, names))
 
     def status(self, room_id: str) -> RoomStatus:
         if room_id in self.rooms:
@@ -535,17 +778,75 @@ class Registry:
         return self.rooms.get(room_id)
 
     @property
+    def stored(self) -> frozenset[str]:
+        """Rooms the store holds that have not ended (open here or not)."""
+        return frozenset(self._stored)
+
+    @property
     def full(self) -> bool:
         return len(self.rooms) >= self.config.max_rooms
 
-    def open(
-        self, room_id: str, *, persistent: bool = False, room_config: RoomConfig | None = None
+    async def recover(self) -> list[str]:
+        """At start: load the store's room list and bring back the rooms that were
+        hosted. Returns their ids."""
+        if self.writer is None:
+            return []
+        records = await self.writer.call(lambda store: store.rooms())
+        back: list[str] = []
+        for rec in records:
+            if rec.phase == "ended":
+                self._ended[rec.id] = None
+            else:
+                self._stored.add(rec.id)
+                if rec.hosted:
+                    back.append(rec.id)
+        for room_id in back:
+            await self.open(room_id)
+        return back
+
+    async def forget_if_ended(self, room_id: str) -> None:
+        """Drop an ended room from the store (the ``--demo`` room starts afresh)."""
+        if room_id in self.rooms or room_id not in self._ended:
+            return
+        self._ended.pop(room_id, None)
+        self._stored.discard(room_id)
+        if self.writer is not None:
+            await self.writer.call(lambda store: store.delete_room(room_id))
+
+    async def open(
+        self,
+        room_id: str,
+        *,
+        persistent: bool = False,
+        room_config: RoomConfig | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> RoomHost:
-        """The room's host, opened now if needed (``room_config``: this room's policy, else
-        the server default). Rooms created through the API open persistent, so they exist
-        before anyone joins and stay while empty until they end."""
+        """The room's host, opened (or recovered from the store) now if needed.
+        ``room_config``/``meta``: a new room's own policy and record (HTTP API); rooms created
+        through the API open persistent, so they exist before anyone joins."""
         host = self.rooms.get(room_id)
-        if host is None:
+        if host is not None:
+            host.persistent = host.persistent or persistent
+            return host
+        opening = self._opening.get(room_id)
+        if opening is not None:  # another connection is loading it: share the result
+            return await asyncio.shield(opening)
+        fut: asyncio.Future[RoomHost] = asyncio.get_running_loop().create_future()
+        self._opening[room_id] = fut
+        try:
+            recovered = None
+            if self.writer is not None and room_id in self._stored:
+                started = time.perf_counter()
+                default = self.config.room
+                keep = self.config.replay_buffer
+                recovered = await self.writer.call(
+                    lambda store: recover(store, room_id, default, keep)
+                )
+                if recovered is not None:
+                    self.metrics.inc("voiceroom_rooms_recovered_total")
+                    self.metrics.set(
+                        "voiceroom_room_recovery_seconds", time.perf_counter() - started
+                    )
             self._ended.pop(room_id, None)
             host = RoomHost(
                 room_id,
@@ -555,19 +856,40 @@ class Registry:
                 media_factory=self.media_factory,
                 on_closed=self._closed,
                 tracks=self.library.names,
+                writer=self.writer,
+                recovered=recovered,
                 room_config=room_config,
+                meta=meta,
                 sinks=self.sinks,
             )
             self.rooms[room_id] = host
-            host.log.info("room opened", persistent=persistent)
-        return host
+            self._stored.add(room_id)
+            if recovered is not None:
+                host.submit(host.recovered)
+            host.log.info(
+                "room opened",
+                persistent=persistent,
+                recovered=recovered is not None,
+                n=host.n,
+                seq=host.seq,
+            )
+            fut.set_result(host)
+            return host
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._opening[room_id]
 
     def _closed(self, host: RoomHost, ended: bool) -> None:
         if self.rooms.get(host.id) is host:
             del self.rooms[host.id]
         if ended:
             self._ended[host.id] = None
-            while len(self._ended) > self.ENDED_MEMORY:
+            self._stored.discard(host.id)
+            # The store remembers every ended room; without one, memory is bounded.
+            while self.writer is None and len(self._ended) > self.ENDED_MEMORY:
                 self._ended.popitem(last=False)
 
     async def aclose(self) -> None:
