@@ -128,7 +128,8 @@ class Server:
         self.gateway = Gateway(config, self.registry, self.metrics)
         try:
             # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
-            self.api = ApiService(config, self.registry)
+            reads = None if config.store == "none" else self.writer.call
+            self.api = ApiService(config, self.registry, store_call=reads)
         except WebhookConfigError as exc:
             raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None

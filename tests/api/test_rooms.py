@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -238,3 +239,27 @@ async def test_oversized_and_malformed_bodies_get_typed_errors(api: Api) -> None
     assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
     # The server is fine afterwards.
     assert (await api.call("GET", "/rooms")).status_code == 200
+
+
+async def test_api_rooms_survive_a_restart_with_the_store(
+    make_api: ApiFactory, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path / 'voiceroom.db'}"
+    first = await make_api(store=store)
+    await create(first, seat_count=5)
+    s1 = await join(first, "riyadh-1", "s1")
+    await s1.ok("chat.send", {"text": "before the restart"})
+    await first.ok("PUT", "/rooms/riyadh-1/participants/s1/tier", json={"tier": "vip"})
+    await s1.close()
+    await first.http.aclose()
+    await first.server.shutdown()
+
+    second = await make_api(store=store)
+    got = await second.ok("GET", "/rooms/riyadh-1")
+    assert got["title"] == "Oud night" and got["market"] == RIYADH
+    assert got["seat_count"] == 5 and str(got["starts_at_local"]).endswith("T21:00:00+03:00")
+    assert got["live"] is not None and len(got["live"]["seats"]) == 5
+    people = await second.ok("GET", "/rooms/riyadh-1/participants")
+    assert [(p["user"], p["tier"]) for p in people["participants"]] == [("s1", "vip")]
+    chat = await second.ok("GET", "/rooms/riyadh-1/chat")
+    assert [m["text"] for m in chat["messages"]] == ["before the restart"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,23 +86,36 @@ class StoreReadModels(Protocol):
         """``ConsultationRow`` values."""
 
 
+# Runs a read on the store's writer thread, after every write queued before it
+# (``StoreWriter.call``): the history endpoints see only committed rows.
+StoreCall = Callable[[Callable[[Any], Any]], Awaitable[Any]]
+
+
 class StoreHistory:
     """History from the durable store's projections (chat, consultations), which survive
     restarts. Agent and shopper names come from the live projection when it saw them."""
 
     PAGE = 500
 
-    def __init__(self, store: StoreReadModels, live: LiveHistory | None = None) -> None:
-        self.store = store
+    def __init__(self, store: StoreReadModels | StoreCall, live: LiveHistory | None = None) -> None:
+        if callable(store):
+            self._call: StoreCall = store
+        else:
+            direct = store
+
+            async def in_thread(fn: Callable[[Any], Any]) -> Any:
+                return await asyncio.to_thread(fn, direct)
+
+            self._call = in_thread
         self.live = live
 
     async def chat(self, room: str, *, after: int, limit: int) -> list[dict[str, Any]]:
-        def read() -> list[dict[str, Any]]:
+        def read(store: StoreReadModels) -> list[dict[str, Any]]:
             # The store pages newest first; walk back to ``after``, then return ascending.
             rows: list[Any] = []
             before: int | None = None
             while True:
-                page = self.store.chat(room, before=before, limit=self.PAGE)
+                page = store.chat(room, before=before, limit=self.PAGE)
                 rows.extend(r for r in page if r.id > after)
                 if len(page) < self.PAGE or page[-1].id <= after + 1:
                     break
@@ -122,10 +135,11 @@ class StoreHistory:
                 for r in rows[:limit]
             ]
 
-        return await asyncio.to_thread(read)
+        result: list[dict[str, Any]] = await self._call(read)
+        return result
 
     async def consultations(self, room: str) -> list[dict[str, Any]]:
-        rows = await asyncio.to_thread(self.store.consultations, room)
+        rows = await self._call(lambda store: store.consultations(room))
         names = {}
         if self.live is not None:
             names = {int(k["id"]): k for k in await self.live.consultations(room)}

@@ -17,9 +17,9 @@ import socket
 import uvicorn
 
 from voiceroom.api.app import create_app
-from voiceroom.api.context import ApiContext
+from voiceroom.api.context import ApiContext, RoomRecord
 from voiceroom.api.events import EventFeed
-from voiceroom.api.history import LiveHistory
+from voiceroom.api.history import HistoryReader, LiveHistory, StoreCall, StoreHistory
 from voiceroom.api.outbox import MemoryOutbox, Outbox, SqliteOutbox
 from voiceroom.api.webhooks import Endpoint, WebhookService
 from voiceroom.config import Config
@@ -28,12 +28,19 @@ from voiceroom.signalling.room_host import Registry
 
 
 class ApiService:
-    def __init__(self, config: Config, registry: Registry) -> None:
+    def __init__(
+        self, config: Config, registry: Registry, *, store_call: StoreCall | None = None
+    ) -> None:
         self.config = config
         self.log = get_logger(component="api")
         self.feed = EventFeed()
         registry.sinks.append(self.feed)
-        self.history = LiveHistory()
+        self.live_history = LiveHistory()
+        # History from the durable store's projections when there is one (they survive a
+        # restart); the live projection still names the people in consultations.
+        self.history: HistoryReader = (
+            self.live_history if store_call is None else StoreHistory(store_call, self.live_history)
+        )
         outbox: Outbox = (
             SqliteOutbox(config.webhook_outbox) if config.webhook_outbox else MemoryOutbox()
         )
@@ -46,8 +53,9 @@ class ApiService:
             backoff_base=config.webhook_backoff,
             metrics=registry.metrics,
         )
+        self._store_call = store_call
         self.ctx = ApiContext(config, registry, self.history, self.webhooks, self.feed)
-        self.feed.subscribers += [self.ctx.on_events, self.history, self.webhooks]
+        self.feed.subscribers += [self.ctx.on_events, self.live_history, self.webhooks]
         self.app = create_app(self.ctx)
         self._uvicorn: uvicorn.Server | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -62,6 +70,8 @@ class ApiService:
     async def start(self, page_base: str) -> None:
         """Start webhook delivery, bind the API port and serve."""
         self.ctx.page_base = page_base
+        if self._store_call is not None:
+            await self._load_records(self._store_call)
         await self.webhooks.start()
         if not self.config.api:
             return
@@ -98,6 +108,25 @@ class ApiService:
         self._uvicorn = server
         self._loop_task = asyncio.create_task(server.main_loop(), name="api-main-loop")
         self.log.info("api listening", host=host, port=self._port)
+
+    async def _load_records(self, call: StoreCall) -> None:
+        """Room records (title, market, schedule, phase) from the store: what the API
+        created before a restart is listed as it was."""
+        for rec in await call(lambda store: store.rooms()):
+            seats = int(rec.config.get("seat_count", self.config.room.seat_count))
+            self.ctx.records.setdefault(
+                rec.id,
+                RoomRecord(
+                    rec.id,
+                    rec.title or rec.id,
+                    rec.market,
+                    rec.time_zone,
+                    seats,
+                    rec.show_starts_at,
+                    rec.created_at or None,
+                    "ended" if rec.phase == "ended" else rec.phase,
+                ),
+            )
 
     async def stop(self) -> None:
         server = self._uvicorn
