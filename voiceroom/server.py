@@ -129,7 +129,7 @@ class Server:
         try:
             # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
             reads = None if config.store == "none" else self.writer.call
-            self.api = ApiService(config, self.registry, store_call=reads)
+            self.api = ApiService(config, self.registry, store_call=reads, store=self.store)
         except WebhookConfigError as exc:
             raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None

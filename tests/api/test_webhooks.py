@@ -281,3 +281,24 @@ async def test_restart_keeps_api_endpoints_and_pending_messages(
     assert [e["name"] for e in listed["endpoints"]] == ["shop"]
     await receiver.wait_for(lambda r: len(r.received) == 2)
     assert receiver.types() == ["room.scheduled", "room.started"]
+
+
+async def test_outbox_in_the_store_same_show_same_order(
+    make_api: ApiFactory, receiver: Receiver, tmp_path: Path
+) -> None:
+    """With an SQL store, rows are written by the store's transaction hook (in the journal's
+    transaction): the same show arrives the same way, and the rows are in the store."""
+    import sqlite3
+
+    db = tmp_path / "voiceroom.db"
+    api = await make_api(store=f"sqlite:///{db}")
+    assert api.server.api.webhooks.produce_journaled is False
+    await add_endpoint(api, "all", receiver.url, ["*", "chat.message"])
+    await scripted_show(api)
+    await receiver.wait_for(lambda r: len(r.received) >= len(SHOW_TYPES))
+    assert receiver.types() == SHOW_TYPES and receiver.bad_signatures == 0
+    with sqlite3.connect(db) as conn:
+        stored = [m for (m,) in conn.execute("SELECT msg_id FROM webhook_outbox ORDER BY id")]
+        names = [n for (n,) in conn.execute("SELECT name FROM webhook_endpoints")]
+    assert stored == [r.headers["webhook-id"] for r in receiver.received]
+    assert names == ["all"]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+from typing import Any
 
 import uvicorn
 
@@ -21,6 +22,7 @@ from voiceroom.api.context import ApiContext, RoomRecord
 from voiceroom.api.events import EventFeed
 from voiceroom.api.history import HistoryReader, LiveHistory, StoreCall, StoreHistory
 from voiceroom.api.outbox import MemoryOutbox, Outbox, SqliteOutbox
+from voiceroom.api.store_outbox import OutboxHook, StoreOutbox
 from voiceroom.api.webhooks import Endpoint, WebhookService
 from voiceroom.config import Config
 from voiceroom.observability import get_logger
@@ -29,7 +31,12 @@ from voiceroom.signalling.room_host import Registry
 
 class ApiService:
     def __init__(
-        self, config: Config, registry: Registry, *, store_call: StoreCall | None = None
+        self,
+        config: Config,
+        registry: Registry,
+        *,
+        store_call: StoreCall | None = None,
+        store: Any = None,
     ) -> None:
         self.config = config
         self.log = get_logger(component="api")
@@ -41,9 +48,18 @@ class ApiService:
         self.history: HistoryReader = (
             self.live_history if store_call is None else StoreHistory(store_call, self.live_history)
         )
-        outbox: Outbox = (
-            SqliteOutbox(config.webhook_outbox) if config.webhook_outbox else MemoryOutbox()
-        )
+        # Where webhook rows live: in the durable store's database, written in the journal's
+        # transaction (SQL stores); else an SQLite file of their own (``webhook_outbox``);
+        # else memory.
+        in_store = store_call is not None and hasattr(store, "engine") and not config.webhook_outbox
+        outbox: Outbox
+        if in_store:
+            assert store_call is not None
+            outbox = StoreOutbox(store_call)
+        elif config.webhook_outbox:
+            outbox = SqliteOutbox(config.webhook_outbox)
+        else:
+            outbox = MemoryOutbox()
         endpoints = [Endpoint.from_config(n, s) for n, s in config.webhooks.items()]
         self.webhooks = WebhookService(
             outbox,
@@ -53,6 +69,13 @@ class ApiService:
             backoff_base=config.webhook_backoff,
             metrics=registry.metrics,
         )
+        if in_store:
+            self.webhooks.produce_journaled = False
+            store.add_tx_hook(
+                OutboxHook(
+                    lambda: list(self.webhooks.endpoints.values()), self.webhooks.wake_threadsafe
+                )
+            )
         self._store_call = store_call
         self.ctx = ApiContext(config, registry, self.history, self.webhooks, self.feed)
         self.feed.subscribers += [self.ctx.on_events, self.live_history, self.webhooks]

@@ -166,12 +166,18 @@ class WebhookService:
         self._client: httpx.AsyncClient | None = None
         self.sent = 0  # attempts that got a 2xx (for tests and metrics)
         self.failed = 0
+        # False when the store's transaction hook writes the rows of journaled events
+        # (store_outbox.OutboxHook): then only the API's own facts come through here.
+        self.produce_journaled = True
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ producing
     def __call__(self, events: Sequence[ShopEvent]) -> None:
         """EventFeed subscriber, inside a room job: memory appends only."""
         rows: list[NewMessage] = []
         for event in events:
+            if event.seq is not None and not self.produce_journaled:
+                continue
             targets = [e for e in self.endpoints.values() if e.wants(event.type)]
             if not targets:
                 continue
@@ -183,6 +189,16 @@ class WebhookService:
             self._dirty.set()
             if self.metrics is not None:
                 self.metrics.inc("voiceroom_webhook_messages_total", len(rows))
+
+    def wake_threadsafe(self) -> None:
+        """Wake every sender from another thread (the store's writer, after it wrote rows)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        for wake in self._wake.values():
+            wake.set()
 
     async def flush(self) -> None:
         """Make what was added durable and wake the senders (API calls await this so their
@@ -239,6 +255,7 @@ class WebhookService:
                 self.endpoints[name] = Endpoint(name, url, secret, events)
             except WebhookConfigError as exc:
                 self.log.warning("stored webhook endpoint ignored", endpoint=name, error=str(exc))
+        self._loop = asyncio.get_running_loop()
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         self._writer = asyncio.create_task(self._write_loop(), name="webhook-writer")
         for name in self.endpoints:
