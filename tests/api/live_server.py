@@ -63,6 +63,8 @@ def start_server(
         "VOICEROOM_API_PORT": str(api_port),
         "VOICEROOM_API_URL": f"http://127.0.0.1:{api_port}",
         "VOICEROOM_LOG_LEVEL": "warning",
+        # Nothing on disk unless a test asks (serve's default is a SQLite file in ./var).
+        "VOICEROOM_STORE": "memory",
         **dict(extra_env or {}),
     }
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
