@@ -198,6 +198,11 @@ async def test_endpoints_from_config_and_api(make_api: ApiFactory, receiver: Rec
         "POST", "/webhooks/endpoints", json={"name": "b", "url": "http://x/", "events": ["nope"]}
     )
     assert bad.status_code == 400
+    for url in ("https://\uda93]P", "http://[::1", "http:///nohost", "https://exa mple.com/"):
+        raw = json.dumps({"name": "b", "url": url})  # \u-escaped, as schemathesis sent it
+        headers = {**api.auth(), "content-type": "application/json"}
+        r = await api.http.post("/api/v1/webhooks/endpoints", content=raw, headers=headers)
+        assert r.status_code in (400, 422), (url, r.status_code, r.text)
     await api.ok("DELETE", "/webhooks/endpoints/gen")
     assert (await api.call("DELETE", "/webhooks/endpoints/gen")).status_code == 404
     await api.ok("POST", "/rooms", json={"id": "r-cfg", "title": "t", "market": RIYADH})

@@ -6,11 +6,14 @@ and parameters that fail their schema get FastAPI's standard 422 document.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voiceroom import __version__
@@ -115,6 +118,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def _auth(request: Request, exc: ApiAuthError) -> Any:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return _error(exc.status, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Any:
+        # FastAPI's own handler encodes the echoed input as UTF-8 and fails (500) on a lone
+        # surrogate (JSON allows "\ud800"); ASCII-escaped JSON carries any input.
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Any:

@@ -60,8 +60,14 @@ class Endpoint:
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 64:
             raise WebhookConfigError("endpoint name must be 1..64 characters")
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(self.url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            ok = ok and not any(ch.isspace() or ord(ch) < 32 for ch in self.url)
+            httpx.URL(self.url)  # what the sender will parse
+        except (ValueError, httpx.InvalidURL):
+            ok = False
+        if not ok:
             raise WebhookConfigError(f"endpoint {self.name}: url must be http(s)://host/...")
         try:
             Webhook(self.secret)
