@@ -88,7 +88,7 @@ def test_error_keeps_the_request_id_when_readable() -> None:
 
 
 def test_every_command_and_control_has_a_schema() -> None:
-    assert set(p.SCHEMAS) == set(c.COMMANDS) | {"ping", "sync", "leave", "media.offer"}
+    assert set(p.SCHEMAS) == set(c.COMMANDS) | {"ping", "sync", "leave", "media.offer", "media.ice"}
     assert p.STR_CAPS[("media.offer", "sdp")] > p.MAX_STR_CHARS
 
 

@@ -1,6 +1,7 @@
 """The ``voiceroom`` command: a thin layer over Config, Server and auth.
 
 voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
+                [--tls-cert cert.pem --tls-key key.pem] [--media-public-ip IP]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
 voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
@@ -13,59 +14,100 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from voiceroom.auth import AuthError, issue_token
 from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
-from voiceroom.config import Config, ConfigError, load_config
+from voiceroom.config import Config, ConfigError, check_secret, load_config
 from voiceroom.observability import configure_logging
 from voiceroom.room.model import Role
 from voiceroom.store.base import StoreError
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     p = argparse.ArgumentParser(prog="voiceroom", description="Voice rooms for live commerce.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="run the signalling server")
-    s.add_argument("--config", help="TOML config file (see voiceroom.config)")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s = sub.add_parser(
+        "serve",
+        help="run the signalling server",
+        description="Run the server. Settings: defaults < --config < VOICEROOM_* < flags "
+        "(every key: docs/configuration.md).",
+    )
+    s.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
+    s.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    s.add_argument("--port", type=int, help="TCP port (default 8765; 0 picks a free one)")
     s.add_argument(
         "--demo",
         action="store_true",
         help='open room "demo", print join links; bundled warm-up music unless --music-dir',
     )
-    s.add_argument("--media", action=argparse.BooleanOptionalAction, default=None)
-    s.add_argument("--music-dir")
-    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument(
+        "--media",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the WebRTC media plane (default on; --no-media: signalling only)",
+    )
+    s.add_argument("--music-dir", metavar="DIR", help="folder of tracks hosts may play")
+    s.add_argument("--tls-cert", help="PEM certificate chain: https + wss on the same port")
+    s.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    s.add_argument(
+        "--media-public-ip", help="address to advertise for media (NAT 1:1, e.g. a cloud VM)"
+    )
+    s.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
+    )
     _store_arguments(s)
 
     d = sub.add_parser("db", help="the durable store: migrate, check, export")
-    d.add_argument("action", choices=["upgrade", "check", "export"])
-    d.add_argument("--config", help="TOML config file (see voiceroom.config)")
+    d.add_argument(
+        "action", choices=["upgrade", "check", "export"], help="what to do with the store"
+    )
+    d.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
     _store_arguments(d)
     d.add_argument("--out", help="export: write the JSON here (default: stdout)")
 
-    t = sub.add_parser("token", help="print a signed join token")
-    t.add_argument("--config", help="TOML config file holding the secret")
-    t.add_argument("--room", required=True)
+    t = sub.add_parser(
+        "token",
+        help="print a signed join token",
+        description="Print a join token signed with the server's secret (VOICEROOM_SECRET "
+        "or `secret` in --config).",
+    )
+    t.add_argument("--config", metavar="FILE", help="TOML config file holding the secret")
+    t.add_argument("--room", required=True, help="room id")
     t.add_argument("--user", required=True, help="identity (the token's sub)")
     t.add_argument("--name", required=True, help="display name")
-    t.add_argument("--role", default="listener", choices=[r.value for r in Role])
-    t.add_argument("--tier", default="new")
-    t.add_argument("--locale", default="en")
-    t.add_argument("--ttl", type=float, default=None, help="seconds (default: config)")
+    t.add_argument("--role", default="listener", choices=[r.value for r in Role], help="role")
+    t.add_argument("--tier", default="new", help="one of the rooms' tiers (room.tiers)")
+    t.add_argument("--locale", default="en", help="UI language, e.g. en or ar")
+    t.add_argument("--ttl", type=float, default=None, help="seconds (default: token_ttl)")
 
-    add_bot_arguments(sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP))
+    b = sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP)
+    add_bot_arguments(b)
 
     from voiceroom.api.client import HELP as API_HELP
     from voiceroom.api.client import add_api_arguments
 
-    add_api_arguments(sub.add_parser("api", help=API_HELP, description=API_HELP))
-    return p
+    a = sub.add_parser("api", help=API_HELP, description=API_HELP)
+    add_api_arguments(a)
+    return p, {"serve": s, "token": t, "bot": b, "db": d, "api": a}
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser, subs = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # An unknown flag belongs to the subcommand's usage, not the top-level one.
+        subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _warn(message: str) -> None:
+    print(f"voiceroom: warning: {message}", file=sys.stderr)
 
 
 def _store_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,7 +124,7 @@ SERVE_DEFAULTS = {"store": "sqlite"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     if args.command == "bot":
         return run_bot(args)  # voiceroom.client.bot, imported only now
     try:
@@ -90,36 +132,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(
                 args.config,
                 os.environ,
+                warn=_warn,
                 host=args.host,
                 port=args.port,
                 media=args.media,
                 music_dir=args.music_dir,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                media_public_ip=args.media_public_ip,
                 log_level=args.log_level,
                 store=args.store,
                 data_dir=args.data_dir,
                 defaults=SERVE_DEFAULTS,
             )
+            check_secret(config.secret, demo=args.demo)
             return _serve(config, demo=args.demo)
         if args.command == "db":
             config = load_config(
                 args.config,
                 os.environ,
+                warn=_warn,
                 store=args.store,
                 data_dir=args.data_dir,
                 defaults=SERVE_DEFAULTS,
             )
             return _db(config, args.action, args.out)
-        config = load_config(args.config, os.environ)
+        config = load_config(args.config, os.environ, warn=_warn)
         if args.command == "api":
             from voiceroom.api.client import run_api
 
             return run_api(args, config, os.environ)
-        if not config.secret:
-            print(
-                "voiceroom: no secret: set VOICEROOM_SECRET or `secret` in --config",
-                file=sys.stderr,
+        check_secret(config.secret, demo=False)
+        if args.tier not in config.room.tiers:
+            tiers = ", ".join(config.room.tiers)
+            raise ConfigError(
+                f"unknown tier {args.tier!r}: the rooms' tiers are {tiers} "
+                "(room.tiers / VOICEROOM_ROOM_TIERS)"
             )
-            return 2
         print(
             issue_token(
                 config.secret,
@@ -153,6 +202,13 @@ def _serve(config: Config, *, demo: bool) -> int:
             bound = server.config.host
             host = bound if bound not in ("0.0.0.0", "::", "") else "localhost"
             print(f"  HTTP API      http://{host}:{server.api_port}/api/v1 (docs/api.md)")
+        expires = server.demo_links_expire_at
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
+        minutes = round((expires - time.time()) / 60)
+        print(
+            f"  (these links expire at {when}, in {minutes} min; restart to get new ones, "
+            "or set VOICEROOM_TOKEN_TTL in seconds)"
+        )
         if server.ephemeral_secret:
             print("  (tokens signed with a throw-away secret: set VOICEROOM_SECRET to keep them)")
         sys.stdout.flush()
@@ -161,8 +217,19 @@ def _serve(config: Config, *, demo: bool) -> int:
         server = Server(config)
         await server.run(demo=demo, on_ready=ready)
 
-    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
+            asyncio.run(run())
+    except OSError as exc:  # binding the port: one line, not a traceback
+        where = f"{config.host}:{config.port}"
+        if exc.errno == errno.EADDRINUSE:
+            why = "the address is already in use (another server? pick one with --port)"
+        elif exc.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges)"
+        else:
+            why = exc.strerror or str(exc)
+        print(f"voiceroom: cannot listen on {where}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -113,7 +113,14 @@ class MediaOffer(Command):
     sdp: str
 
 
-CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer)
+@dataclass(frozen=True, slots=True)
+class MediaIce(Command):
+    """Ask for fresh STUN/TURN servers (time-limited TURN credentials run out)."""
+
+    TYPE: ClassVar[str] = "media.ice"
+
+
+CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer, MediaIce)
 CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
 # Every wire name a client may send: the room's commands, each side core's, and controls.
 # A name claimed twice raises at import (tests/test_venue.py checks it too).

@@ -15,6 +15,7 @@ import contextlib
 import resource
 import secrets
 import signal
+import ssl
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ from voiceroom.store import Store, open_store
 from voiceroom.store.writer import StoreWriter
 
 DEMO_ROOM = "demo"
+SERVER_ICE_USER = "voiceroom-server"  # the TURN username's user part for the server's peers
 
 
 def demo_config(config: Config) -> Config:
@@ -115,7 +117,16 @@ class Server:
         self.log = get_logger()
         self.metrics = Metrics()
         if media_factory is None and config.media:
-            media_factory = default_media_factory(config.media_settings)
+            ice = config.ice_settings()
+            media_factory = default_media_factory(
+                config.media_settings,
+                net=config.media_net(),
+                ice_servers=(
+                    (lambda: ice.servers(SERVER_ICE_USER, time.time())[0])
+                    if config.media_server_ice
+                    else None
+                ),
+            )
         self.store: Store = open_store(config.store, config.data_dir)
         self.writer = StoreWriter(self.store)
         self.metrics.collector(self._store_metrics)
@@ -134,6 +145,7 @@ class Server:
             raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None
         self._port: int | None = None
+        self.demo_links_expire_at = 0.0  # epoch seconds, set by open_demo
         self._stopped = asyncio.Event()
         self._pruner: asyncio.Task[None] | None = None
         self.ready_seconds = 0.0  # start() to listening, recovery included
@@ -143,6 +155,18 @@ class Server:
         """The bound port (useful with ``port=0``)."""
         assert self._port is not None, "server not started"
         return self._port
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """https + wss on the same port when ``tls_cert``/``tls_key`` are set."""
+        if self.config.tls_cert is None or self.config.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
+        return ctx
 
     async def start(self) -> None:
         started = time.perf_counter()
@@ -168,11 +192,13 @@ class Server:
             ping_timeout=self.config.ping_interval,
             close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),
             server_header="voiceroom",
+            ssl=self.ssl_context(),
         )
         self._port = self._ws.sockets[0].getsockname()[1]
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         try:
-            await self.api.start(page_base=f"http://{host}:{self._port}")
+            scheme = "https" if self.config.tls_cert is not None else "http"
+            await self.api.start(page_base=f"{scheme}://{host}:{self._port}")
         except BaseException:
             self._ws.close()
             await self.api.stop()
@@ -184,6 +210,7 @@ class Server:
             port=self.port,
             nofile=after,
             nofile_before=before,
+            tls=self.config.tls,
             media=self.registry.media_factory is not None,
             store=getattr(self.store, "safe_url", self.store.url),
             rooms_recovered=len(recovered),
@@ -202,7 +229,10 @@ class Server:
         await self.registry.forget_if_ended(DEMO_ROOM)
         await self.registry.open(DEMO_ROOM, persistent=True)
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
-        base = f"http://{host}:{self.port}/?token="
+        scheme = "https" if self.config.tls else "http"
+        base = f"{scheme}://{host}:{self.port}/?token="
+        now = time.time()
+        self.demo_links_expire_at = now + int(self.config.token_ttl)
         # The VIP shopper's link opens in Arabic (the locale rides in the token): the
         # product is for Middle East shoppers, and RTL is seen from the first demo.
         personas: list[tuple[str, str, str, Role, str, str]] = [
@@ -223,6 +253,7 @@ class Server:
                 tier=tier,
                 locale=locale,
                 ttl=self.config.token_ttl,
+                now=now,
             )
             for label, user, name, role, tier, locale in personas
         }

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from voiceroom.auth import verify_token
@@ -44,11 +45,18 @@ async def test_serve_demo_links_and_sigterm(tmp_path: object) -> None:
                 m = re.match(r"\s+(\S+)\s+(http://\S+)", line)
                 if m:
                     links[m[1]] = m[2]
+            expiry = (await proc.stdout.readline()).decode()
         assert set(links) == {"host", "cohost", "agent", "listener-vip", "listener-new"}
+        # The links say when they stop working (issue 9 item 12): token_ttl, 1 h by default.
+        m = re.search(r"expire at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC, in (\d+) min", expiry)
+        assert m is not None, expiry
+        assert m[2] == "60"
         url = urlsplit(links["listener-vip"])
         token = parse_qs(url.query)["token"][0]
         claims = verify_token(env["VOICEROOM_SECRET"], token, room="demo")
         assert claims.tier == "vip" and claims.role.value == "listener"
+        expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(claims.expires_at))
+        assert m[1] == expires
         # The demo room exists before any host: a listener link works straight away.
         c = await Client.open(f"ws://{url.netloc}/ws?token={token}")
         assert c.welcome["body"]["snapshot"]["room"] == "demo"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,3 +58,20 @@ def test_each_server_has_its_own_registry_and_new_names_work() -> None:
     a.observe("voiceroom_claim_seconds", 0.003)
     assert a.value("voiceroom_claim_seconds") == 1
     assert 'voiceroom_claim_seconds_bucket{le="0.005"} 1.0' in a.render()
+
+
+async def test_tick_lateness_shows_a_blocked_room(h: Harness) -> None:
+    await h.join("host", "host")
+    reg = h.server.metrics.registry
+
+    def late_ticks() -> float:
+        count = reg.get_sample_value("voiceroom_tick_lateness_seconds_count") or 0.0
+        fast = reg.get_sample_value("voiceroom_tick_lateness_seconds_bucket", {"le": "0.1"})
+        return count - (fast or 0.0)
+
+    await asyncio.sleep(0.3)
+    before = late_ticks()
+    # A room job that hogs the loop for 300 ms: the ticks due meanwhile run late.
+    await h.room().call(lambda: time.sleep(0.3))
+    await asyncio.sleep(0.2)
+    assert late_ticks() >= before + 1

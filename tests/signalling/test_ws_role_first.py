@@ -10,9 +10,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from voiceroom import venue
 from voiceroom.protocol import SCHEMAS
 from voiceroom.room import commands as c
-from voiceroom.room.model import Role
+from voiceroom.room.model import Role, RoomConfig
 from voiceroom.room.rules import RULES
 
 from .harness import ServerFactory
@@ -23,6 +24,8 @@ _VALUES: dict[type, list[Any]] = {
     int: [0, 1, 3, 99, -1],
     float: [0.0, 0.5, 1e12],
     bool: [True, False],
+    list: [[], ["ann", "missing"]],
+    dict: [{}, {"x": 1}],
 }
 
 
@@ -47,7 +50,15 @@ def _bodies(cmd: type[c.Command]) -> list[dict[str, Any]]:
     return bodies
 
 
-MODERATOR_ONLY = [t for t, rule in RULES.items() if Role.LISTENER not in rule.roles]
+def _all_rules() -> dict[type[c.Command], Any]:
+    """The room's table and every side core's (commerce, games...), as the Venue checks."""
+    rules: dict[type[c.Command], Any] = dict(RULES)
+    for make in venue.CORES:
+        rules.update(make(RoomConfig()).RULES)
+    return rules
+
+
+MODERATOR_ONLY = [t for t, rule in _all_rules().items() if Role.LISTENER not in rule.roles]
 
 
 def test_the_sample_bodies_cover_every_field_type() -> None:

@@ -123,6 +123,9 @@ class ApiService:
             limit_concurrency=1024,  # beyond this uvicorn answers 503 (protects the loop)
             h11_max_incomplete_event_size=16 * 1024,  # request line + headers
             timeout_graceful_shutdown=max(1, int(self.config.shutdown_timeout)),
+            # With tls_cert the API speaks https too (same certificate as the page).
+            ssl_certfile=None if self.config.tls_cert is None else str(self.config.tls_cert),
+            ssl_keyfile=None if self.config.tls_key is None else str(self.config.tls_key),
         )
         uv_config.load()
         server = uvicorn.Server(uv_config)

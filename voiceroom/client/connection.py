@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Final
@@ -93,8 +94,10 @@ class RoomClient:
         open_timeout: float = 10.0,
         resume_for: float = 30.0,  # give up resuming after this long
         reconnect_delays: Sequence[float] = (0.05, 0.2, 0.5, 1.0, 2.0),
+        ssl_context: ssl.SSLContext | None = None,  # wss:// with a private CA (tests)
     ) -> None:
         self.url, self.token = ws_url(url, token)
+        self.ssl_context = ssl_context
         self.auto_resume = auto_resume
         self.request_timeout = request_timeout
         self.open_timeout = open_timeout
@@ -365,6 +368,10 @@ class RoomClient:
     # ------------------------------------------------------------------ internals
     async def _open(self, resume: int | None) -> None:
         url, _ = ws_url(self.url, self.token, resume=resume)
+        # wss:// without a context: the system's CAs (websockets' default).
+        extra: Any = (
+            {"ssl": self.ssl_context} if url.startswith("wss:") and self.ssl_context else {}
+        )
         try:
             ws = await connect(
                 url,
@@ -373,6 +380,7 @@ class RoomClient:
                 open_timeout=self.open_timeout,
                 max_size=4 * 1024 * 1024,  # welcome snapshots of big rooms
                 user_agent_header="voiceroom-client",
+                **extra,
             )
         except InvalidStatus as exc:
             text = (exc.response.body or b"").decode(errors="replace")

@@ -10,23 +10,31 @@ heard; a listener that sends a tone is simply not mixed.
 Received audio goes through aiortc's stock receiver (jitter buffer + decoder): fine for a
 bot or a test, about 80 ms slower than the server's own ingest path (design §3).
 
-ICE: no STUN servers by default (``RTCConfiguration(iceServers=[])``): the default public
-STUN stalls candidate gathering for ~5 s without internet. Pass ``ice_servers`` for real
-deployments.
+ICE: the STUN/TURN servers and transport policy the server hands out in ``welcome``
+(``session.ice_servers``, ``session.ice_transport_policy``), re-fetched with ``media.ice``
+before time-limited TURN credentials expire; never aiortc's default public STUN (it stalls
+gathering for ~5 s without internet). aiortc uses one TURN URL per peer connection, so
+with several (UDP, TCP, TLS) they are tried in the order given until one connects (a
+browser tries them all at once). Media binds to loopback only when the room server is on
+loopback (tests), else to every interface; ``net`` overrides it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -46,6 +54,12 @@ from voiceroom.client.audio import (
 )
 from voiceroom.client.connection import RoomClient
 from voiceroom.client.errors import ClientError
+from voiceroom.ice import MediaNet, is_loopback_host, refresh_delay
+from voiceroom.media.net import apply as apply_net
+from voiceroom.media.net import rtc_ice_servers, turn_variants
+
+# Ask for fresh TURN credentials this long before they expire (or at 80% of their life).
+ICE_REFRESH_MARGIN = 300.0
 
 
 class MediaPeer:
@@ -55,7 +69,9 @@ class MediaPeer:
         self,
         client: RoomClient,
         *,
-        ice_servers: Sequence[RTCIceServer] = (),
+        ice_servers: Sequence[RTCIceServer | dict[str, Any]] | None = None,
+        ice_transport_policy: str | None = None,
+        net: MediaNet | None = None,
         keep_seconds: float = 10.0,
         record_to: str | Path | None = None,
         bitrate: int = 32_000,
@@ -63,7 +79,18 @@ class MediaPeer:
         connect_timeout: float = 15.0,
     ) -> None:
         self.client = client
-        self.ice_servers = list(ice_servers)
+        session = client.session
+        # None: what the server said in welcome (and refreshed with media.ice).
+        self._ice_fixed = None if ice_servers is None else list(ice_servers)
+        self.ice_servers: list[dict[str, Any]] = list(session.get("ice_servers") or [])
+        self.ice_expires_at: float | None = session.get("ice_expires_at")
+        self.ice_transport_policy = (
+            ice_transport_policy or session.get("ice_transport_policy") or "all"
+        )
+        host = urlsplit(client.url).hostname or ""
+        self.net = net or (
+            MediaNet(addresses=("127.0.0.1",)) if is_loopback_host(host) else MediaNet()
+        )
         self.connect_timeout = connect_timeout
         self.recorder = Recorder(keep_seconds=keep_seconds, path=record_to)
         self.track = PublishTrack(bitrate=bitrate)
@@ -71,6 +98,8 @@ class MediaPeer:
         self._readers: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
         self._closed = False
+        self._refresher: asyncio.Task[None] | None = None
+        self.selected: dict[str, Any] = {}  # the nominated ICE pair, for tests and logs
         client.on_resume(self._after_resume)
 
     @classmethod
@@ -84,16 +113,51 @@ class MediaPeer:
     def connection_state(self) -> str:
         return "closed" if self.pc is None else str(self.pc.connectionState)
 
+    def configurations(self) -> list[RTCConfiguration]:
+        """The RTCConfigurations :meth:`negotiate` tries, in order."""
+        policy = (
+            RTCIceTransportPolicy.RELAY
+            if self.ice_transport_policy == "relay"
+            else RTCIceTransportPolicy.ALL
+        )
+        if self._ice_fixed is not None:
+            fixed = [
+                s if isinstance(s, RTCIceServer) else rtc_ice_servers([s])[0]
+                for s in self._ice_fixed
+            ]
+            return [RTCConfiguration(iceServers=fixed, iceTransportPolicy=policy)]
+        return [
+            RTCConfiguration(iceServers=rtc_ice_servers(v), iceTransportPolicy=policy)
+            for v in turn_variants(self.ice_servers)
+        ]
+
     async def negotiate(self) -> None:
         """(Re)build the peer connection and exchange offer/answer over the room socket.
-        The server replaces any earlier peer of this member."""
+        The server replaces any earlier peer of this member. With several TURN URLs, one
+        configuration per URL is tried until one connects."""
+        self.start_ice_refresh()
+        if self.ice_expires_at is not None and self.ice_expires_at - time.time() < 30:
+            await self.refresh_ice()
+        configs = self.configurations()
+        error: ClientError | None = None
+        for i, config in enumerate(configs):
+            try:
+                await self._negotiate(config, last=i == len(configs) - 1)
+                return
+            except ClientError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def _negotiate(self, config: RTCConfiguration, *, last: bool = True) -> None:
         old, self.pc = self.pc, None
         if old is not None:
             await old.close()
         self._connected.clear()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        pc = RTCPeerConnection(config)
         self.pc = pc
         pc.addTransceiver(self.track, direction="sendrecv")
+        apply_net(pc, self.net)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -102,18 +166,58 @@ class MediaPeer:
                 self._readers.add(task)
                 task.add_done_callback(self._readers.discard)
 
+        failed = asyncio.Event()
+
         @pc.on("connectionstatechange")
         def on_state() -> None:
             if pc.connectionState == "connected":
                 self._connected.set()
+            elif pc.connectionState == "failed":
+                failed.set()
 
         await pc.setLocalDescription(await pc.createOffer())
+        if not any(line.startswith("a=candidate") for line in pc.localDescription.sdp.splitlines()):
+            raise ClientError("no ICE candidates (TURN server unreachable?)")
+        turn = any(
+            str(u).startswith("turn")
+            for server in config.iceServers or []
+            for u in (server.urls if isinstance(server.urls, list) else [server.urls])
+        )
+        if turn and not last and " typ relay" not in pc.localDescription.sdp:
+            # This TURN URL gave no relay (e.g. UDP blocked): try the next one now rather
+            # than wait for ICE to fail over what is left.
+            raise ClientError("no relay candidate from this TURN URL")
         reply = await self.client.request("media.offer", sdp=pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        waits = [asyncio.create_task(self._connected.wait()), asyncio.create_task(failed.wait())]
         try:
-            await asyncio.wait_for(self._connected.wait(), self.connect_timeout)
-        except TimeoutError:
-            raise ClientError(f"media did not connect (state {pc.connectionState})") from None
+            await asyncio.wait(waits, timeout=self.connect_timeout, return_when="FIRST_COMPLETED")
+        finally:
+            for w in waits:
+                w.cancel()
+        if not self._connected.is_set():
+            raise ClientError(f"media did not connect (state {pc.connectionState})")
+        self.selected = _selected_pair(pc)
+
+    async def refresh_ice(self) -> None:
+        """Fetch fresh STUN/TURN servers (``media.ice``) for the next negotiation."""
+        reply = await self.client.request("media.ice")
+        self.ice_servers = list(reply.get("ice_servers") or [])
+        self.ice_expires_at = reply.get("ice_expires_at")
+        self.ice_transport_policy = reply.get("ice_transport_policy") or self.ice_transport_policy
+
+    def start_ice_refresh(self) -> None:
+        """Keep time-limited TURN credentials fresh (started by :meth:`negotiate`)."""
+        if self._ice_fixed is None and self._refresher is None and self.ice_expires_at:
+            self._refresher = asyncio.create_task(self._refresh_ice())
+
+    async def _refresh_ice(self) -> None:
+        while not self._closed and self.ice_expires_at is not None:
+            await asyncio.sleep(refresh_delay(self.ice_expires_at, time.time(), ICE_REFRESH_MARGIN))
+            try:
+                await self.refresh_ice()
+            except Exception:  # a dropped session: try again soon; the next offer also does
+                await asyncio.sleep(10.0)
 
     # ------------------------------------------------------------------ publishing
     def publish(self, source: AudioSource | None) -> None:
@@ -197,9 +301,29 @@ class MediaPeer:
 
     async def close(self) -> None:
         self._closed = True
+        if self._refresher is not None:
+            self._refresher.cancel()
         self.recorder.stop_recording()
         for task in list(self._readers):
             task.cancel()
         pc, self.pc = self.pc, None
         if pc is not None:
             await pc.close()
+
+
+def _selected_pair(pc: RTCPeerConnection) -> dict[str, Any]:
+    """Local/remote candidate types and addresses of the nominated ICE pair."""
+    for t in pc.getTransceivers():
+        conn = t.sender.transport.transport.iceGatherer._connection
+        pair = conn._nominated.get(1)
+        if pair is not None:
+            local, remote = pair.local_candidate, pair.remote_candidate
+            return {
+                "local_type": local.type,
+                "local": f"{local.host}:{local.port}",
+                "remote_type": remote.type,
+                "remote": f"{remote.host}:{remote.port}",
+                "turn_transport": conn.turn_transport if local.type == "relay" else None,
+                "turn_ssl": bool(conn.turn_ssl) if local.type == "relay" else None,
+            }
+    return {}

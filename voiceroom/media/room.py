@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiortc import (
@@ -34,6 +35,7 @@ from aiortc import (
 from av.frame import Frame
 
 from voiceroom.errors import VoiceroomError
+from voiceroom.ice import MediaNet
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.codec import OpusEncoder, Pcm
 from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
@@ -42,6 +44,8 @@ from voiceroom.media.ingest import Ingest
 from voiceroom.media.jitter import FRAME_SECONDS
 from voiceroom.media.mixer import Acc, Limiter, accumulate, gain_q14, level, loudest
 from voiceroom.media.music import MusicPlayer
+from voiceroom.media.net import apply as apply_net
+from voiceroom.media.net import rtc_ice_servers
 from voiceroom.media.sdp import OPUS_ANSWER_PARAMS, set_fmtp
 from voiceroom.media.vad import SpeakingDetector
 from voiceroom.room.routing import MUSIC_SOURCE, Mix, Routing
@@ -49,6 +53,9 @@ from voiceroom.room.routing import MUSIC_SOURCE, Mix, Routing
 log = logging.getLogger(__name__)
 
 SpeakingCallback = Callable[[str, bool], None]
+# Fresh STUN/TURN servers (wire dictionaries, as in ``welcome``) for each new peer: TURN
+# credentials may be time-limited.
+IceServersSource = Callable[[], list[dict[str, Any]]]
 
 _LATENCY_RING = 4_096
 _TICK_RING = 1_024
@@ -104,9 +111,13 @@ class MediaRoom:
         *,
         config: MediaConfig,
         on_speaking: SpeakingCallback | None = None,
+        net: MediaNet | None = None,
+        ice_servers: IceServersSource | None = None,
     ) -> None:
         self.room_id = room_id
         self.config = config
+        self.net = net or MediaNet()
+        self._ice_servers = ice_servers
         self._on_speaking = on_speaking
         self._peers: dict[str, _Peer] = {}
         self._routing = Routing()
@@ -180,9 +191,12 @@ class MediaRoom:
             self._drop_peer(old)
             await old.pc.close()
         ice = [RTCIceServer(urls=url) for url in self.config.ice_servers]
+        if self._ice_servers is not None:
+            ice += rtc_ice_servers(self._ice_servers())
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            apply_net(pc, self.net)  # before the answer gathers candidates
             audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
             if not audio:
                 raise MediaError("offer has no audio m-line")
@@ -207,6 +221,10 @@ class MediaRoom:
             internals.install_rtp_tap(transceiver.receiver, payload_type, sink)
             peer.fast = internals.install_fast_rtp_path(transceiver.receiver, payload_type, sink)
             await pc.setLocalDescription(await pc.createAnswer())
+            if "a=candidate:" not in pc.localDescription.sdp:
+                # Every port of media_port_min..max taken (or no address to bind): say so
+                # now rather than let the client's ICE time out.
+                raise MediaError("no media address or port free")
         except BaseException:
             await pc.close()
             raise

@@ -56,6 +56,10 @@ class Connection:
         self.log = log
         self.opened_at = time.monotonic()  # for the join-time histogram
         self.detached = False
+        # The client's address and whether it reached us (or the first trusted proxy) over
+        # TLS; set by the gateway from the socket and trusted X-Forwarded-* headers.
+        self.address: str | None = None
+        self.secure = False
         self.closing = False
         self.close_code: CloseCode | None = None
         self.on_slow: list[Any] = []  # callbacks (metrics) when closed for being slow

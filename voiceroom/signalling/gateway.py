@@ -10,7 +10,7 @@ Handshake (``process_request``), before any WebSocket frame:
   503 shutting down or too many rooms. Otherwise the upgrade proceeds.
 
 Connection task: read frames, rate-limit, decode, and hand room work to the room's
-serialized stream; answer ``ping`` and ``media.offer`` directly.
+serialized stream; answer ``ping``, ``media.ice`` and ``media.offer`` directly.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from voiceroom.observability import CONTENT_TYPE, Metrics, get_logger
 from voiceroom.protocol import (
     CloseCode,
     Leave,
+    MediaIce,
     MediaOffer,
     Ping,
     ProtocolError,
@@ -46,7 +47,7 @@ from voiceroom.protocol import (
 )
 from voiceroom.room.errors import ErrorCode
 from voiceroom.room.model import Role
-from voiceroom.signalling import http
+from voiceroom.signalling import forwarded, http
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.ratelimit import TokenBucket
 from voiceroom.signalling.room_host import Registry, RoomHost, RoomStatus
@@ -62,9 +63,11 @@ class Gateway:
         self.metrics = metrics
         self.log = get_logger()
         self.open_connections = 0
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Claims, int | None]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._admitted: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[Claims, int | None, str | None, bool]
+        ] = weakref.WeakKeyDictionary()
+        self._trusted = forwarded.networks(config.trusted_proxies)
+        self.ice = config.ice_settings()
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(2)
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs to media-offer tasks
@@ -95,8 +98,21 @@ class Gateway:
             self.metrics.inc("voiceroom_handshake_rejected_total", status=str(exc.status.value))
             self.log.info("handshake refused", status=exc.status.value, reason=exc.message)
             return http.text(exc.status, exc.message)
-        self._admitted[ws] = (claims, resume)
+        address, secure = self.client_origin(ws, request)
+        self._admitted[ws] = (claims, resume, address, secure)
         return None  # proceed with the WebSocket upgrade
+
+    def client_origin(self, ws: ServerConnection, request: HttpRequest) -> tuple[str | None, bool]:
+        """The client's address and whether it came over TLS (X-Forwarded-* believed only
+        from ``trusted_proxies``)."""
+        peer = ws.remote_address[0] if ws.remote_address else None
+        return forwarded.client_origin(
+            peer,
+            request.headers.get_all("X-Forwarded-For"),
+            request.headers.get_all("X-Forwarded-Proto"),
+            trusted=self._trusted,
+            tls=self.config.tls,
+        )
 
     def _join_check(self, request: HttpRequest, query: dict[str, Any]) -> Response:
         """The handshake's checks, answered as JSON a browser can read (a refused WebSocket
@@ -167,7 +183,7 @@ class Gateway:
         if admitted is None:  # not through process_request: cannot happen, but never trust
             await ws.close(CloseCode.INTERNAL_ERROR, "not admitted")
             return
-        claims, resume = admitted
+        claims, resume, address, secure = admitted
         conn_id = f"{self._prefix}-{next(self._ids)}"
         log = get_logger(conn=conn_id, room=claims.room, user=claims.user)
         conn = Connection(
@@ -179,6 +195,7 @@ class Gateway:
             outbox_bytes=self.config.send_queue_bytes,
             log=log,
         )
+        conn.address, conn.secure = address, secure
         conn.on_slow.append(
             lambda: self.metrics.inc("voiceroom_disconnects_total", reason="slow_consumer")
         )
@@ -193,7 +210,7 @@ class Gateway:
                 conn.close(CloseCode.ROOM_CLOSED, "room not open")
                 await conn.writer
                 return
-            log.info("connected", resume=resume)
+            log.info("connected", resume=resume, address=address, secure=secure)
             async for data in ws:
                 self._on_frame(conn, host, data)
         except ConnectionClosed:
@@ -241,6 +258,9 @@ class Gateway:
         msg = req.message
         if isinstance(msg, Ping):
             conn.send(encode_reply(req.id, {"time": time.time()}))
+        elif isinstance(msg, MediaIce):
+            # Fresh STUN/TURN credentials; answered here, the room is not involved.
+            conn.send(encode_reply(req.id, self.ice.wire(conn.user, time.time())))
         elif isinstance(msg, MediaOffer):
             task = asyncio.create_task(self._media_offer(conn, host, req, msg))
             self._tasks.add(task)

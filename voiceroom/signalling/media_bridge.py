@@ -45,8 +45,15 @@ SpeakingCallback = Callable[[str, bool], None]
 MediaRoomFactory = Callable[[str, SpeakingCallback], MediaRoomLike]
 
 
-def default_media_factory(settings: Mapping[str, Any]) -> MediaRoomFactory:
-    """The real media plane, imported only when media is enabled."""
+def default_media_factory(
+    settings: Mapping[str, Any],
+    *,
+    net: Any = None,
+    ice_servers: Callable[[], list[dict[str, Any]]] | None = None,
+) -> MediaRoomFactory:
+    """The real media plane, imported only when media is enabled. ``net``: a
+    voiceroom.ice.MediaNet (where media binds); ``ice_servers``: STUN/TURN for the server's
+    own peers, asked for each new peer (TURN credentials may expire)."""
     media = importlib.import_module("voiceroom.media")
     media_room = media.MediaRoom
     media_config = getattr(media, "MediaConfig", None)
@@ -55,7 +62,9 @@ def default_media_factory(settings: Mapping[str, Any]) -> MediaRoomFactory:
     config = media_config(**dict(settings))
 
     def factory(room_id: str, on_speaking: SpeakingCallback) -> MediaRoomLike:
-        room: MediaRoomLike = media_room(room_id, config=config, on_speaking=on_speaking)
+        room: MediaRoomLike = media_room(
+            room_id, config=config, on_speaking=on_speaking, net=net, ice_servers=ice_servers
+        )
         return room
 
     return factory

@@ -116,6 +116,7 @@ class RoomHost:
         # ``meta``: title, market, time_zone for the store's room record.
         policy = room_config or config.room
         self.sinks = tuple(sinks)
+        self.ice = config.ice_settings()
         # The room and the cores beside it; every change goes through its entry points.
         self.venue = recovered.venue if recovered is not None else Venue(room_id, policy)
         self.metrics = metrics
@@ -289,6 +290,9 @@ class RoomHost:
             "server_time": now,
             "reconnect_grace": self.room.config.reconnect_grace,
             "media": self.media is not None,
+            "address": conn.address,
+            "secure": conn.secure,
+            **self.ice.wire(user, now),
         }
         body = {
             "session": session,

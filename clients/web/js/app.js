@@ -121,6 +121,7 @@ function wireMedia(media) {
   media.addEventListener("mic", ({ detail }) => {
     app.mic = detail.state;
     if (detail.state === "error") console.warn("voiceroom: microphone error", detail.error);
+    if (detail.state === "insecure") toast(t("audio.needs_https"));
     render();
   });
   media.addEventListener("autoplay", ({ detail }) => {
@@ -130,6 +131,7 @@ function wireMedia(media) {
   media.addEventListener("state", ({ detail }) => {
     // ICE failed (network change, server restart): negotiate again once signalling is up.
     if (detail.connection === "failed" && app.conn.state === "open") {
+      toast(t("audio.network_blocked"));
       media.ensureConnected().catch((err) => toast(errorText(err)));
     }
   });

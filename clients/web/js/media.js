@@ -3,11 +3,17 @@
 // non-trickle ICE (the whole offer goes in one `media.offer`). Taking the mic later is a
 // `replaceTrack`, never a renegotiation, so promotion and 1v1 switches cost no set-up time.
 //
-// Events (CustomEvent): "state" [{connection}], "mic" [{state: off|live|denied|error, error}],
-// "autoplay" [{blocked: bool}].
+// STUN/TURN: the servers and policy `welcome.session` hands out (ice_servers,
+// ice_transport_policy: "relay" means TURN relays only), refreshed with `media.ice` before
+// time-limited TURN credentials expire (docs/protocol.md 4.1).
+//
+// Events (CustomEvent): "state" [{connection}],
+// "mic" [{state: off|live|denied|insecure|error, error}], "autoplay" [{blocked: bool}].
 
 // Timeouts (ms)
 const ICE_GATHER_TIMEOUT = 3000; // host candidates on a LAN take milliseconds; never hang
+const ICE_GATHER_TIMEOUT_TURN = 6000; // a TURN allocation is a round trip or two more
+const ICE_REFRESH_MARGIN = 300_000; // ask for new TURN credentials this long before expiry
 
 const MIC_CONSTRAINTS = {
   audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
@@ -25,6 +31,35 @@ export class Media extends EventTarget {
     this.muted = false;
     this.remoteStream = null;
     this.analyser = null;
+    this.ice = { servers: [], policy: "all", expiresAt: null };
+    this.iceTimer = null;
+    session.addEventListener("welcome", ({ detail }) => this.setIce(detail.session ?? {}));
+  }
+
+  /** STUN/TURN from welcome.session or a media.ice reply; schedules the next refresh. */
+  setIce(body) {
+    this.ice = {
+      servers: Array.isArray(body.ice_servers) ? body.ice_servers : [],
+      policy: body.ice_transport_policy === "relay" ? "relay" : "all",
+      expiresAt: typeof body.ice_expires_at === "number" ? body.ice_expires_at : null,
+    };
+    if (this.pc) {
+      // New credentials for ICE restarts of the live connection; the policy cannot change.
+      try { this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this.ice.servers }); }
+      catch (err) { console.warn("voiceroom: setConfiguration failed", err); }
+    }
+    clearTimeout(this.iceTimer);
+    if (this.ice.expiresAt === null) return;
+    // As voiceroom.ice.refresh_delay: a margin before expiry, or at 80 % of a short life.
+    const left = this.ice.expiresAt * 1000 - Date.now();
+    const wait = Math.max(1000, left >= 2 * ICE_REFRESH_MARGIN ? left - ICE_REFRESH_MARGIN : 0.8 * left);
+    this.iceTimer = setTimeout(() => this.refreshIce().catch(() => {
+      this.iceTimer = setTimeout(() => this.refreshIce().catch(() => undefined), 10_000);
+    }), wait);
+  }
+
+  async refreshIce() {
+    this.setIce(await this.session.request("media.ice"));
   }
 
   get connected() {
@@ -35,7 +70,11 @@ export class Media extends EventTarget {
   async ensureConnected() {
     if (this.pc && this.connected) return;
     this.pc?.close();
-    const pc = new RTCPeerConnection({ iceServers: [] }); // the server is reachable directly
+    if (this.ice.expiresAt !== null && this.ice.expiresAt * 1000 - Date.now() < 30_000) {
+      await this.refreshIce().catch(() => undefined);
+    }
+    // No servers: the server's own address is reachable directly.
+    const pc = new RTCPeerConnection({ iceServers: this.ice.servers, iceTransportPolicy: this.ice.policy });
     this.pc = pc;
     const transceiver = pc.addTransceiver("audio", { direction: "sendrecv" });
     this.sender = transceiver.sender;
@@ -46,13 +85,14 @@ export class Media extends EventTarget {
       this.emit("state", { connection: pc.connectionState });
     };
     await pc.setLocalDescription(await pc.createOffer());
-    await iceGatheringComplete(pc);
+    await iceGatheringComplete(pc, this.ice.servers.length ? ICE_GATHER_TIMEOUT_TURN : ICE_GATHER_TIMEOUT);
     const { sdp } = await this.session.request("media.offer", { sdp: pc.localDescription.sdp });
     if (pc !== this.pc) return; // replaced while we waited
     await pc.setRemoteDescription({ type: "answer", sdp });
   }
 
   close() {
+    clearTimeout(this.iceTimer);
     this.pc?.close();
     this.pc = null;
     this.setMicWanted(false);
@@ -85,6 +125,12 @@ export class Media extends EventTarget {
       this.micTrack?.stop(); // release the device: the browser's recording dot goes away
       this.micTrack = null;
       this.emit("mic", { state: "off" });
+      return;
+    }
+    if (!navigator.mediaDevices?.getUserMedia) {
+      // Browsers give the microphone to https pages (and localhost) only. micWanted stays
+      // true: asking again on every render cannot help (and would repeat the message).
+      this.emit("mic", { state: window.isSecureContext ? "error" : "insecure" });
       return;
     }
     let track;
@@ -147,7 +193,7 @@ export class Media extends EventTarget {
   }
 }
 
-function iceGatheringComplete(pc) {
+function iceGatheringComplete(pc, timeout) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -156,7 +202,7 @@ function iceGatheringComplete(pc) {
       resolve();
     };
     const check = () => { if (pc.iceGatheringState === "complete") done(); };
-    const timer = setTimeout(done, ICE_GATHER_TIMEOUT);
+    const timer = setTimeout(done, timeout);
     pc.addEventListener("icegatheringstatechange", check);
   });
 }

@@ -1,0 +1,138 @@
+"""Issue 9 item 10 (and 12, 13 parts): what an operator sees from the ``voiceroom`` command."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from voiceroom.cli import main
+
+GOOD_SECRET = "cli-unit-secret-0123456789abcdefghij"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("VOICEROOM_"):
+            monkeypatch.delenv(key)
+
+
+def test_port_in_use_is_one_clear_line_and_a_failure() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "VOICEROOM_SECRET": GOOD_SECRET}
+        out = subprocess.run(
+            [sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("voiceroom:")]
+    assert lines == [
+        f"voiceroom: cannot listen on 127.0.0.1:{port}: the address is already in use "
+        "(another server? pick one with --port)"
+    ]
+
+
+def test_every_serve_and_token_option_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("serve", "token"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        text = capsys.readouterr().out
+        options = text.split("options:", 1)[1]
+        # Each option line carries a help text (on the same line or the next, indented).
+        lines = options.strip("\n").splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("  -"):
+                rest = line.strip().split("  ", 1)
+                nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                has_help = len(rest) == 2 or nxt.startswith(" " * 10)
+                assert has_help, f"{command}: no help for {line.strip()!r}"
+
+
+def test_a_wrong_flag_shows_the_subcommand_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--prot", "9000"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: voiceroom serve ") and "unrecognized arguments: --prot" in err
+
+
+@pytest.mark.parametrize("secret", ["", "12345", "x" * 31])
+def test_a_short_secret_is_refused_outside_demo(
+    secret: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", secret)
+    assert main(["serve", "--no-media", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "at least 32" in err
+    token = ["token", "--room", "r", "--user", "u", "--name", "U"]
+    assert main(token) == 2
+    assert "at least 32" in capsys.readouterr().err
+
+
+def test_token_tier_is_checked_against_the_rooms_tiers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    base = ["token", "--room", "r", "--user", "u", "--name", "U"]
+    assert main([*base, "--tier", "gold"]) == 2
+    assert "unknown tier 'gold'" in capsys.readouterr().err
+    assert main([*base, "--tier", "vip"]) == 0
+    assert capsys.readouterr().out.count(".") == 2  # a JWT
+    monkeypatch.setenv("VOICEROOM_ROOM_TIERS", "gold,silver")
+    assert main([*base, "--tier", "gold"]) == 0
+
+
+def test_bad_environment_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("VOICEROOM_PORT", "abc")
+    assert main(["serve", "--no-media"]) == 2
+    err = capsys.readouterr().err
+    assert "VOICEROOM_PORT=abc: expected an integer, got 'abc'" in err
+    monkeypatch.delenv("VOICEROOM_PORT")
+    monkeypatch.setenv("VOICEROOM_ROOM_SEAT_COUNT", "many")
+    assert main(["token", "--room", "r", "--user", "u", "--name", "U"]) == 2
+    assert "VOICEROOM_ROOM_SEAT_COUNT=many" in capsys.readouterr().err
+
+
+def test_a_misspelt_variable_warns_with_the_closest_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("VOICEROOM_RECONNECT_GRACE", "30")  # it is a room setting
+    monkeypatch.setenv("VOICEROOM_SEND_QUEUE_BYTE", "100000")
+    assert main(["token", "--room", "r", "--user", "u", "--name", "U"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "voiceroom: warning: unknown environment variable VOICEROOM_RECONNECT_GRACE ignored: "
+        "it names no setting; did you mean VOICEROOM_ROOM_RECONNECT_GRACE "
+        "(room.reconnect_grace)?" in err
+    )
+    assert "did you mean VOICEROOM_SEND_QUEUE_BYTES (send_queue_bytes)?" in err
+
+
+def test_a_range_error_names_where_the_value_came_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("VOICEROOM_PORT", "99999")
+    assert main(["serve", "--no-media"]) == 2
+    assert "(port from environment variable VOICEROOM_PORT)" in capsys.readouterr().err
+    monkeypatch.delenv("VOICEROOM_PORT")
+    monkeypatch.setenv("VOICEROOM_ROOM_SEAT_COUNT", "0")
+    assert main(["serve", "--no-media"]) == 2
+    err = capsys.readouterr().err
+    assert "seat_count from environment variable VOICEROOM_ROOM_SEAT_COUNT" in err
