@@ -198,10 +198,6 @@ def _serve(config: Config, *, demo: bool) -> int:
         print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")
         for label, link in links.items():
             print(f"  {label:13} {link}")
-        if server.api_port is not None:
-            bound = server.config.host
-            host = bound if bound not in ("0.0.0.0", "::", "") else "localhost"
-            print(f"  HTTP API      http://{host}:{server.api_port}/api/v1 (docs/api.md)")
         expires = server.demo_links_expire_at
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
         minutes = round((expires - time.time()) / 60)
@@ -211,6 +207,10 @@ def _serve(config: Config, *, demo: bool) -> int:
         )
         if server.ephemeral_secret:
             print("  (tokens signed with a throw-away secret: set VOICEROOM_SECRET to keep them)")
+        if server.api_port is not None:
+            bound = server.config.host
+            host = bound if bound not in ("0.0.0.0", "::", "") else "localhost"
+            print(f"  HTTP API: http://{host}:{server.api_port}/api/v1 (docs/api.md)")
         sys.stdout.flush()
 
     async def run() -> None:

@@ -235,6 +235,10 @@ async def test_oversized_and_malformed_bodies_get_typed_errors(api: Api) -> None
     assert r.status_code == 422
     r = await api.http.get("/api/v1/rooms", params={"colour": "red"}, headers=api.auth())
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_argument"
+    for query in ("?=x", "?limit=5&=", "?limit=5&&"):
+        r = await api.http.get(f"/api/v1/rooms{query}", headers=api.auth())
+        expected = 200 if query.endswith("&&") else 400
+        assert r.status_code == expected, (query, r.status_code, r.text)
     r = await api.http.patch("/api/v1/rooms", headers=api.auth())
     assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
     # The server is fine afterwards.

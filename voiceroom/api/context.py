@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -167,7 +168,14 @@ def scope(needed: Scope) -> Any:
         route = request.scope.get("route")
         if route is not None:  # unknown query parameters are a caller's bug: say so
             known = {p.alias for p in route.dependant.query_params}
-            extra = sorted(set(request.query_params) - known)
+            raw = request.scope.get("query_string", b"").decode("latin-1")
+            # Every name, blank ones too (``?=x`` is a parameter without a name).
+            names = {k for k, _ in parse_qsl(raw, keep_blank_values=True)} | set(
+                request.query_params
+            )
+            if raw and any(not part.split("=", 1)[0] for part in raw.split("&") if part):
+                names.add("")
+            extra = sorted(names - known)
             if extra:
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST, "invalid_argument", f"unknown parameter {extra[0]!r}"
