@@ -236,6 +236,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     else:
                         url = store
                     runs.append(await one_run(url, tmp, args))
+                    r = runs[-1]
+                    print(
+                        f"  {store}: {r['chat_per_s']:.0f} chat/s, loop lateness p99 "
+                        f"{r['tick_lateness_p99_ms']:.1f} ms, mean batch {r['mean_batch']:.1f}",
+                        flush=True,
+                    )
             keys = runs[0].keys()
             results[store] = {
                 "median": {k: round(statistics.median(r[k] for r in runs), 2) for k in keys},

@@ -77,7 +77,7 @@ need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # postgresql: the store's tests run on a real PostgreSQL (scripts/pg_test.sh).
 want_pkgs=(libopus0 espeak-ng sox postgresql)
-if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core); fi
+if [ "${VOICEROOM_WITH_BROWSER:-1}" = "1" ]; then want_pkgs+=(chromium fonts-noto-core fonts-noto-cjk); fi
 if [ "${VOICEROOM_WITH_NET_TOOLS:-${VOICEROOM_WITH_BROWSER:-1}}" = "1" ]; then
   want_pkgs+=(coturn nftables iproute2 nginx libnss3-tools)
 fi

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voiceroom import protocol as p
+from voiceroom.commerce import commands as shop_commands
+from voiceroom.games import commands as games_commands
 from voiceroom.room import commands as c
 from voiceroom.room.errors import ErrorCode
 
@@ -88,7 +90,10 @@ def test_error_keeps_the_request_id_when_readable() -> None:
 
 
 def test_every_command_and_control_has_a_schema() -> None:
-    assert set(p.SCHEMAS) == set(c.COMMANDS) | {"ping", "sync", "leave", "media.offer", "media.ice"}
+    controls = {"ping", "sync", "leave", "media.offer", "media.ice"}
+    assert set(p.SCHEMAS) == (
+        set(c.COMMANDS) | set(shop_commands.COMMANDS) | set(games_commands.COMMANDS) | controls
+    )
     assert p.STR_CAPS[("media.offer", "sdp")] > p.MAX_STR_CHARS
 
 

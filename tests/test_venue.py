@@ -164,3 +164,24 @@ def test_duplicate_wire_names_raise() -> None:
     names = list(protocol.MESSAGES)
     assert len(names) == len(set(names))
     assert set(rc.COMMANDS) <= set(protocol.MESSAGES)
+
+
+def test_a_flash_sale_claim_earns_leaderboard_points_across_cores() -> None:
+    """Commerce and games compose through reactions: the claimant (the sole addressee of
+    sale.claimed) is credited a claim by the games core, nobody else is."""
+    from voiceroom.commerce import commands as sc
+    from voiceroom.games.core import Games
+    from voiceroom.games.model import POINTS
+
+    v = venue.Venue("shop-and-games")
+    v.join(Profile("h", "Host", Role.HOST), 0.0)
+    v.join(Profile("a", "Ann", Role.LISTENER), 0.0)
+    v.join(Profile("b", "Bob", Role.LISTENER), 0.0)
+    v.handle("h", rc.StartShow(), 1.0)
+    v.handle("h", sc.AddProduct("bag", {"en": "Bag"}, 12_900, "SAR", 10), 2.0)
+    v.handle("h", sc.StartSale("bag", 9_900, 5, 60.0), 3.0)
+    sale_id = v.snapshot("a")["shop"]["sales"][0]["id"]
+    v.handle("a", sc.ClaimSale(sale_id), 4.0)
+    games = next(core for core in v.cores if isinstance(core, Games))
+    assert games.boards.room.points.get("a") == POINTS["claim"]
+    assert "b" not in games.boards.room.points

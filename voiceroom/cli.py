@@ -5,6 +5,8 @@ voiceroom serve [--host H] [--port P] [--config file.toml] [--demo] [--media]
 voiceroom token --room demo --user u1 --name Ann --role listener --tier vip --ttl 3600
 voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
+voiceroom verify-draw FILE [--commitment HEX]   (recompute a lottery draw; exit 0 if it holds)
+voiceroom prime-time --zone Asia/Riyadh --zone Europe/Berlin [--window 20-23] [--days 7]
 voiceroom api rooms create|list|get|schedule|start|end ..., voiceroom api link ROOM ...,
 voiceroom api token                                            (voiceroom.api.client)
 """
@@ -20,6 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from voiceroom import cli_games
 from voiceroom.auth import AuthError, issue_token
 from voiceroom.client.cli import BOT_HELP, add_bot_arguments, run_bot
 from voiceroom.config import Config, ConfigError, check_secret, load_config
@@ -88,13 +91,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     b = sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP)
     add_bot_arguments(b)
+    games = cli_games.add_arguments(sub)  # verify-draw, prime-time
 
     from voiceroom.api.client import HELP as API_HELP
     from voiceroom.api.client import add_api_arguments
 
     a = sub.add_parser("api", help=API_HELP, description=API_HELP)
     add_api_arguments(a)
-    return p, {"serve": s, "token": t, "bot": b, "db": d, "api": a}
+    return p, {"serve": s, "token": t, "bot": b, "db": d, "api": a, **games}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -127,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.command == "bot":
         return run_bot(args)  # voiceroom.client.bot, imported only now
+    if args.command == "verify-draw":
+        return cli_games.verify_draw_main(args)
+    if args.command == "prime-time":
+        return cli_games.prime_time_main(args)
     try:
         if args.command == "serve":
             config = load_config(

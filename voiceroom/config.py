@@ -601,8 +601,9 @@ SETTING_DOCS: dict[str, str] = {
     "room.queue_max": "Raised hands one room holds; one more gets `queue_full`.",
     "room.chat_max_chars": "Longest chat message, in characters (`chat_too_long`).",
     "room.chat_history": "Chat messages kept and sent in the snapshot to new joiners.",
-    "room.tiers": "Shopper tiers, highest speaker-queue priority first; unknown tiers rank "
-    "last. `voiceroom token --tier` must name one.",
+    "room.tiers": "Shopper tiers, highest speaker-queue priority first. A join token naming "
+    "another tier is refused at the handshake (403 `unknown_tier`); `voiceroom token --tier` "
+    "must name one.",
     "room.warmup_open_seats": "In warm-up anyone may take a free seat; false: only by invitation.",
     "room.private_duck_gain": "What the shopper in a private 1v1 from the stage hears of "
     "the show underneath the private talk: 0 silent (default) to 1 full level. Set per "

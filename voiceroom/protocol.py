@@ -37,7 +37,9 @@ from typing import Any, ClassVar, Final, Union
 
 import msgpack
 
+from voiceroom.commerce.commands import COMMAND_TYPES as SHOP_COMMAND_TYPES
 from voiceroom.errors import VoiceroomError
+from voiceroom.games.commands import COMMAND_TYPES as GAMES_COMMAND_TYPES
 from voiceroom.room.commands import COMMANDS, Command
 from voiceroom.room.errors import ErrorCode
 from voiceroom.room.events import Event
@@ -124,7 +126,9 @@ CONTROL_TYPES: tuple[type[Command], ...] = (Ping, Sync, Leave, MediaOffer, Media
 CONTROLS: dict[str, type[Command]] = {c.TYPE: c for c in CONTROL_TYPES}
 # Every wire name a client may send: the room's commands, each side core's, and controls.
 # A name claimed twice raises at import (tests/test_venue.py checks it too).
-MESSAGES: dict[str, type[Command]] = merge_command_names(COMMANDS.values(), CONTROL_TYPES)
+MESSAGES: dict[str, type[Command]] = merge_command_names(
+    COMMANDS.values(), CONTROL_TYPES, SHOP_COMMAND_TYPES, GAMES_COMMAND_TYPES
+)
 
 # Per-field string caps that differ from MAX_STR_CHARS.
 STR_CAPS: dict[tuple[str, str], int] = {("media.offer", "sdp"): MAX_SDP_CHARS}
@@ -139,7 +143,11 @@ class FieldSpec:
     max_chars: int
 
 
-_WIRE_TYPES: Final = (str, int, float, bool)
+_WIRE_TYPES: Final = (str, int, float, bool, list, dict)
+# Two container shapes besides the scalars: a list of strings (vote options) and a map of
+# string to string (prompt params); at most MAX_ITEMS entries, each string capped as usual.
+_CONTAINERS: Final[dict[Any, type]] = {list[str]: list, dict[str, str]: dict}
+MAX_ITEMS: Final = 32
 
 
 def _field_specs(cls: type[Command]) -> tuple[FieldSpec, ...]:
@@ -149,6 +157,7 @@ def _field_specs(cls: type[Command]) -> tuple[FieldSpec, ...]:
         hint = hints[f.name]
         origin = typing.get_origin(hint)
         args = typing.get_args(hint) if origin in (Union, types.UnionType) else (hint,)
+        args = tuple(_CONTAINERS.get(a, a) for a in args)
         accepted = tuple(a for a in args if a is type(None) or a in _WIRE_TYPES)
         if len(accepted) != len(args):
             raise TypeError(f"{cls.__name__}.{f.name}: {hint} is not a wire type")
@@ -171,11 +180,26 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
             raise ValueError("not a finite number")
         if kind is int and not -MAX_ID <= value <= MAX_ID:
             raise ValueError("integer out of range")
+        if kind is list or kind is dict:
+            return _check_container(spec, value)
         return value
     if kind is int and float in spec.types and -MAX_ID <= value <= MAX_ID:
         return float(value)
     names = " or ".join("null" if t is type(None) else t.__name__ for t in spec.types)
     raise ValueError(f"expected {names}, got {_wire_name(value)}")
+
+
+def _check_container(spec: FieldSpec, value: list[Any] | dict[Any, Any]) -> Any:
+    if len(value) > MAX_ITEMS:
+        raise ValueError(f"more than {MAX_ITEMS} entries")
+    items = list(value.items()) if isinstance(value, dict) else [("", v) for v in value]
+    for key, item in items:
+        for s in (key, item):
+            if type(s) is not str:
+                raise ValueError(f"entries must be strings, got {_wire_name(s)}")
+            if len(s) > spec.max_chars:
+                raise ValueError(f"an entry is longer than {spec.max_chars} characters")
+    return dict(value) if isinstance(value, dict) else list(value)
 
 
 def _wire_name(value: Any) -> str:
@@ -273,6 +297,12 @@ def encode_reply(id: int, body: Mapping[str, Any] | None = None) -> bytes:
 
 def encode_error(id: int | None, code: StrEnum, message: str) -> bytes:
     return _pack({"v": VERSION, "type": "error", "id": id, "code": code.value, "message": message})
+
+
+def is_ephemeral(event: Event) -> bool:
+    """A high-rate counter a core throttles itself (``EPHEMERAL = True`` on its class, e.g.
+    ``sale.left``): sent without ``seq``, never journaled, never replayed on resume."""
+    return bool(getattr(type(event), "EPHEMERAL", False))
 
 
 def encode_event(event: Event, seq: int | None) -> bytes:

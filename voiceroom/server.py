@@ -25,9 +25,11 @@ from websockets.asyncio.server import serve
 from voiceroom.api.service import ApiService
 from voiceroom.api.webhooks import WebhookConfigError
 from voiceroom.auth import issue_token
+from voiceroom.commerce.demo import DEMO_PRODUCTS
 from voiceroom.config import DEMO_MUSIC_DIR, Config, ConfigError
 from voiceroom.observability import Metrics, get_logger
 from voiceroom.protocol import CloseCode
+from voiceroom.room.errors import RuleError
 from voiceroom.room.model import Role
 from voiceroom.signalling.gateway import Gateway
 from voiceroom.signalling.media_bridge import MediaRoomFactory, default_media_factory
@@ -225,9 +227,15 @@ class Server:
 
     async def open_demo(self) -> dict[str, str]:
         """Open the persistent demo room; returns ready-made join links by persona. A demo
-        room that ended (on an earlier run, the store remembers) starts afresh."""
+        room that ended (on an earlier run, the store remembers) starts afresh. Its shop
+        gets the demo catalog through the server-only, journaled entry point."""
         await self.registry.forget_if_ended(DEMO_ROOM)
-        await self.registry.open(DEMO_ROOM, persistent=True)
+        room = await self.registry.open(DEMO_ROOM, persistent=True)
+        for product in DEMO_PRODUCTS:
+            try:
+                await room.server_command(product)
+            except RuleError as exc:  # product_exists: the room came back from the store
+                self.log.info("demo product kept", product=product.id, code=str(exc.code))
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         scheme = "https" if self.config.tls else "http"
         base = f"{scheme}://{host}:{self.port}/?token="

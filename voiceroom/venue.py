@@ -21,6 +21,9 @@ import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from voiceroom.commerce.core import Shop
+from voiceroom.games.core import Games
+from voiceroom.games.events import TierEarned
 from voiceroom.room import commands as rc
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
@@ -56,7 +59,22 @@ class SideCore(Protocol):
 # Factories for the side cores, in order (each takes the room's config). Adding a core is one
 # line here and one in ``protocol`` (its command types).
 SideCoreFactory = Callable[[RoomConfig], SideCore]
-CORES: tuple[SideCoreFactory, ...] = ()
+CORES: tuple[SideCoreFactory, ...] = (
+    lambda config: Shop(),  # commerce: showcase, flash sales, coupon drops, group buys
+    lambda config: Games(),  # engagement: lotteries, guesses, votes, leaderboards, tiers
+)
+
+# Cross-core effects on the room: an event of a side core -> a server-only Room entry point
+# that cannot fail for that event (so the command that caused it stays all-or-nothing).
+Reaction = Callable[["Venue", Any, float], list[Emit]]
+
+
+def _tier_earned(venue: Venue, e: TierEarned, now: float) -> list[Emit]:
+    """A member grew into a tier: the room changes it (queue rank, seat badge, member.tier)."""
+    return venue.room.set_tier(e.user, e.tier, now)
+
+
+REACTIONS: dict[type, Reaction] = {TierEarned: _tier_earned}
 
 
 def merge_command_names(*groups: Iterable[type[rc.Command]]) -> dict[str, type[rc.Command]]:
@@ -129,10 +147,6 @@ class Venue:
             emits = core.handle(SERVER_ACTOR, cmd, now, entropy=entropy)
         return self._react(emits, now)
 
-    def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
-        """Server-only (HTTP API): change a member's tier (``Room.set_tier``)."""
-        return self._react(self.room.set_tier(user, tier, now), now)
-
     def join(self, profile: Profile, now: float) -> list[Emit]:
         return self._react(self.room.join(profile, now), now)
 
@@ -141,6 +155,12 @@ class Venue:
 
     def leave(self, user: str, now: float, reason: str = "left") -> list[Emit]:
         return self._react(self.room.leave(user, now, reason), now)
+
+    def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
+        """Server-only (the HTTP API: a VIP from the shop's CRM): the room changes the
+        member's tier and the side cores see ``member.tier``. A journaled entry point like
+        ``join``; RuleError for a tier the room does not know."""
+        return self._react(self.room.set_tier(user, tier, now), now)
 
     def tick(self, now: float) -> list[Emit]:
         emits = self.room.tick(now)
@@ -200,4 +220,13 @@ class Venue:
         out = list(emits)
         for core in self.cores:
             out.extend(core.react(tuple(out), now))
+        follow: list[Emit] = []
+        for emit in out:
+            reaction = REACTIONS.get(type(emit.event))
+            if reaction is not None:
+                follow.extend(reaction(self, emit.event, now))
+        if follow:  # the room's answer (e.g. member.tier), seen by the cores too
+            for core in self.cores:
+                follow.extend(core.react(tuple(follow), now))
+            out.extend(follow)
         return out

@@ -15,8 +15,10 @@ import fractions
 import math
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from aiortc import (
@@ -87,7 +89,11 @@ class Received:
 
 
 class AudioClient:
+    # Every client still open, so a listening window can wait for all of them on a slow host.
+    live: ClassVar[weakref.WeakSet[AudioClient]] = weakref.WeakSet()
+
     def __init__(self, name: str, *, decode: bool = True) -> None:
+        AudioClient.live.add(self)
         self.name = name
         self._decode = decode
         self.packets = 0

@@ -40,8 +40,10 @@ async def test_token_claims_required_optional_and_wrong(h: Harness) -> None:
     zed = await Client.open(ws + raw_token(tier=None, locale=None))
     me = zed.welcome["body"]["snapshot"]["you"]
     assert (me["tier"], me["locale"]) == ("new", "en")
-    # A tier the room does not list is accepted; it ranks last in the speaker queue.
-    odd = await Client.open(ws + raw_token(sub="odd", tier="platinum", locale="xx"))
+    # A tier the server does not list is refused, by name (issue 11); any locale is fine.
+    status, body = await refused(ws + raw_token(sub="odd", tier="platinum", locale="xx"))
+    assert status == 403 and "unknown tier 'platinum'" in body
+    odd = await Client.open(ws + raw_token(sub="odd", tier="vip", locale="xx"))
     assert odd.welcome["body"]["session"]["user"] == "odd"
 
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from voiceroom.games.commands import COMMANDS as GAMES_COMMANDS
+from voiceroom.games.errors import GamesCode
+from voiceroom.games.events import EVENT_TYPES as GAMES_EVENT_TYPES
 from voiceroom.protocol import CONTROLS, SERVER_MESSAGE_TYPES, CloseCode
 from voiceroom.room.commands import COMMANDS
 from voiceroom.room.errors import ErrorCode
@@ -20,6 +23,9 @@ NAMES = (
     + [f"`{t}`" for t in SERVER_MESSAGE_TYPES]
     + [f"`{c.value}`" for c in ErrorCode]
     + [f"| {int(c)} |" for c in CloseCode]
+    + [f"`{t}`" for t in GAMES_COMMANDS]
+    + [f"`{e.TYPE}`" for e in GAMES_EVENT_TYPES]
+    + [f"`{c.value}`" for c in GamesCode]
 )
 
 

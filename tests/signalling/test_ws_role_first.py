@@ -25,7 +25,7 @@ _VALUES: dict[type, list[Any]] = {
     float: [0.0, 0.5, 1e12],
     bool: [True, False],
     list: [[], ["ann", "missing"]],
-    dict: [{}, {"x": 1}],
+    dict: [{}, {"x": "1"}],  # the wire's maps are of strings (prompt params)
 }
 
 

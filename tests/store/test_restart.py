@@ -237,3 +237,68 @@ async def test_chat_retention_prunes_old_chat_at_start(sql_url: str, tmp_path: P
         assert h2.room().room.members["host"].connected is False
     finally:
         await h2.server.shutdown()
+
+
+async def test_a_room_that_cannot_be_rebuilt_does_not_stop_the_server(
+    sql_url: str, tmp_path: Path
+) -> None:
+
+    from voiceroom.store.schema import journal
+
+    cfg = config(sql_url, tmp_path, snapshot_every=10_000)
+    h = await start(cfg)
+    for room in ("bad", "good"):
+        host = await h.join("host", "host", room=room)
+        await host.ok("chat.send", {"text": "hi"})
+    await h.server.shutdown()
+    # Damage one room's journal: entry 2 goes missing.
+    damaged = Server(cfg).store
+    with damaged.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(journal.delete().where(journal.c.room == "bad", journal.c.n == 2))
+    damaged.close()
+    h2 = await start(cfg)
+    try:
+        assert h2.server.registry.get("good") is not None
+        assert h2.server.registry.get("bad") is None
+        client = await Client.open(
+            f"{h2.base}/ws?token={h2.token('host', 'host', room='bad')}", expect_welcome=False
+        )
+        code, _ = await client.closed()
+        assert code == 1011
+        assert (await client.next("error"))["code"] == "internal"
+    finally:
+        await h2.server.shutdown()
+
+
+async def test_a_write_the_store_refuses_is_never_acknowledged(
+    sql_url: str, tmp_path: Path
+) -> None:
+    from voiceroom.store.schema import events
+
+    h = await start(config(sql_url, tmp_path))
+    host = await h.join("host", "host")
+    other = await h.join("host", "host", room="other")
+    seq = h.room().seq
+    store: Any = h.server.store
+
+    def sabotage(_: Any) -> None:  # the next event's key is taken: that write cannot commit
+        with store.engine.begin() as conn:
+            conn.execute(
+                events.insert().values(
+                    room="r", seq=seq + 1, n=0, type="x", body={}, at=0.0, roles=None, users=[]
+                )
+            )
+
+    await h.server.writer.call(sabotage)
+    try:
+        with pytest.raises(AssertionError):  # closed before any reply came
+            await host.request("chat.send", {"text": "never acknowledged"})
+        code, _ = await host.closed()
+        assert code == 1011
+        assert not host.saw("chat.message")  # nothing uncommitted was shown either
+        await other.ok("chat.send", {"text": "the other room goes on"})
+        chat = await h.server.writer.call(lambda s: s.chat("r"))
+        assert "never acknowledged" not in [m.text for m in chat]
+        assert h.server.registry.get("r") is None  # closed: rebuilt on the next join
+    finally:
+        await h.server.shutdown()

@@ -92,3 +92,31 @@ async def test_a_failing_callback_does_not_stop_the_others() -> None:
     await writer.flush()
     assert got == [2]
     await writer.aclose()
+
+
+async def test_a_write_that_can_never_commit_is_dropped_and_poisons_its_room() -> None:
+    store = MemoryStore()
+    writer = StoreWriter(store)
+    writer.start()
+    done: list[str] = []
+    failed: list[str] = []
+
+    def w(room: str, n: int) -> Write:
+        return Write(room, Entry(room, n, EntryKind.TICK, float(n)))
+
+    def submit(tag: str, write: Write) -> None:
+        writer.submit(write, lambda: done.append(tag), lambda exc: failed.append(tag))
+
+    submit("a1", w("a", 1))
+    submit("a1-again", w("a", 1))  # a duplicate key: retrying cannot help
+    submit("a2", w("a", 2))  # after a dropped write: dropped too (no gap in a's journal)
+    submit("b1", w("b", 1))  # another room is not held up
+    await writer.flush()
+    assert sorted(done) == ["a1", "b1"] and failed == ["a1-again", "a2"]
+    assert writer.pending == 0 and writer.stats.dropped == 2
+    # Rebuilt from the store (recovery clears the poison): the room writes again.
+    await writer.call(lambda s: writer.clear_poison("a"))
+    submit("a2-retry", w("a", 2))
+    await writer.flush()
+    assert "a2-retry" in done and [e.n for e in store.entries("a")] == [1, 2]
+    await writer.aclose()

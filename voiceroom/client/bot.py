@@ -8,7 +8,9 @@ A bot joins with a token, and then, as asked:
   so promotion needs no renegotiation);
 - **listens**: records what it hears to a WAV file, and checks for expected tones (FFT);
 - **hosts**: auto-promotes the speaker queue, starts the show, starts and ends a 1v1
-  consultation on a schedule, ends the room.
+  consultation on a schedule, ends the room;
+- **shops** (``--claim``): claims every flash sale the moment it opens, once, and keeps
+  what it was told (claim ids, or the refusal: sold_out, limit_reached, sale_closed...).
 
 Library use::
 
@@ -22,6 +24,7 @@ Command line (``voiceroom bot --help``)::
     voiceroom bot ws://localhost:8765 --token $HOST --auto-promote --start-show-after 5 \\
         --consult auto --consult-after 10 --consult-for 20
     voiceroom bot ws://localhost:8765 --secret $S --room demo --count 50 --record-dir out/
+    voiceroom bot ws://localhost:8765 --secret $S --room demo --count 200 --no-media --claim
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import contextlib
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +53,7 @@ from voiceroom.client.connection import RoomClient
 from voiceroom.client.errors import ClientError, ServerError
 from voiceroom.client.media import MediaPeer
 from voiceroom.client.state import RoomState
+from voiceroom.games.errors import GamesCode
 from voiceroom.room.errors import ErrorCode
 
 # Refusals that only mean "not now": the bot waits for the room to change and tries again.
@@ -65,12 +70,25 @@ _NOT_NOW = frozenset(
         ErrorCode.RATE_LIMITED,
         ErrorCode.IN_CONSULTATION,
         ErrorCode.CONSULTATION_ACTIVE,
+        GamesCode.GAME_NOT_OPEN,  # the vote / round closed before our turn
     }
 )
+# Claim refusals that may change: try again on the next change of the room.
+_CLAIM_LATER = frozenset({"early_access", "sale_not_open", "rate_limited"})
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_TONE_NOT_HEARD = 3
+
+
+def pick_option(user: str, options: int) -> int:
+    """A bot's vote when none is given: stable per user id (tests can predict tallies)."""
+    return zlib.crc32(user.encode()) % options
+
+
+def pick_amount(user: str) -> int:
+    """A bot's guess when none is given: 1.00 to 200.00 in minor units, stable per user."""
+    return 100 + zlib.crc32(b"guess:" + user.encode()) % 19_901
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,14 @@ class BotConfig:
     consult_after: float = 5.0  # seconds after the show started
     consult_for: float | None = None  # end it after this long (None: leave it running)
     end_after: float | None = None  # end the room this long after joining
+    # Games (load): play every vote / guess-the-price round that opens
+    vote: bool = False
+    vote_option: int | None = None  # None: an option picked from the user id (stable)
+    guess: bool = False
+    guess_amount: int | None = None  # minor units; None: picked from the user id
+    # Shopping
+    claim: bool = False  # claim each flash sale once, as soon as it opens
+    claim_quantity: int = 1
     # Lifetime
     duration: float | None = None  # leave after this long (None: until the room ends)
     leave_at_end: bool = True  # leave (free the seat) rather than just disconnect
@@ -113,6 +139,10 @@ class BotReport:
     tone_levels: dict[float, float] = field(default_factory=dict)  # peak level heard
     errors: list[str] = field(default_factory=list)
     resumes: int = 0
+    votes: dict[int, int] = field(default_factory=dict)  # vote id -> option cast
+    guesses: dict[int, int] = field(default_factory=dict)  # round id -> amount guessed
+    claims: dict[int, int] = field(default_factory=dict)  # sale id -> claim id
+    claim_refusals: dict[int, str] = field(default_factory=dict)  # sale id -> error code
 
 
 Log = Callable[[str], None]
@@ -226,6 +256,10 @@ class Bot:
         if cfg.speak or cfg.accept_invites:
             await self._seek_seat(state)
         self._sync_publishing(state)
+        if cfg.vote or cfg.guess:
+            await self._play(state)
+        if cfg.claim:
+            await self._claim_sales(state)
         if cfg.auto_promote and state.queue:
             head = state.queue[0]["user"]
             if await self._try(self._require_client().promote(head), f"promote {head}"):
@@ -254,6 +288,47 @@ class Bot:
             elif await self._try(client.raise_hand(), "raise hand"):
                 self._hand_raised = True
                 self.say("raised hand")
+
+    async def _play(self, state: RoomState) -> None:
+        """Vote in an open poll and guess in an open round, once each."""
+        client = self._require_client()
+        poll = state.games.get("vote")
+        if self.config.vote and poll and poll["id"] not in self.report.votes:
+            n = len(poll["options"])
+            option = self.config.vote_option
+            option = pick_option(client.user, n) if option is None else option % n
+            self.report.votes[poll["id"]] = option  # once per poll, whatever the answer
+            if await self._try(client.vote(option), f"vote {option}"):
+                self.say(f"voted {option} in vote {poll['id']}")
+        round_ = state.games.get("guess")
+        if self.config.guess and round_ and round_["id"] not in self.report.guesses:
+            amount = self.config.guess_amount
+            amount = pick_amount(client.user) if amount is None else amount
+            self.report.guesses[round_["id"]] = amount
+            if await self._try(client.guess(amount), f"guess {amount}"):
+                self.say(f"guessed {amount} in round {round_['id']}")
+
+    async def _claim_sales(self, state: RoomState) -> None:
+        """One claim per open sale; a refusal that is final is kept, not retried."""
+        client = self._require_client()
+        for sale in state.shop.open_sales():
+            sale_id = int(sale["id"])
+            if sale_id in self.report.claims or sale_id in self.report.claim_refusals:
+                continue
+            try:
+                await client.claim_sale(sale_id, self.config.claim_quantity)
+            except ServerError as exc:
+                if str(exc.code) in _CLAIM_LATER:
+                    continue
+                self.report.claim_refusals[sale_id] = str(exc.code)
+                self.say(f"sale {sale_id}: {exc.code}")
+                continue
+            except ClientError as exc:
+                self._error(f"claim sale {sale_id}", exc)
+                continue
+            mine = [k for k in state.shop.claims if int(k["sale"]) == sale_id]
+            self.report.claims[sale_id] = int(mine[-1]["id"]) if mine else 0
+            self.say(f"sale {sale_id}: claimed")
 
     def _sync_publishing(self, state: RoomState) -> None:
         if self.media is None:
@@ -408,6 +483,12 @@ def configs_from_args(args: argparse.Namespace) -> list[BotConfig]:
         consult_after=args.consult_after,
         consult_for=args.consult_for,
         end_after=args.end_after,
+        vote=args.vote,
+        vote_option=args.vote_option,
+        guess=args.guess,
+        guess_amount=args.guess_amount,
+        claim=args.claim,
+        claim_quantity=args.claim_quantity,
         duration=args.duration,
     )
     if args.count < 1:

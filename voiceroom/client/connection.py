@@ -37,6 +37,7 @@ from voiceroom.client.errors import (
     ServerError,
     parse_code,
 )
+from voiceroom.client.shop import ShopVerbs
 from voiceroom.client.state import Event, RoomState, Wire
 from voiceroom.protocol import CloseCode, decode_server, encode_request
 
@@ -80,8 +81,9 @@ def ws_url(url: str, token: str | None = None, *, resume: int | None = None) -> 
     return urlunsplit((scheme, parts.netloc, path, urlencode(query), "")), token
 
 
-class RoomClient:
-    """One member's session in one room. Create it with :meth:`join`."""
+class RoomClient(ShopVerbs):
+    """One member's session in one room. Create it with :meth:`join`. The shop's verbs
+    (``claim_sale``, ``start_sale``...) come from :class:`ShopVerbs`."""
 
     def __init__(
         self,
@@ -320,6 +322,63 @@ class RoomClient:
     # agents
     async def accept_request(self, user: str | None = None) -> None:
         await self.request("consult.accept", **_given(user=user))
+
+    # games (docs/engagement.md): moderators run them, shoppers play
+    async def open_lottery(
+        self,
+        prize: str,
+        rule: str = "room",
+        winners: int = 1,
+        *,
+        keyword: str | None = None,
+        tier: str | None = None,
+        weighted: bool = False,
+    ) -> None:
+        await self.request(
+            "lottery.open",
+            prize=prize,
+            rule=rule,
+            winners=winners,
+            weighted=weighted,
+            **_given(keyword=keyword, tier=tier),
+        )
+
+    async def draw_lottery(self) -> None:
+        await self.request("lottery.draw")
+
+    async def cancel_lottery(self) -> None:
+        await self.request("lottery.cancel")
+
+    async def open_guess(self, product: str, price: int, currency: str = "USD") -> None:
+        """``price`` in minor units (cents), hidden from shoppers until the close."""
+        await self.request("guess.open", product=product, price=price, currency=currency)
+
+    async def guess(self, amount: int) -> None:
+        await self.request("guess.submit", amount=amount)
+
+    async def close_guess(self) -> None:
+        await self.request("guess.close")
+
+    async def open_vote(self, question: str, options: Sequence[str]) -> None:
+        await self.request("vote.open", question=question, options=list(options))
+
+    async def vote(self, option: int) -> None:
+        await self.request("vote.cast", option=option)
+
+    async def close_vote(self) -> None:
+        await self.request("vote.close")
+
+    async def check_in(self) -> None:
+        await self.request("checkin.daily")
+
+    async def send_prompt(self, id: str, **params: str) -> None:
+        await self.request("prompt.send", id=id, params=params)
+
+    async def schedule_prompt(self, id: str, at: float, **params: str) -> None:
+        await self.request("prompt.schedule", id=id, at=at, params=params)
+
+    async def set_market(self, zone: str) -> None:
+        await self.request("market.set", zone=zone)
 
     # ------------------------------------------------------------------ events
     async def events(self) -> AsyncIterator[Event]:

@@ -8,8 +8,11 @@ may see: the queue only for moderators, requests only for staff.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from voiceroom.client.shop import ShopState
 
 Wire = dict[str, Any]
 
@@ -49,6 +52,8 @@ class RoomState:
     consultations: dict[int, Wire] = field(default_factory=dict)
     music: Wire | None = None
     chat: deque[Wire] = field(default_factory=lambda: deque(maxlen=CHAT_KEPT))
+    games: Wire = field(default_factory=dict)  # the snapshot's "games", kept current
+    shop: ShopState = field(default_factory=ShopState)  # snapshot.shop and shop events
 
     @property
     def seated(self) -> bool:
@@ -84,10 +89,14 @@ class RoomState:
         self.music = snap.get("music")
         self.chat.clear()
         self.chat.extend(snap.get("chat") or ())
+        self.games = dict(snap.get("games") or {})
+        self.shop.load(snap.get("shop"))
 
     def apply(self, event: Event) -> None:
         """Fold one event into the mirror. Unknown types are ignored (newer servers)."""
         t, b = event.type, event.body
+        if self.shop.apply(event):
+            return
         if t == "member.joined":
             m = b["member"]
             if m["user"] not in self.members:
@@ -104,9 +113,6 @@ class RoomState:
                 self.members[b["user"]] = {**self.members[b["user"]], "role": b["role"]}
             if b["user"] == self.user:
                 self.role = b["role"]
-        elif t == "member.tier":
-            if b["user"] in self.members:
-                self.members[b["user"]] = {**self.members[b["user"]], "tier": b["tier"]}
         elif t == "seat.updated":
             self._seat_updated(b["seat"])
         elif t == "queue.updated":
@@ -136,6 +142,11 @@ class RoomState:
             self.music = None if b.get("track") is None else b
         elif t == "room.count":  # ephemeral, for everyone; staff also count joins above
             self.member_count = int(b["members"])
+        elif t == "member.tier":
+            if b["user"] in self.members:
+                self.members[b["user"]] = {**self.members[b["user"]], "tier": b["tier"]}
+        elif t in _GAMES:
+            _GAMES[t](self.games, b)
 
     def _seat_updated(self, seat: Wire) -> None:
         index = int(seat["index"])
@@ -148,3 +159,55 @@ class RoomState:
             self.moderator_muted = bool(seat.get("moderator_muted"))
         elif self.my_seat == index:
             self.my_seat = None
+
+
+def _set(**fixed: Any) -> Callable[[Wire, Wire], None]:
+    """A games event handler: set keys to the body (``...``) or to fixed values."""
+
+    def apply(games: Wire, body: Wire) -> None:
+        for key, value in fixed.items():
+            games[key] = body if value is ... else value
+
+    return apply
+
+
+def _tally(games: Wire, body: Wire) -> None:
+    games["vote_tallies"] = body["tallies"]
+
+
+def _count(games: Wire, body: Wire) -> None:
+    games["guess_count"] = body["guesses"]
+
+
+def _board(games: Wire, body: Wire) -> None:
+    games.setdefault("leaderboard", {})[body["board"]] = body["top"]
+
+
+def _yours(key: str, field: str) -> Callable[[Wire, Wire], None]:
+    def apply(games: Wire, body: Wire) -> None:
+        games[key] = body[field]
+
+    return apply
+
+
+def _market(games: Wire, body: Wire) -> None:
+    games["market_zone"] = body["zone"]
+
+
+# Games events folded into ``RoomState.games`` (same keys as the snapshot's "games").
+_GAMES: dict[str, Callable[[Wire, Wire], None]] = {
+    "lottery.opened": _set(lottery=...),
+    "lottery.drawn": _set(lottery=None, last_draw=...),
+    "lottery.cancelled": _set(lottery=None),
+    "guess.opened": _set(guess=..., guess_count=0, your_guess=None),
+    "guess.yours": _yours("your_guess", "amount"),
+    "guess.count": _count,
+    "guess.revealed": _set(guess=None, last_guess=...),
+    "vote.opened": _set(vote=..., vote_tallies=None, your_vote=None),
+    "vote.yours": _yours("your_vote", "option"),
+    "vote.tally": _tally,
+    "vote.closed": _set(vote=None, vote_tallies=None, last_vote=...),
+    "leaderboard.updated": _board,
+    "prompt.shown": _set(prompt=...),
+    "market.changed": _market,
+}

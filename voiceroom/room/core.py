@@ -310,19 +310,28 @@ class Room:
         return out
 
     def set_tier(self, user: str, tier: str, now: float) -> list[Emit]:
-        """Server-only (the shop's backend, through the API): change a member's tier.
-        A place already held in a queue keeps its rank; the new tier counts from the next
-        hand raise or request."""
-        if self.phase is Phase.ENDED:
-            raise RuleError(ErrorCode.ROOM_ENDED, "the room has ended")
-        member = self._require_member(user)
-        tier = tier.strip()
-        if not tier or len(tier) > MAX_NAME_CHARS:
-            raise RuleError(ErrorCode.INVALID_ARGUMENT, "bad tier")
-        if tier == member.tier:
+        """Server-only: a member's tier changes (grown by the games core through the Venue,
+        or set by the server API). Their queue and request places follow the new rank.
+        RuleError for a tier the room does not know; [] for a non-member or no change."""
+        if tier not in self.config.tiers:
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, f"unknown tier {tier!r}")
+        member = self.members.get(user)
+        if member is None or member.tier == tier:
             return []
+        out: list[Emit] = []
+        before_queue = self._positions(self.queue_order())
+        before_requests = self._positions(self.request_order())
+        rank = self.config.tier_rank(tier)
         member.tier = tier
-        out = [Emit(TO_STAFF.plus(user), TierChanged(user, tier))]
+        out.append(Emit(EVERYONE, TierChanged(user, tier)))
+        if user in self.queue:
+            w = self.queue[user]
+            self.queue[user] = Waiting(w.user, rank, w.seq, w.at, w.note)
+            self._queue_changed(before_queue, {}, out)
+        if user in self.requests:
+            w = self.requests[user]
+            self.requests[user] = Waiting(w.user, rank, w.seq, w.at, w.note)
+            self._requests_changed(before_requests, {}, out)
         self._seat_changed(user, "tier", out)
         self.version += 1
         return out

@@ -88,15 +88,6 @@ class RoleChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class TierChanged(Event):
-    """The server (API) changed a member's tier; queue places already held are kept."""
-
-    TYPE: ClassVar[str] = "member.tier"
-    user: str
-    tier: str
-
-
-@dataclass(frozen=True, slots=True)
 class SeatUpdated(Event):
     """The whole new state of one seat, and why it changed (e.g. taken, promoted, muted)."""
 
@@ -210,6 +201,15 @@ class MusicChanged(Event):
     track: str | None
     gain: float
     loop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TierChanged(Event):
+    """A member's tier changed (grown by the games core, or set by the server API)."""
+
+    TYPE: ClassVar[str] = "member.tier"
+    user: str
+    tier: str
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceroom.protocol import parse_body, to_wire
+from voiceroom.protocol import is_ephemeral, parse_body, to_wire
 from voiceroom.room.commands import Command
 from voiceroom.room.events import Emit
 from voiceroom.room.model import Profile, Role, RoomConfig
@@ -159,10 +159,18 @@ def recover(store: Store, room_id: str, default: RoomConfig, keep: int = 4096) -
         if entry.n != out.n + 1:
             raise RuntimeError(f"room {room_id}: journal gap at {out.n + 1} (found {entry.n})")
         for emit in replay(venue, entry):
+            if is_ephemeral(emit.event):
+                continue  # sent live without seq (RoomHost._publish): not numbered here either
             out.seq += 1
             out.replayed.append((out.seq, emit))
         out.n = entry.n
         if len(out.replayed) > 2 * keep:
             del out.replayed[:-keep]
     del out.replayed[:-keep]
+    # The room record says how far the journal went: a missing tail is damage too.
+    if (out.n, out.seq) != (record.last_n, record.last_seq):
+        raise RuntimeError(
+            f"room {room_id}: journal ends at entry {out.n} (seq {out.seq}) but the room "
+            f"record says {record.last_n} (seq {record.last_seq})"
+        )
     return out

@@ -30,6 +30,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
 from voiceroom.auth import AuthError, Claims, verify_token
+from voiceroom.commerce.commands import ClaimSale
 from voiceroom.config import Config
 from voiceroom.observability import CONTENT_TYPE, Metrics, get_logger
 from voiceroom.protocol import (
@@ -152,6 +153,17 @@ class Gateway:
         claims = verify_token(self.config.secret, token, room=wanted or None)
         if len(claims.room) > MAX_ROOM_ID_CHARS:
             raise AuthError(HTTPStatus.BAD_REQUEST, "room id too long", "bad_request")
+        if any(ord(ch) < 32 for ch in claims.user):
+            # Ids are joined by line feeds in a lottery's published entrant list.
+            raise AuthError(HTTPStatus.BAD_REQUEST, "user id has control characters", "bad_request")
+        if claims.tier not in self.config.room.tiers:
+            # A typo'd tier would silently rank last in the queue: refuse it, by name.
+            known = ", ".join(self.config.room.tiers)
+            raise AuthError(
+                HTTPStatus.FORBIDDEN,
+                f"unknown tier {claims.tier!r} in the join token (known: {known})",
+                "unknown_tier",
+            )
         resume_raw = _first(query, "resume")
         resume = None
         if resume_raw is not None:
@@ -202,9 +214,19 @@ class Gateway:
         self.open_connections += 1
         self.metrics.inc("voiceroom_connections_accepted_total")
         host = self.registry.get(claims.room)
+        failed = False
         if host is None and claims.role is Role.HOST and not self.registry.closing:
-            host = await self.registry.open(claims.room)
+            try:
+                host = await self.registry.open(claims.room)  # from the store, if it has it
+            except Exception:
+                log.exception("room could not be opened")  # e.g. the store is unreachable
+                failed = True
         try:
+            if failed:
+                conn.send(encode_error(None, ErrorCode.INTERNAL, "the room could not be opened"))
+                conn.close(CloseCode.INTERNAL_ERROR, "try again")
+                await conn.writer
+                return
             if host is None or not host.submit(lambda: host.join(conn, resume)):
                 conn.send(encode_error(None, ErrorCode.ROOM_ENDED, "the room is not open"))
                 conn.close(CloseCode.ROOM_CLOSED, "room not open")
@@ -277,6 +299,8 @@ class Gateway:
                 self.metrics.observe(
                     "voiceroom_command_seconds", time.monotonic() - received, type=req.type
                 )
+                if req.type == ClaimSale.TYPE:  # the shop's hot path, on its own
+                    self.metrics.observe("voiceroom_claim_seconds", time.monotonic() - received)
 
             host.submit(command)
 

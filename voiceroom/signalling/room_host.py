@@ -40,6 +40,7 @@ from voiceroom.protocol import (
     encode_event,
     encode_message,
     encode_reply,
+    is_ephemeral,
 )
 from voiceroom.room import commands as c
 from voiceroom.room.core import Room
@@ -60,7 +61,7 @@ from voiceroom.signalling.media_bridge import (
     MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
-from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Write
+from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Store, Write
 from voiceroom.store.base import room_config_wire as _config_wire
 from voiceroom.store.writer import StoreWriter
 from voiceroom.venue import Venue, needs_entropy
@@ -370,6 +371,8 @@ class RoomHost:
         def job() -> None:
             now = self.clock()
             try:
+                if user not in self.room.members:  # the core ignores them; the API says 404
+                    raise RuleError(ErrorCode.UNKNOWN_USER, f"{user!r} is not in this room")
                 emits = self.venue.set_tier(user, tier, now)
             except Exception as exc:
                 fut.set_exception(exc)
@@ -471,11 +474,13 @@ class RoomHost:
             self.speaking_now.discard(user)
             audience = self._ring_audience.pop(user, None)  # those who saw it start
         frame = encode_event(MediaSpeaking(user, speaking), None)
+        # The connections of now: a send held behind the store must not reach someone who
+        # joins meanwhile before their welcome (which already says who is speaking).
+        targets = [c for v, c in self.conns.items() if audience is None or v in audience]
 
         def send() -> None:
-            for viewer, conn in self.conns.items():
-                if audience is None or viewer in audience:
-                    conn.send(frame)
+            for conn in targets:
+                conn.send(frame)
 
         self._ephemeral(send)
 
@@ -495,6 +500,7 @@ class RoomHost:
     def _refresh_rings(self) -> None:
         """After a change of state: a 1v1 that started, ended or switched mode changes
         who may see a ring that is on now; tell exactly those whose view changed."""
+        conns = list(self.conns.items())  # as in speaking(): the connections of now
         for user in self.speaking_now:
             old = self._ring_audience.get(user)
             new = self._speaking_audience(user)
@@ -510,7 +516,7 @@ class RoomHost:
                 on: bytes = on,
                 off: bytes = off,
             ) -> None:
-                for viewer, conn in self.conns.items():
+                for viewer, conn in conns:
                     saw, sees = old is None or viewer in old, new is None or viewer in new
                     if saw != sees:
                         conn.send(on if sees else off)
@@ -530,9 +536,12 @@ class RoomHost:
             return
         self._count_sent, self._count_at = count, now
         frame = encode_event(RoomCount(count), None)
+        # The connections of now: one that joins later (its welcome still held for the
+        # store) must not get this before its welcome when the frame is released.
+        targets = list(self.conns.values())
 
         def send() -> None:
-            for conn in self.conns.values():
+            for conn in targets:
                 conn.send(frame)
 
         self._ephemeral(send)
@@ -553,15 +562,24 @@ class RoomHost:
         members = self.room.members
         numbered: list[tuple[int, Emit, dict[str, Any]]] = []
         for emit in emits:
-            self.seq += 1
-            # One wire body for both the frame and the journal's event record.
-            body = dataclasses.asdict(emit.event)
-            numbered.append((self.seq, emit, body))
-            frame = encode_message(emit.event.TYPE, body, seq=self.seq)
-            self.replay.append(Numbered(self.seq, emit, frame))
+            if is_ephemeral(emit.event):
+                # A throttled counter (sale.left, group.progress): no seq, not journaled,
+                # never replayed; the next snapshot or lifecycle event carries the value.
+                frame = encode_event(emit.event, None)
+            else:
+                self.seq += 1
+                # One wire body for both the frame and the journal's event record.
+                body = dataclasses.asdict(emit.event)
+                numbered.append((self.seq, emit, body))
+                frame = encode_message(emit.event.TYPE, body, seq=self.seq)
+                self.replay.append(Numbered(self.seq, emit, frame))
             to = emit.to
             if to.roles is None:
                 targets: Iterable[Connection] = list(self.conns.values())
+            elif not to.roles:
+                # Named users only (a claim's sale.claimed, a queue position): look them up
+                # instead of scanning every connection, once per claim in a 1,000-claim burst.
+                targets = [conn for user in to.users if (conn := self.conns.get(user))]
             else:
                 roles, users = to.roles, to.users
                 targets = [
@@ -655,12 +673,27 @@ class RoomHost:
             out = _Output(held, ready=False)
             self._outputs.append(out)
             for write in writes[:-1]:
-                self.writer.submit(write, _noop)
-            self.writer.submit(writes[-1], lambda: self._committed(out))
+                self.writer.submit(write, _noop, self._store_failed)
+            self.writer.submit(writes[-1], lambda: self._committed(out), self._store_failed)
         elif self._outputs:
             self._outputs.append(_Output(held, ready=True))  # behind output still waiting
         else:
             self._release(held)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """A write of this room can never commit: the state here is ahead of the store,
+        and nothing after it may be acknowledged. Close the room (1011, reconnect): the
+        next join rebuilds it from what was committed."""
+        if self.closed:
+            return
+        self.log.error("the store refused this room's write: closing it", error=repr(exc))
+        self.metrics.inc("voiceroom_store_room_failures_total")
+        self._outputs.clear()  # never released: none of it was committed
+        for conn in list(self.conns.values()):
+            conn.detached = True
+            conn.close(CloseCode.INTERNAL_ERROR, "server error: reconnect")
+        self.conns.clear()
+        self._dispose(ended=False)
 
     def _committed(self, out: _Output) -> None:
         out.ready = True
@@ -804,9 +837,17 @@ class Registry:
                 self._stored.add(rec.id)
                 if rec.hosted:
                     back.append(rec.id)
+        opened = []
         for room_id in back:
-            await self.open(room_id)
-        return back
+            try:
+                await self.open(room_id)
+                opened.append(room_id)
+            except Exception:
+                # One room that cannot be rebuilt must not keep the others down: it stays
+                # in the store, and its host's next join tries again (and is told 1011).
+                get_logger(room=room_id).exception("room could not be recovered")
+                self.metrics.inc("voiceroom_rooms_recovery_failed_total")
+        return opened
 
     async def forget_if_ended(self, room_id: str) -> None:
         """Drop an ended room from the store (the ``--demo`` room starts afresh)."""
@@ -843,9 +884,13 @@ class Registry:
                 started = time.perf_counter()
                 default = self.config.room
                 keep = self.config.replay_buffer
-                recovered = await self.writer.call(
-                    lambda store: recover(store, room_id, default, keep)
-                )
+                writer = self.writer
+
+                def load(store: Store) -> Recovered | None:
+                    writer.clear_poison(room_id)  # rebuilt from what was committed
+                    return recover(store, room_id, default, keep)
+
+                recovered = await writer.call(load)
                 if recovered is not None:
                     self.metrics.inc("voiceroom_rooms_recovered_total")
                     self.metrics.set(

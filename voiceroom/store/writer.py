@@ -28,6 +28,23 @@ from voiceroom.store.base import Store, Write
 
 T = TypeVar("T")
 Done = Callable[[], None]
+Failed = Callable[[BaseException], None]
+
+# Errors that retrying cannot fix (a key that exists, a value the column refuses): the
+# batch is split and each write committed alone, so one bad write cannot stall the rest.
+try:
+    from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
+    PERMANENT: tuple[type[BaseException], ...] = (
+        IntegrityError,
+        DataError,
+        ProgrammingError,
+        KeyError,
+        TypeError,
+        ValueError,
+    )
+except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
+    PERMANENT = (KeyError, TypeError, ValueError)
 
 _NOTHING = object()
 MAX_BATCH = 2000  # writes in one transaction, at most
@@ -39,6 +56,7 @@ class WriterStats:
     commits: int = 0
     writes: int = 0
     errors: int = 0
+    dropped: int = 0  # writes that could never commit (their output was never released)
     max_batch: int = 0
     last_commit_s: float = 0.0
     max_commit_s: float = 0.0
@@ -61,11 +79,16 @@ class StoreWriter:
         self.max_batch = max_batch
         self.stats = WriterStats()
         self.log = get_logger(component="store")
-        self._q: queue.SimpleQueue[tuple[Write, Done] | _Call | None] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[Write, Done, Failed | None] | _Call | None] = (
+            queue.SimpleQueue()
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._pending = 0  # submitted, not yet committed (read on the loop thread)
+        # Rooms with a write that could never commit: their later writes are dropped too
+        # (a gap in a journal is worse than a room closed), until clear_poison(room).
+        self._poisoned: set[str] = set()  # writer thread only
 
     def start(self) -> None:
         if self._thread is not None:
@@ -79,10 +102,11 @@ class StoreWriter:
         return self._pending
 
     # ------------------------------------------------------------------ loop side
-    def submit(self, write: Write, done: Done) -> None:
-        """Queue ``write``; ``done()`` runs on the loop once it is committed."""
+    def submit(self, write: Write, done: Done, failed: Failed | None = None) -> None:
+        """Queue ``write``; ``done()`` runs on the loop once it is committed. A write
+        that can never commit (see PERMANENT) is dropped: ``failed(exc)`` runs instead."""
         self._pending += 1
-        self._q.put((write, done))
+        self._q.put((write, done, failed))
 
     async def call(self, fn: Callable[[Store], T]) -> T:
         """Run ``fn(store)`` on the writer thread after every write queued before it
@@ -115,6 +139,13 @@ class StoreWriter:
             except Exception:
                 self.log.exception("store callback failed")
 
+    def _dropped(self, failed: Failed | None, exc: BaseException) -> None:
+        if failed is not None:
+            try:
+                failed(exc)
+            except Exception:
+                self.log.exception("store failure callback failed")
+
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
         carry: Any = _NOTHING
@@ -126,9 +157,8 @@ class StoreWriter:
             if isinstance(item, _Call):
                 self._run_call(item)
                 continue
-            batch: list[Write] = [item[0]]
-            dones: list[Done] = [item[1]]
-            while len(batch) < self.max_batch:
+            items = [item]
+            while len(items) < self.max_batch:
                 try:
                     nxt = self._q.get_nowait()
                 except queue.Empty:
@@ -136,18 +166,63 @@ class StoreWriter:
                 if nxt is None or isinstance(nxt, _Call):
                     carry = nxt  # after this batch: a call sees every write before it
                     break
-                batch.append(nxt[0])
-                dones.append(nxt[1])
-            self._commit(batch)
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._committed, dones, len(batch))
+                items.append(nxt)
+            self._commit(items)
 
-    def _commit(self, batch: list[Write]) -> None:
+    def clear_poison(self, room: str) -> None:
+        """Writer thread (inside ``call``): the room is being rebuilt from the store."""
+        self._poisoned.discard(room)
+
+    def _commit(self, items: list[tuple[Write, Done, Failed | None]]) -> None:
+        assert self._loop is not None
+        if self._poisoned:
+            kept = []
+            for item in items:
+                if item[0].room in self._poisoned:
+                    self._drop(item, RuntimeError(f"room {item[0].room}: an earlier write failed"))
+                else:
+                    kept.append(item)
+            if len(kept) < len(items):
+                self._loop.call_soon_threadsafe(self._committed, [], len(items) - len(kept))
+            items = kept
+            if not items:
+                return
+        try:
+            self._commit_batch([w for w, _, _ in items])
+        except PERMANENT as exc:
+            self.log.error("store batch refused: committing its writes one by one", error=repr(exc))
+            dones = []
+            for item in items:
+                write, done, _ = item
+                if write.room in self._poisoned:
+                    self._drop(item, RuntimeError(f"room {write.room}: an earlier write failed"))
+                    continue
+                try:
+                    self._commit_batch([write])
+                    dones.append(done)
+                except PERMANENT as one:
+                    self._poisoned.add(write.room)
+                    self._drop(item, one)
+            self._loop.call_soon_threadsafe(self._committed, dones, len(items))
+            return
+        self._loop.call_soon_threadsafe(self._committed, [d for _, d, _ in items], len(items))
+
+    def _drop(self, item: tuple[Write, Done, Failed | None], exc: BaseException) -> None:
+        assert self._loop is not None
+        self.stats.dropped += 1
+        self.log.error("store write dropped", room=item[0].room, error=repr(exc))
+        self._loop.call_soon_threadsafe(self._dropped, item[2], exc)
+
+    def _commit_batch(self, batch: list[Write]) -> None:
+        """Commit, retrying what may pass later (a database that went away)."""
         delay = 0.05
         while True:
             started = time.perf_counter()
             try:
                 self.store.write(batch)
+            except PERMANENT:
+                self.stats.errors += 1
+                raise
             except Exception as exc:
                 self.stats.errors += 1
                 self.log.error("store commit failed: retrying", error=repr(exc), writes=len(batch))

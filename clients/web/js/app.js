@@ -11,6 +11,9 @@ import { myCard } from "./views/me.js";
 import { hostCard, agentCard } from "./views/staff.js";
 import { chatLines } from "./views/chat.js";
 import { farewell, goneCard } from "./views/gone.js";
+import { gamesCards } from "./views/games.js";
+import { ShopState } from "./views/shop_state.js";
+import { shopSections, paintShop, SHOP_COUNTERS } from "./views/shop.js";
 
 const WS_PATH = "/ws"; // voiceroom.config.Config.ws_path
 const JOIN_CHECK_PATH = "/api/join-check"; // voiceroom.signalling.gateway.JOIN_CHECK_PATH
@@ -31,6 +34,7 @@ export function tokenClaims(token) {
 
 const app = {
   st: new RoomState(),
+  shop: new ShopState(), // snapshot.shop and the shop's events (views/shop_state.js)
   session: null,
   media: null,
   conn: { state: "connecting" },
@@ -46,6 +50,8 @@ const ui = {
   selectedSeat: null,
   mic: "off", // mirrors app.mic for the views: off, live, denied, error
   inputs: new Map(),
+  outcomes: new Map(), // "sale:1" -> what the last claim was told: claimed, sold_out, ...
+  toast: (text) => toast(text),
   rerender: () => render(),
   /** The same input element on every render, so typing survives a re-render. */
   input(key, props) {
@@ -85,6 +91,7 @@ async function main() {
 function wireSession(session) {
   session.addEventListener("welcome", ({ detail }) => {
     if (detail.snapshot) app.st.applySnapshot(detail.snapshot);
+    if (detail.snapshot) app.shop.applySnapshot(detail.snapshot.shop);
     app.st.applyLive(detail);
     app.mediaAvailable = detail.session.media;
     render();
@@ -94,13 +101,16 @@ function wireSession(session) {
   });
   session.addEventListener("event", ({ detail }) => {
     app.st.applyEvent(detail.type, detail.body);
-    if (detail.type === "media.speaking") paintSpeaking();
+    app.shop.applyEvent(detail.type, detail.body);
+    if (SHOP_COUNTERS.has(detail.type)) paintShop(app.shop); // many a second: in place
+    else if (detail.type === "media.speaking") paintSpeaking();
     else if (detail.type === "room.count") paintCount();
     else render();
     // Made co-host: the welcome had no music library (nor the queue) for us; sync brings both.
     if (detail.type === "member.role" && detail.body.user === app.st.you.user && app.st.isModerator && app.st.tracks === null) {
       app.session.request("sync").then((reply) => {
         app.st.applySnapshot(reply.snapshot);
+        app.shop.applySnapshot(reply.snapshot.shop);
         app.st.applyLive(reply);
         render();
       }, () => undefined);
@@ -150,6 +160,15 @@ function act(type, body = {}) {
     toast(errorText(err));
     throw err;
   }).catch(() => undefined);
+}
+
+/** Send a command and say how it went, without a toast: the view shows the outcome
+ *  (a claim: claimed, sold out, limit, too late). Resolves {ok, reply} or {ok: false, code}. */
+function ask(type, body = {}) {
+  return app.session.request(type, body).then(
+    (reply) => ({ ok: true, reply }),
+    (err) => ({ ok: false, code: err?.code ?? "generic" }),
+  );
 }
 
 function errorText(err) {
@@ -214,8 +233,11 @@ function render() {
     seatGrid(st, ui, act)),
     myCard(st, ui, act, now),
   ];
+  // The shop: under the stage for moderators; on top for shoppers (what is on sale first).
+  sections.splice(st.isModerator ? 1 : 0, 0, ...shopSections(st, app.shop, ui, ask, act, now));
   if (st.isModerator) sections.push(hostCard(st, ui, act));
   if (st.role === "agent") sections.push(agentCard(st, act));
+  sections.push(...gamesCards(st, ui, act, now));
   fill($("main"), sections);
   renderChat();
   if (focused?.isConnected && focused !== document.activeElement) {

@@ -3,6 +3,8 @@
 // claim, the browser's languages; English when none of those is a catalog we ship.
 
 export const LOCALES = { en: { dir: "ltr", label: "English" }, ar: { dir: "rtl", label: "العربية" } };
+// Catalogs with the games, prompts and errors; other UI strings fall back to English.
+Object.assign(LOCALES, { zh: { dir: "ltr", label: "中文" }, id: { dir: "ltr", label: "Bahasa Indonesia" }, ja: { dir: "ltr", label: "日本語" } });
 const STORE_KEY = "voiceroom.lang";
 
 let catalog = {};

@@ -2,6 +2,8 @@
 // Snapshot) and kept current by room events (voiceroom/room/events.py). No DOM, no I/O,
 // so it is unit-tested in node. Views read it; only `applySnapshot`/`applyEvent` write it.
 
+import { applyGamesEvent, emptyGames, GAMES_HANDLERS } from "./games_state.js";
+
 const CHAT_KEEP = 200;
 export const MODERATORS = new Set(["host", "cohost"]);
 export const STAFF = new Set(["host", "cohost", "agent"]);
@@ -41,6 +43,7 @@ export class RoomState {
     // A snapshot means we are in the room (again): only an ended room is still "out".
     this.ended = this.phase === "ended" ? "ended" : null;
     if (this.ended) this.speaking.clear();
+    this.games = { ...emptyGames(), ...(s.games ?? {}), verified: this.games?.verified ?? {} };
   }
 
   /** The live state a welcome (even a resumed one) or a sync reply carries beside the
@@ -53,6 +56,7 @@ export class RoomState {
 
   /** Apply one event; returns false for a type this client does not know (ignored). */
   applyEvent(type, b) {
+    if (type === "member.tier" || type in GAMES_HANDLERS) return applyGamesEvent(this, type, b);
     const handler = HANDLERS[type];
     if (!handler) return false;
     handler(this, b);
@@ -123,11 +127,6 @@ const HANDLERS = {
     const m = st.members.get(b.user);
     if (m) m.role = b.role;
     if (b.user === st.you.user) st.you.role = b.role;
-  },
-  "member.tier": (st, b) => {
-    const m = st.members.get(b.user);
-    if (m) m.tier = b.tier;
-    if (b.user === st.you.user) st.you.tier = b.tier;
   },
   "seat.updated": (st, b) => {
     const seat = { ...b.seat };

@@ -1,0 +1,349 @@
+// The games (docs/engagement.md): host controls and shopper views for votes, guess the
+// price and giveaways (with the draw verified in the page), the leaderboard, the daily
+// check-in and tier progress, prompts in the viewer's own idiom, and market time.
+// Each card is a function of the room state and the viewer; only `act` talks to the server.
+import { h } from "../dom.js";
+import { t, has, locale, formatNumber } from "../i18n.js";
+import { button, card, empty, person } from "./common.js";
+import { verifyDraw } from "../verify.js";
+
+const PROMPTS = {
+  raise_hand_invite: ["host"],
+  flash_sale_now: ["product", "minutes"],
+  guess_the_price: ["product"],
+  vote_now: ["question"],
+  welcome_new: ["host"],
+  lottery_open: ["prize"],
+  checkin_today: [],
+  show_starting: ["minutes"],
+}; // voiceroom/games/prompts.py PROMPT_PARAMS
+const RULES = ["room", "seated", "chat", "tier"];
+const MAX_OPTIONS = 6;
+
+// Inputs and selects that must survive re-renders (typing, choices) beyond ui.input.
+const kept = new Map();
+function keep(key, make) {
+  if (!kept.has(key)) kept.set(key, make());
+  return kept.get(key);
+}
+
+/** Text another person typed, isolated so its direction cannot reorder our sentence. */
+const iso = (text) => "\u2068" + String(text ?? "") + "\u2069";
+/** "A, B and C" in the viewer's language (Arabic uses its own comma and "و"). */
+const list = (items) => new Intl.ListFormat(locale(), { type: "conjunction" }).format(items);
+const isolateAll = (params) => Object.fromEntries(Object.entries(params ?? {}).map(([k, v]) => [k, iso(v)]));
+
+export function currencyDigits(currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
+/** Integer minor units as the viewer's currency text (display only). */
+export function money(minor, currency) {
+  const d = currencyDigits(currency);
+  try {
+    return new Intl.NumberFormat(locale(), { style: "currency", currency }).format(minor / 10 ** d);
+  } catch {
+    return `${formatNumber(minor / 10 ** d)} ${currency}`;
+  }
+}
+
+/** "129.5" -> 12950 for a 2-digit currency, without floating point; null if not a price. */
+export function toMinor(text, currency) {
+  const m = /^\s*(\d{1,12})(?:[.,](\d+))?\s*$/.exec(text ?? "");
+  if (!m) return null;
+  const d = currencyDigits(currency);
+  const frac = (m[2] ?? "").padEnd(d, "0");
+  if (frac.length > d) return null;
+  return Number(m[1] + frac);
+}
+
+export function gamesCards(st, ui, act, now) {
+  const g = st.games;
+  if (!g || st.ended) return [];
+  const host = st.isModerator;
+  const shopper = st.role === "listener";
+  const out = [];
+  if (g.prompt) out.push(promptCard(g.prompt));
+  out.push(card("games", t("games.title"),
+    feed(g),
+    shopper ? myProgress(st, act) : null,
+    voteBlock(st, ui, act, host, shopper),
+    guessBlock(st, ui, act, host, shopper),
+    lotteryBlock(st, ui, act, host),
+    host ? promptSender(st, ui, act) : null,
+    marketBlock(st, ui, act, now)));
+  out.push(boardCard(st));
+  return out;
+}
+
+function promptCard(p) {
+  const key = `prompt.${p.id}`;
+  return h("section", { class: "card prompt-card", id: "prompt", role: "status" },
+    h("p", { class: "prompt-text", dataset: { prompt: p.id } }, has(key) ? t(key, isolateAll(p.params)) : p.id));
+}
+
+function feed(g) {
+  return (g.feed ?? []).map((f) => h("p", { class: "notice game-feed" }, f.kind === "tier"
+    ? t("games.tier.earned", { name: iso(f.name), tier: t(`tier.${f.tier}`) })
+    : t("games.checkin.done", { name: iso(f.name), n: f.streak })));
+}
+
+function myProgress(st, act) {
+  const g = st.games;
+  const row = [button(t("games.checkin.button"), () => act("checkin.daily"), { small: true })];
+  if (g.streak) row.push(h("span", { class: "muted" }, t("games.checkin.streak", { n: g.streak.count })));
+  // Tier progress is counted by the server (chat scores at most every 10 s), so the page
+  // shows it as of the last snapshot only when it is fresh: right after joining.
+  if (st.you.tier === "new" && g.active_after && !g.touched) {
+    row.push(h("span", { class: "muted" }, t("games.tier.progress", { n: Math.min(g.interactions ?? 0, g.active_after), total: g.active_after })));
+  }
+  return h("div", { class: "btn-row game-me" }, row);
+}
+
+// ---------------------------------------------------------------- vote
+function voteBlock(st, ui, act, host, shopper) {
+  const g = st.games;
+  const rows = [h("h3", { class: "game-title" }, t("games.vote.title"))];
+  if (g.vote) {
+    const tallies = g.vote_tallies ?? g.vote.options.map(() => 0);
+    const total = tallies.reduce((a, b) => a + b, 0);
+    rows.push(h("p", { class: "game-question", dir: "auto" }, g.vote.question));
+    rows.push(h("div", { class: "vote-options" }, g.vote.options.map((option, i) => {
+      const share = total ? Math.round((100 * tallies[i]) / total) : 0;
+      const mine = g.your_vote === i;
+      return h("button", {
+        type: "button",
+        class: ["vote-option", mine && "is-mine"],
+        disabled: !shopper,
+        "aria-pressed": String(mine),
+        onClick: () => act("vote.cast", { option: i }),
+        style: `--share:${share}%`,
+      }, h("span", { class: "vote-label", dir: "auto" }, option),
+      h("span", { class: "vote-count" }, formatNumber(tallies[i]), mine ? ` · ${t("games.vote.yours")}` : ""));
+    })));
+    rows.push(h("p", { class: "muted" }, t("games.vote.total", { n: total })));
+    if (host) rows.push(button(t("games.vote.close"), () => act("vote.close"), { kind: "primary", small: true }));
+  } else if (host) {
+    const q = ui.input("vote-q", { placeholder: t("games.vote.question"), maxLength: 140 });
+    const opts = [];
+    // Two option fields, and one more each time the last one is filled (up to six).
+    for (let i = 0; i < MAX_OPTIONS && (i < 2 || opts[i - 1].value.trim()); i++) {
+      opts.push(ui.input(`vote-o${i}`, { placeholder: t("games.vote.option", { n: i + 1 }), maxLength: 60 }));
+    }
+    rows.push(h("div", { class: "game-form" }, q, opts.map((el) => { el.oninput = () => ui.rerender(); return el; }),
+      button(t("games.vote.open"), () => {
+        const options = opts.map((el) => el.value.trim()).filter(Boolean);
+        act("vote.open", { question: q.value.trim(), options }).then((r) => {
+          if (r) for (const el of [q, ...opts]) el.value = "";
+        });
+      }, { kind: "primary", small: true })));
+  }
+  if (g.last_vote && !g.vote) rows.push(voteResult(g.last_vote));
+  return rows.length > 1 ? h("div", { class: "game", id: "game-vote" }, rows) : null;
+}
+
+function voteResult(v) {
+  if (!v.winners.length) return h("p", { class: "muted" }, t("games.vote.no_votes"));
+  const names = list(v.winners.map((i) => iso(v.options[i])));
+  return h("div", { class: "game-result" },
+    h("p", { class: "vote-result" }, t("games.vote.result", { options: names })),
+    h("p", { class: "muted" }, v.options.map((o, i) => `${o}: ${formatNumber(v.tallies[i])}`).join(" · ")));
+}
+
+// ---------------------------------------------------------------- guess the price
+function guessBlock(st, ui, act, host, shopper) {
+  const g = st.games;
+  const rows = [h("h3", { class: "game-title" }, t("games.guess.title"))];
+  const round = g.guess;
+  if (round) {
+    rows.push(h("p", { class: "game-question" }, t("games.guess.prompt", { product: iso(round.product) })));
+    if (shopper && g.your_guess == null) {
+      const amount = ui.input("guess-amount", { placeholder: t("games.guess.amount"), inputMode: "decimal" });
+      rows.push(h("div", { class: "btn-row" }, amount, button(t("games.guess.submit"), () => {
+        const minor = toMinor(amount.value, round.currency);
+        if (minor === null) return;
+        act("guess.submit", { amount: minor }).then((r) => { if (r) amount.value = ""; });
+      }, { kind: "primary", small: true })));
+    } else if (g.your_guess != null) {
+      rows.push(h("p", {}, t("games.guess.yours", { amount: money(g.your_guess, round.currency) })));
+    }
+    rows.push(h("p", { class: "muted" }, t("games.guess.count", { n: g.guess_count ?? 0 })));
+    if (host) {
+      if (g.guess_price != null) rows.push(h("p", { class: "muted" }, t("games.guess.secret", { amount: money(g.guess_price, round.currency) })));
+      rows.push(button(t("games.guess.close"), () => act("guess.close"), { kind: "primary", small: true }));
+    }
+  } else if (host) {
+    const product = ui.input("guess-product", { placeholder: t("games.guess.product"), maxLength: 100 });
+    const price = ui.input("guess-price", { placeholder: t("games.guess.price"), inputMode: "numeric" });
+    const currency = ui.input("guess-currency", { placeholder: t("games.guess.currency"), maxLength: 3, value: "USD" });
+    rows.push(h("div", { class: "game-form" }, product, price, currency, button(t("games.guess.open"), () => {
+      act("guess.open", { product: product.value.trim(), price: Number.parseInt(price.value, 10) || 0, currency: currency.value.trim() || "USD" })
+        .then((r) => { if (r) product.value = price.value = ""; });
+    }, { kind: "primary", small: true })));
+  }
+  if (g.last_guess && !round) rows.push(guessResult(g.last_guess));
+  return rows.length > 1 ? h("div", { class: "game", id: "game-guess" }, rows) : null;
+}
+
+function guessResult(r) {
+  return h("div", { class: "game-result" },
+    h("p", { class: "guess-reveal" }, t("games.guess.reveal", { product: iso(r.product), amount: money(r.price, r.currency) })),
+    r.winner ? h("p", {}, t("games.guess.winner", { name: iso(r.ranking[0]?.name ?? r.winner) })) : null,
+    h("ol", { class: "guess-ranking" }, r.ranking.map((x) => h("li", {},
+      t("games.guess.row", { rank: x.rank, name: iso(x.name), amount: money(x.amount, r.currency), off: money(x.off_by, r.currency) })))));
+}
+
+// ---------------------------------------------------------------- giveaway
+function ruleText(l) {
+  const base = t(`games.lottery.rule.${l.rule}`);
+  return l.rule === "tier" ? `${base}: ${t(`tier.${l.tier}`)}` : base;
+}
+
+function lotteryBlock(st, ui, act, host) {
+  const g = st.games;
+  const rows = [h("h3", { class: "game-title" }, t("games.lottery.title"))];
+  const l = g.lottery;
+  if (l) {
+    rows.push(h("p", { class: "game-question" }, h("bdi", {}, l.prize)));
+    rows.push(h("p", {}, t("games.lottery.rule_line", { rule: ruleText(l) })));
+    if (l.rule === "chat") rows.push(h("p", { class: "notice" }, t("games.lottery.enter_chat", { keyword: iso(l.keyword) })));
+    rows.push(h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: l.commitment.slice(0, 16) + "…" })));
+    if (host) {
+      rows.push(h("div", { class: "btn-row" },
+        button(t("games.lottery.draw"), () => act("lottery.draw"), { kind: "primary", small: true }),
+        button(t("games.lottery.cancel"), () => act("lottery.cancel"), { small: true })));
+    }
+  } else if (host) {
+    const prize = ui.input("lot-prize", { placeholder: t("games.lottery.prize"), maxLength: 100 });
+    const rule = keep("lot-rule", () => h("select", { class: "input", "aria-label": "rule", onChange: () => ui.rerender() }));
+    const value = rule.value || "room";
+    rule.replaceChildren(...RULES.map((r) => h("option", { value: r, selected: r === value }, t(`games.lottery.rule.${r}`))));
+    rule.value = value;
+    const keyword = ui.input("lot-keyword", { placeholder: t("games.lottery.keyword"), maxLength: 40 });
+    const tier = keep("lot-tier", () => h("select", { class: "input", "aria-label": "tier" }));
+    const tierValue = tier.value || "vip";
+    tier.replaceChildren(...Object.keys(g.tiers ?? { vip: 1 }).map((x) => h("option", { value: x, selected: x === tierValue }, t(`tier.${x}`))));
+    const winners = ui.input("lot-winners", { placeholder: t("games.lottery.winners"), type: "number", min: "1", max: "100", value: "1" });
+    const weighted = keep("lot-weighted", () => h("input", { type: "checkbox" }));
+    rows.push(h("div", { class: "game-form" }, prize, rule,
+      value === "chat" ? keyword : null, value === "tier" ? tier : null,
+      h("label", { class: "inline" }, t("games.lottery.winners"), " ", winners),
+      h("label", { class: "inline" }, weighted, " ", t("games.lottery.weighted")),
+      button(t("games.lottery.open"), () => {
+        const body = { prize: prize.value.trim(), rule: value, winners: Number.parseInt(winners.value, 10) || 1, weighted: weighted.checked };
+        if (value === "chat") body.keyword = keyword.value.trim();
+        if (value === "tier") body.tier = tier.value;
+        act("lottery.open", body).then((r) => { if (r) prize.value = ""; });
+      }, { kind: "primary", small: true })));
+  }
+  if (g.last_draw && !l) rows.push(drawResult(st, g.last_draw, ui));
+  else if (g.cancelled && !l && !g.last_draw) rows.push(h("p", { class: "muted" }, t("games.lottery.cancelled")));
+  return rows.length > 1 ? h("div", { class: "game", id: "game-lottery" }, rows) : null;
+}
+
+function drawResult(st, d, ui) {
+  const v = st.games.verified;
+  if (!v[d.id]) {
+    v[d.id] = "checking";
+    verifyDraw(d, st.games.seen_commitment?.[d.id] ?? null)
+      .then((problems) => { v[d.id] = problems.length ? "failed" : "ok"; if (problems.length) console.warn("voiceroom: draw", problems); })
+      .catch((err) => { v[d.id] = "failed"; console.warn("voiceroom: draw", err); })
+      .finally(() => ui.rerender());
+  }
+  const state = v[d.id];
+  const won = d.winners.includes(st.you.user);
+  return h("div", { class: "game-result draw-result" },
+    won ? h("p", { class: "notice you-won" }, t("games.lottery.you_won", { prize: iso(d.prize) })) : null,
+    h("p", {}, t("games.lottery.drawn", { prize: iso(d.prize), n: d.winners.length, entrants: d.entrants.length })),
+    d.winners.length
+      ? h("p", { class: "winners" }, t("games.lottery.winner_list", { names: list(d.winner_names.map(iso)) }))
+      : h("p", { class: "muted" }, t("games.lottery.no_winner")),
+    h("p", { class: ["verify", `verify-${state}`], dataset: { verify: state } },
+      t(state === "ok" ? "games.lottery.verified" : state === "failed" ? "games.lottery.verify_failed" : "games.lottery.checking")),
+    h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: d.commitment.slice(0, 16) + "…" })),
+    // The same check, outside the page: `voiceroom verify-draw draw-N.json`.
+    h("a", { class: "btn btn-sm btn-secondary", download: `draw-${d.id}.json`, href: drawHref(d) }, t("games.lottery.download")));
+}
+
+const hrefs = new Map(); // one object URL per draw, not one per render
+function drawHref(d) {
+  if (!hrefs.has(d.id)) {
+    const blob = new Blob([JSON.stringify({ type: "lottery.drawn", body: d }, null, 2)], { type: "application/json" });
+    hrefs.set(d.id, URL.createObjectURL(blob));
+  }
+  return hrefs.get(d.id);
+}
+
+// ---------------------------------------------------------------- prompts and market
+function promptSender(st, ui, act) {
+  const select = keep("prompt-id", () => h("select", { class: "input", "aria-label": "prompt", onChange: () => ui.rerender() }));
+  const id = select.value || "raise_hand_invite";
+  select.replaceChildren(...Object.keys(PROMPTS).map((p) => h("option", { value: p, selected: p === id }, t(`games.prompt.name.${p}`))));
+  select.value = id;
+  const inputs = PROMPTS[id].map((name) => [name, ui.input(`prompt-${name}`, { placeholder: t("games.prompt.param", { name }), maxLength: 100 })]);
+  const later = ui.input("prompt-later", { placeholder: t("games.prompt.in_minutes"), type: "number", min: "1", max: "10080" });
+  const queued = st.games.scheduled_prompts ?? [];
+  return h("div", { class: "game", id: "game-prompt" },
+    h("h3", { class: "game-title" }, t("games.prompt.title")),
+    h("div", { class: "game-form" }, select, inputs.map(([, el]) => el), later,
+      button(t("games.prompt.send"), () => {
+        const params = Object.fromEntries(inputs.map(([n, el]) => [n, el.value.trim()]).filter(([, v]) => v));
+        const minutes = Number.parseFloat(later.value);
+        // The server fires it by its own clock; ours only has to be within a minute of it.
+        if (minutes > 0) act("prompt.schedule", { id, params, at: Date.now() / 1000 + minutes * 60 }).then((r) => { if (r) later.value = ""; });
+        else act("prompt.send", { id, params });
+      }, { kind: "primary", small: true })),
+    queued.length ? h("ul", { class: "muted scheduled" }, queued.map((x) => h("li", {},
+      t("games.prompt.scheduled_at", { name: t(`games.prompt.name.${x.id}`), time: fmtIn(undefined, x.at, { timeStyle: "short" }) })))) : null);
+}
+
+function fmtIn(zone, epoch, opts = { dateStyle: "medium", timeStyle: "short" }) {
+  try {
+    return new Intl.DateTimeFormat(locale(), { ...opts, timeZone: zone }).format(epoch * 1000);
+  } catch {
+    return "";
+  }
+}
+
+function marketBlock(st, ui, act, now) {
+  const zone = st.games.market_zone ?? "UTC";
+  const rows = [h("h3", { class: "game-title" }, t("games.market.title")),
+    h("p", { class: "muted" }, t("games.market.now", { zone: iso(zone), time: fmtIn(zone, now, { timeStyle: "short" }) }))];
+  if (st.showStartsAt && st.phase === "warmup") {
+    rows.push(h("p", {}, t("games.market.starts", {
+      local: fmtIn(undefined, st.showStartsAt), market: fmtIn(zone, st.showStartsAt, { timeStyle: "short" }), zone: iso(zone),
+    })));
+  }
+  if (st.role === "host") {
+    const input = ui.input("market-zone", { placeholder: t("games.market.zone"), maxLength: 64 });
+    rows.push(h("div", { class: "btn-row" }, input, button(t("games.market.set"), () => act("market.set", { zone: input.value.trim() }), { small: true })));
+  }
+  return h("div", { class: "game", id: "game-market" }, rows);
+}
+
+// ---------------------------------------------------------------- leaderboard
+function boardCard(st) {
+  const g = st.games;
+  const boards = Object.entries(g.leaderboard ?? {});
+  const mine = g.your_points ? h("p", { class: "muted" }, t("games.board.you", { n: g.your_points })) : null;
+  return card("leaderboard", t("games.board.title"),
+    boards.some(([, top]) => top.length)
+      ? h("div", { class: "boards" }, boards.map(([name, top]) => h("div", { class: "board" },
+        h("h3", { class: "game-title" }, t(`games.board.${name}`)),
+        h("ol", { class: "board-list" }, top.map((e) => h("li", { class: "board-row" },
+          h("span", { class: "board-rank" }, formatNumber(e.rank)),
+          person(e.user, e.name, memberTier(st, e.user)),
+          h("span", { class: "board-points" }, t("games.board.points", { n: e.points }))))))))
+      : empty(t("games.board.empty")),
+    mine);
+}
+
+function memberTier(st, user) {
+  if (user === st.you.user) return st.you.tier;
+  return st.members.get(user)?.tier ?? st.seats.find((s) => s.user === user)?.tier ?? null;
+}
+

@@ -1,0 +1,73 @@
+// The page's draw check agrees with the Python reference (docs/engagement.md test vector)
+// and catches tampering; the games state follows events; prices parse without floats.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
+import { RoomState } from "../js/state.js";
+import { toMinor } from "../js/views/games.js";
+
+const seed = new Uint8Array([...Array(32).keys()]);
+const entrants = ["alice", "bob", "carol", "dave"];
+
+async function draw(k = 2, tickets = [1, 1, 1, 1]) {
+  return {
+    id: 1, k, tickets, entrants, seed: Buffer.from(seed).toString("hex"),
+    commitment: await sha256Hex(seed), list_digest: await listDigest(entrants),
+    winners: await pickWinners(seed, entrants, k, tickets),
+  };
+}
+
+test("the engagement.md test vector", async () => {
+  assert.equal(await sha256Hex(seed), "630dcd2966c4336691125448bbb25b4ff412a49c732db2c8abc1b8581bd710dd");
+  assert.equal(await listDigest(entrants), "4a101be8818a8531067caad009abc9a355a94d22ec2494737190d804436b1db2");
+  assert.deepEqual(await pickWinners(seed, entrants, 4), ["alice", "dave", "carol", "bob"]);
+  assert.deepEqual(await verifyDraw(await draw()), []);
+});
+
+test("tampering fails", async () => {
+  const good = await draw();
+  const flip = { ...good, seed: "01" + good.seed.slice(2) };
+  assert.notDeepEqual(await verifyDraw(flip), []);
+  assert.notDeepEqual(await verifyDraw({ ...good, entrants: ["alice", "bob", "carol"] }), []);
+  assert.notDeepEqual(await verifyDraw({ ...good, winners: ["bob", "dave"] }), []);
+  assert.notDeepEqual(await verifyDraw(good, "00".repeat(32)), []);
+  assert.notDeepEqual(await verifyDraw({ ...good, entrants: ["bob", "alice", "carol", "dave"] }), []);
+});
+
+test("games events fold into the state", () => {
+  const st = new RoomState();
+  st.applySnapshot({ room: "r", phase: "show", seat_count: 2, tiers: ["vip", "active", "new"], you: { user: "u1", name: "U", role: "listener", tier: "new" },
+    seats: [], members: [], member_count: 1, consultations: [], chat: [], games: { vote: null, leaderboard: {} } });
+  st.applyEvent("vote.opened", { id: 1, question: "q", options: ["a", "b"], at: 1 });
+  st.applyEvent("vote.yours", { id: 1, option: 1 });
+  st.applyEvent("vote.tally", { id: 1, tallies: [3, 4], total: 7 });
+  assert.deepEqual(st.games.vote_tallies, [3, 4]);
+  assert.equal(st.games.your_vote, 1);
+  st.applyEvent("vote.closed", { id: 1, question: "q", options: ["a", "b"], tallies: [3, 5], total: 8, winners: [1], reason: "closed" });
+  assert.equal(st.games.vote, null);
+  assert.equal(st.games.last_vote.total, 8);
+  st.applyEvent("member.tier", { user: "u1", tier: "active" });
+  assert.equal(st.you.tier, "active");
+  st.applyEvent("lottery.opened", { id: 3, commitment: "abc" });
+  assert.equal(st.games.seen_commitment[3], "abc");
+});
+
+test("prices in minor units without floats", () => {
+  assert.equal(toMinor("129.5", "EUR"), 12950);
+  assert.equal(toMinor("129,05", "EUR"), 12905);
+  assert.equal(toMinor("1500", "JPY"), 1500);
+  assert.equal(toMinor("1.5", "JPY"), null);
+  assert.equal(toMinor("12.345", "USD"), null);
+  assert.equal(toMinor("abc", "USD"), null);
+});
+
+test("a scheduled prompt leaves the queue when it is shown", () => {
+  const st = new RoomState();
+  st.applySnapshot({ room: "r", phase: "show", seat_count: 2, tiers: [], you: { user: "h", name: "H", role: "host", tier: "vip" },
+    seats: [], members: [], member_count: 1, consultations: [], chat: [], games: { scheduled_prompts: [] } });
+  st.applyEvent("prompt.scheduled", { n: 1, id: "show_starting", at: 100 });
+  st.applyEvent("prompt.scheduled", { n: 2, id: "vote_now", at: 200 });
+  st.applyEvent("prompt.shown", { id: "show_starting", params: {}, by: null, at: 100, n: 1 });
+  assert.deepEqual(st.games.scheduled_prompts.map((x) => x.n), [2]);
+  assert.equal(st.games.prompt.id, "show_starting");
+});

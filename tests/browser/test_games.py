@@ -1,0 +1,180 @@
+"""The games in a real browser (Debian's Chromium through Playwright): the host runs a vote
+and a giveaway by clicks; an Arabic shopper page and a Chinese one vote, see a prompt in
+their own market idiom (the mic for Arabic, sharing / group-buy for Chinese) and see the
+draw verified by the page itself (WebCrypto). Bots vote too. Screenshots go to
+test-artifacts/screenshots/, or docs/images/web-games-*.png with
+VOICEROOM_UPDATE_SCREENSHOTS=1."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voiceroom.auth import issue_token
+from voiceroom.client import Bot, BotConfig
+from voiceroom.config import Config
+from voiceroom.server import Server
+
+from .test_web_client import CHROMIUM, DESKTOP, MOBILE, SHOTS, async_playwright, shoot, until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+SECRET = "browser-games-secret-0123456789abcdef012"
+ROOM = "games"
+
+
+def token(
+    user: str, name: str, role: str = "listener", tier: str = "new", locale: str = "en"
+) -> str:
+    return issue_token(SECRET, room=ROOM, user=user, name=name, role=role, tier=tier, locale=locale)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = Server(
+        Config(port=0, secret=SECRET, media=False, shutdown_timeout=1.0, log_level="warning")
+    )
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+async def page_for(browser: Any, url: str, viewport: dict[str, int], errors: list[str]) -> Any:
+    ctx = await browser.new_context(
+        viewport=viewport, locale="en-US", timezone_id="Asia/Riyadh", accept_downloads=True
+    )
+    page = await ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url)
+    return page
+
+
+async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
+    server: Server, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{server.port}"
+    ws = f"ws://127.0.0.1:{server.port}"
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            host = await page_for(
+                browser,
+                f"{base}/?token={token('hana', 'Hana', 'host', 'vip')}&lang=en",
+                DESKTOP,
+                errors,
+            )
+            await host.get_by_role("button", name="Start the show").click()
+            layla = await page_for(
+                browser,
+                f"{base}/?token={token('layla', 'ليلى', tier='vip', locale='ar')}",
+                MOBILE,
+                errors,
+            )
+            wei = await page_for(
+                browser, f"{base}/?token={token('wei', '伟', locale='zh')}", MOBILE, errors
+            )
+            await layla.locator("html[dir=rtl][lang=ar]").wait_for()
+            await wei.locator("html[lang=zh]").wait_for()
+            bots = [
+                Bot(
+                    BotConfig(
+                        ws, token(f"bot{i}", f"Bot {i}"), media=False, vote=True, vote_option=i % 2
+                    ),
+                    log=None,
+                )
+                for i in range(3)
+            ]
+            await asyncio.gather(*(b.start() for b in bots))
+            await host.locator("#game-market").wait_for()
+            await host.get_by_placeholder("Target market (time zone)").fill("Asia/Riyadh")
+            await host.locator("#game-market").get_by_role("button", name="Set").click()
+
+            # The host asks by clicks; the shoppers vote by clicks, the bots by themselves.
+            await host.get_by_placeholder("Question").fill("Which bag next?")
+            await host.get_by_placeholder("Option 1").fill("Red tote")
+            await host.get_by_placeholder("Option 2").fill("Blue clutch")
+            await host.get_by_role("button", name="Start the vote").click()
+            await layla.locator(".vote-option").first.click()
+            await wei.locator(".vote-option").nth(1).click()
+            await layla.locator(".vote-option.is-mine").wait_for()
+            await until(
+                lambda: host.locator(".vote-option .vote-count").first.inner_text(), 10, "tallies"
+            )
+            await until(
+                lambda: host.evaluate(
+                    "(window.voiceroom.st.games.vote_tallies||[]).reduce((a,b)=>a+b,0) === 5"
+                ),
+                15,
+                "five votes in the host's tallies",
+            )
+            await host.get_by_role("button", name="Close the vote").click()
+            await layla.locator(".vote-result").wait_for()
+            assert "Red tote" in await wei.locator(".vote-result").inner_text()
+            assert all(not b.report.errors for b in bots)
+
+            # A prompt by id: each page shows it from its own catalog, in its own idiom.
+            await host.locator("#game-prompt select").select_option("flash_sale_now")
+            await host.get_by_placeholder("Detail (product)").fill("Silk scarf")
+            await host.get_by_placeholder("Detail (minutes)").fill("10")
+            await host.locator("#game-prompt").get_by_role("button", name="Send").click()
+            ar_text = await layla.locator(".prompt-text").inner_text()
+            zh_text = await wei.locator(".prompt-text").inner_text()
+            en_text = await host.locator(".prompt-text").inner_text()
+            assert "المايك" in ar_text and "Silk scarf" in ar_text  # come to the mic
+            assert "拼团" in zh_text and "分享" in zh_text  # share and group-buy
+            assert "Rules" in en_text  # Europe: the rules, stated
+
+            # A prompt for later: the host sees it queued with its local time.
+            await host.locator("#game-prompt select").select_option("checkin_today")
+            await host.get_by_placeholder("In minutes (empty: now)").fill("30")
+            await host.locator("#game-prompt").get_by_role("button", name="Send").click()
+            queued = await host.locator("#game-prompt .scheduled li").inner_text()
+            assert queued.startswith("Daily check-in at ")
+
+            # A giveaway by clicks; every page checks the draw with WebCrypto.
+            await host.get_by_placeholder("Prize").fill("Silk scarf")
+            await host.locator("#game-lottery input[type=number]").fill("2")
+            await host.get_by_role("button", name="Start the giveaway").click()
+            await layla.locator("#game-lottery .seal").wait_for()
+            await host.get_by_role("button", name="Draw now").click()
+            for page in (layla, wei, host):
+                await page.locator("[data-verify=ok]").wait_for(timeout=10_000)
+            assert (
+                await wei.locator("[data-verify=ok]").inner_text()
+                == "已验证：任何人都可以重新计算本次抽奖"  # noqa: RUF001 - Chinese punctuation
+            )
+            assert "تم التحقق" in await layla.locator("[data-verify=ok]").inner_text()
+            drawn = await host.evaluate("window.voiceroom.st.games.last_draw")
+            assert sorted(drawn["entrants"]) == ["bot0", "bot1", "bot2", "layla", "wei"]
+            assert len(drawn["winners"]) == 2
+
+            # The shopper can take the draw away and check it outside the browser too.
+            async with wei.expect_download() as info:
+                await wei.locator("#game-lottery a[download]").click()
+            saved = tmp_path / "draw.json"
+            await (await info.value).save_as(saved)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voiceroom", "verify-draw", str(saved),
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            stdout, _ = await proc.communicate()
+            assert proc.returncode == 0 and b"verified" in stdout, stdout
+
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            await shoot(host, SHOTS / "web-games-host-en.png")
+            await shoot(layla, SHOTS / "web-games-shopper-ar.png")
+            await shoot(wei, SHOTS / "web-games-shopper-zh.png")
+            await asyncio.gather(*(b.stop() for b in bots))
+        finally:
+            await browser.close()
+    assert errors == []
