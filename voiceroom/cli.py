@@ -7,6 +7,8 @@ voiceroom db upgrade|check|export [--config F] [--store URL] [--out file.json]
 voiceroom bot URL [--token T] [--speak --tone 440] [--auto-promote ...]  (voiceroom.client.bot)
 voiceroom verify-draw FILE [--commitment HEX]   (recompute a lottery draw; exit 0 if it holds)
 voiceroom prime-time --zone Asia/Riyadh --zone Europe/Berlin [--window 20-23] [--days 7]
+voiceroom api rooms create|list|get|schedule|start|end ..., voiceroom api link ROOM ...,
+voiceroom api token                                            (voiceroom.api.client)
 """
 
 from __future__ import annotations
@@ -90,7 +92,13 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     b = sub.add_parser("bot", help=BOT_HELP, description=BOT_HELP)
     add_bot_arguments(b)
     games = cli_games.add_arguments(sub)  # verify-draw, prime-time
-    return p, {"serve": s, "token": t, "bot": b, "db": d, **games}
+
+    from voiceroom.api.client import HELP as API_HELP
+    from voiceroom.api.client import add_api_arguments
+
+    a = sub.add_parser("api", help=API_HELP, description=API_HELP)
+    add_api_arguments(a)
+    return p, {"serve": s, "token": t, "bot": b, "db": d, "api": a, **games}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -158,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return _db(config, args.action, args.out)
         config = load_config(args.config, os.environ, warn=_warn)
+        if args.command == "api":
+            from voiceroom.api.client import run_api
+
+            return run_api(args, config, os.environ)
         check_secret(config.secret, demo=False)
         if args.tier not in config.room.tiers:
             tiers = ", ".join(config.room.tiers)
@@ -203,6 +215,10 @@ def _serve(config: Config, *, demo: bool) -> int:
         )
         if server.ephemeral_secret:
             print("  (tokens signed with a throw-away secret: set VOICEROOM_SECRET to keep them)")
+        if server.api_port is not None:
+            bound = server.config.host
+            host = bound if bound not in ("0.0.0.0", "::", "") else "localhost"
+            print(f"  HTTP API: http://{host}:{server.api_port}/api/v1 (docs/api.md)")
         sys.stdout.flush()
 
     async def run() -> None:

@@ -115,6 +115,16 @@ METRICS: Final[dict[str, tuple[Kind, str, tuple[str, ...]]]] = {
         "From a client frame read to its room command answered (queue wait included).",
         ("type",),
     ),
+    "voiceroom_webhook_attempts_total": (
+        "counter",
+        "Webhook delivery attempts, by outcome (delivered, failed, dead).",
+        ("outcome",),
+    ),
+    "voiceroom_webhook_messages_total": (
+        "counter",
+        "Webhook messages queued in the outbox (one per matching endpoint).",
+        (),
+    ),
     # Reserved for the commerce core's claims (sale.claim): from request to answer.
     "voiceroom_claim_seconds": (
         "histogram",

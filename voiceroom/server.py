@@ -22,6 +22,8 @@ from typing import Any
 from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import serve
 
+from voiceroom.api.service import ApiService
+from voiceroom.api.webhooks import WebhookConfigError
 from voiceroom.auth import issue_token
 from voiceroom.commerce.demo import DEMO_PRODUCTS
 from voiceroom.config import DEMO_MUSIC_DIR, Config, ConfigError
@@ -137,6 +139,12 @@ class Server:
         self.tick_probe = TickProbe()
         self.metrics.collector(self.tick_probe.collect)
         self.gateway = Gateway(config, self.registry, self.metrics)
+        try:
+            # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
+            reads = None if config.store == "none" else self.writer.call
+            self.api = ApiService(config, self.registry, store_call=reads, store=self.store)
+        except WebhookConfigError as exc:
+            raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None
         self._port: int | None = None
         self.demo_links_expire_at = 0.0  # epoch seconds, set by open_demo
@@ -189,6 +197,14 @@ class Server:
             ssl=self.ssl_context(),
         )
         self._port = self._ws.sockets[0].getsockname()[1]
+        host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
+        try:
+            scheme = "https" if self.config.tls_cert is not None else "http"
+            await self.api.start(page_base=f"{scheme}://{host}:{self._port}")
+        except BaseException:
+            self._ws.close()
+            await self.api.stop()
+            raise
         self.ready_seconds = time.perf_counter() - started
         self.log.info(
             "listening",
@@ -201,7 +217,13 @@ class Server:
             store=getattr(self.store, "safe_url", self.store.url),
             rooms_recovered=len(recovered),
             ready_seconds=round(self.ready_seconds, 3),
+            api_port=self.api_port,
         )
+
+    @property
+    def api_port(self) -> int | None:
+        """The HTTP API's bound port (None when ``api`` is off)."""
+        return self.api.port if self.config.api else None
 
     async def open_demo(self) -> dict[str, str]:
         """Open the persistent demo room; returns ready-made join links by persona. A demo
@@ -265,6 +287,7 @@ class Server:
                 task.cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ws.wait_closed(), 1.0)
+        await self.api.stop()
         await self.registry.aclose()
         if self._pruner is not None:
             self._pruner.cancel()

@@ -217,6 +217,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MemberLeft,
     PresenceChanged,
     RoleChanged,
+    TierChanged,
     SeatUpdated,
     QueueUpdated,
     QueuePosition,
@@ -230,5 +231,4 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RequestStatus,
     ChatPosted,
     MusicChanged,
-    TierChanged,
 )

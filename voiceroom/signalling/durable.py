@@ -90,6 +90,11 @@ def _leave(v: Venue, e: Entry) -> list[Emit]:
     return v.leave(e.user, e.now, str((e.body or {}).get("reason", "left")))
 
 
+def _tier(v: Venue, e: Entry) -> list[Emit]:
+    assert e.user is not None
+    return v.set_tier(e.user, str((e.body or {})["tier"]), e.now)
+
+
 def _tick(v: Venue, e: Entry) -> list[Emit]:
     return v.tick(e.now)
 
@@ -107,6 +112,7 @@ REPLAY: dict[EntryKind, Callable[[Venue, Entry], list[Emit]]] = {
     EntryKind.DISCONNECT: _disconnect,
     EntryKind.LEAVE: _leave,
     EntryKind.TICK: _tick,
+    EntryKind.TIER: _tier,
     EntryKind.TRACKS: _tracks,
 }
 

@@ -24,7 +24,7 @@ import functools
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -46,7 +46,7 @@ from voiceroom.room import commands as c
 from voiceroom.room.core import Room
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import Emit, MemberLeft, MusicChanged, PhaseChanged
-from voiceroom.room.model import MODERATORS, ConsultMode, Phase
+from voiceroom.room.model import MODERATORS, ConsultMode, Phase, RoomConfig
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.durable import (
     Recovered,
@@ -68,6 +68,9 @@ from voiceroom.venue import Venue, needs_entropy
 
 Job = Callable[[], None]
 After = list[Callable[[], None]]
+# Sees every numbered event a room published: (room id, [(seq, emit)], now). Called inside
+# the room job, so it must only append to memory (webhook outbox, history projections).
+EventSink = Callable[[str, Sequence[tuple[int, Emit]], float], None]
 
 
 class _Output:
@@ -104,12 +107,19 @@ class RoomHost:
         tracks: Sequence[str] | None = None,
         writer: StoreWriter | None = None,
         recovered: Recovered | None = None,
+        room_config: RoomConfig | None = None,
+        meta: Mapping[str, Any] | None = None,
+        sinks: Sequence[EventSink] = (),
     ) -> None:
         self.id = room_id
         self.config = config
+        # ``room_config``: this room's own policy (HTTP API), else the server default;
+        # ``meta``: title, market, time_zone for the store's room record.
+        policy = room_config or config.room
+        self.sinks = tuple(sinks)
         self.ice = config.ice_settings()
         # The room and the cores beside it; every change goes through its entry points.
-        self.venue = recovered.venue if recovered is not None else Venue(room_id, config.room)
+        self.venue = recovered.venue if recovered is not None else Venue(room_id, policy)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
         self.clock = clock
@@ -131,9 +141,10 @@ class RoomHost:
         elif writer is not None:
             record = RoomRecord(
                 room_id,
-                _config_wire(config.room),
+                _config_wire(policy),
                 created_at=clock(),
-                show_starts_at=config.room.show_starts_at,
+                show_starts_at=policy.show_starts_at,
+                **dict(meta or {}),
             )
             writer.submit(Write(room_id, room_record=record), _noop)
         self.conns: dict[str, Connection] = {}
@@ -352,6 +363,33 @@ class RoomHost:
             raise RuntimeError(f"room {self.id} is closed")
         return await fut
 
+    async def set_tier(self, user: str, tier: str) -> int:
+        """The server changes a member's tier (``Venue.set_tier``, the HTTP API), journaled
+        (``EntryKind.TIER``) like ``server_command``; returns the seq once committed."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            now = self.clock()
+            try:
+                if user not in self.room.members:  # the core ignores them; the API says 404
+                    raise RuleError(ErrorCode.UNKNOWN_USER, f"{user!r} is not in this room")
+                emits = self.venue.set_tier(user, tier, now)
+            except Exception as exc:
+                fut.set_exception(exc)
+                return
+            after: After = []
+            numbered = self._publish(emits, after)
+            if numbered:
+                body = {"user": user, "tier": tier}
+                self._journal(EntryKind.TIER, now, numbered, user=user, body=body)
+            seq = self.seq
+            self._held.extend(after)
+            self._held.append(lambda: None if fut.done() else fut.set_result(seq))
+
+        if not self.submit(job):
+            raise RuntimeError(f"room {self.id} is closed")
+        return await fut
+
     def sync(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:
             return
@@ -552,6 +590,14 @@ class RoomHost:
             self._held.append(self._deliver(frame, list(targets)))
             self.metrics.inc("voiceroom_events_total")
             self._side_effects(emit, after)
+        if numbered and self.sinks:
+            now = self.clock()
+            pairs = [(seq, emit) for seq, emit, _ in numbered]
+            for sink in self.sinks:
+                try:
+                    sink(self.id, pairs, now)
+                except Exception:
+                    self.log.exception("event sink failed")
         return numbered
 
     def _deliver(self, frame: bytes, targets: list[Connection]) -> Callable[[], None]:
@@ -736,6 +782,7 @@ class Registry:
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._stored: set[str] = set()  # rooms the store holds that are not ended
         self._opening: dict[str, asyncio.Future[RoomHost]] = {}
+        self.sinks: list[EventSink] = []  # given to every room opened after they are added
         self.closing = False
         self.library = MusicLibrary(config.music_dir)  # listed now, at start
         self._rescan: asyncio.Task[None] | None = None
@@ -766,6 +813,11 @@ class Registry:
 
     def get(self, room_id: str) -> RoomHost | None:
         return self.rooms.get(room_id)
+
+    @property
+    def stored(self) -> frozenset[str]:
+        """Rooms the store holds that have not ended (open here or not)."""
+        return frozenset(self._stored)
 
     @property
     def full(self) -> bool:
@@ -806,7 +858,17 @@ class Registry:
         if self.writer is not None:
             await self.writer.call(lambda store: store.delete_room(room_id))
 
-    async def open(self, room_id: str, *, persistent: bool = False) -> RoomHost:
+    async def open(
+        self,
+        room_id: str,
+        *,
+        persistent: bool = False,
+        room_config: RoomConfig | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> RoomHost:
+        """The room's host, opened (or recovered from the store) now if needed.
+        ``room_config``/``meta``: a new room's own policy and record (HTTP API); rooms created
+        through the API open persistent, so they exist before anyone joins."""
         host = self.rooms.get(room_id)
         if host is not None:
             host.persistent = host.persistent or persistent
@@ -845,6 +907,9 @@ class Registry:
                 tracks=self.library.names,
                 writer=self.writer,
                 recovered=recovered,
+                room_config=room_config,
+                meta=meta,
+                sinks=self.sinks,
             )
             self.rooms[room_id] = host
             self._stored.add(room_id)

@@ -43,6 +43,7 @@ class EntryKind(StrEnum):
     DISCONNECT = "disconnect"  # user
     LEAVE = "leave"  # user, body {"reason": ...}
     TICK = "tick"  # only ticks that emitted something
+    TIER = "tier"  # Venue.set_tier (HTTP API): user, body {"tier": ...}
     TRACKS = "tracks"  # the music library's names, an outside fact: body {"names": [...]}
 
 

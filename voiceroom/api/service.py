@@ -1,0 +1,166 @@
+"""The API beside signalling: one object ``Server`` starts and stops.
+
+It wires the event feed into the room registry (webhooks and history see every room
+event), builds the FastAPI app, and serves it with uvicorn on the same event loop, on its
+own port (docs/adr/0005-http-api.md says why). uvicorn's ``serve()`` would install its own
+signal handlers; ``Server.run`` owns SIGINT/SIGTERM, so this drives uvicorn's public
+``startup`` / ``main_loop`` / ``shutdown`` steps itself on a socket it bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from typing import Any
+
+import uvicorn
+
+from voiceroom.api.app import create_app
+from voiceroom.api.context import ApiContext, RoomRecord
+from voiceroom.api.events import EventFeed
+from voiceroom.api.history import HistoryReader, LiveHistory, StoreCall, StoreHistory
+from voiceroom.api.outbox import MemoryOutbox, Outbox, SqliteOutbox
+from voiceroom.api.store_outbox import OutboxHook, StoreOutbox
+from voiceroom.api.webhooks import Endpoint, WebhookService
+from voiceroom.config import Config
+from voiceroom.observability import get_logger
+from voiceroom.signalling.room_host import Registry
+
+
+class ApiService:
+    def __init__(
+        self,
+        config: Config,
+        registry: Registry,
+        *,
+        store_call: StoreCall | None = None,
+        store: Any = None,
+    ) -> None:
+        self.config = config
+        self.log = get_logger(component="api")
+        self.feed = EventFeed()
+        registry.sinks.append(self.feed)
+        self.live_history = LiveHistory()
+        # History from the durable store's projections when there is one (they survive a
+        # restart); the live projection still names the people in consultations.
+        self.history: HistoryReader = (
+            self.live_history if store_call is None else StoreHistory(store_call, self.live_history)
+        )
+        # Where webhook rows live: in the durable store's database, written in the journal's
+        # transaction (SQL stores); else an SQLite file of their own (``webhook_outbox``);
+        # else memory.
+        in_store = store_call is not None and hasattr(store, "engine") and not config.webhook_outbox
+        outbox: Outbox
+        if in_store:
+            assert store_call is not None
+            outbox = StoreOutbox(store_call)
+        elif config.webhook_outbox:
+            outbox = SqliteOutbox(config.webhook_outbox)
+        else:
+            outbox = MemoryOutbox()
+        endpoints = [Endpoint.from_config(n, s) for n, s in config.webhooks.items()]
+        self.webhooks = WebhookService(
+            outbox,
+            endpoints,
+            timeout=config.webhook_timeout,
+            retry_for=config.webhook_retry_for,
+            backoff_base=config.webhook_backoff,
+            metrics=registry.metrics,
+        )
+        if in_store:
+            self.webhooks.produce_journaled = False
+            store.add_tx_hook(
+                OutboxHook(
+                    lambda: list(self.webhooks.endpoints.values()), self.webhooks.wake_threadsafe
+                )
+            )
+        self._store_call = store_call
+        self.ctx = ApiContext(config, registry, self.history, self.webhooks, self.feed)
+        self.feed.subscribers += [self.ctx.on_events, self.live_history, self.webhooks]
+        self.app = create_app(self.ctx)
+        self._uvicorn: uvicorn.Server | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._port is not None, "API not started"
+        return self._port
+
+    async def start(self, page_base: str) -> None:
+        """Start webhook delivery, bind the API port and serve."""
+        self.ctx.page_base = page_base
+        if self._store_call is not None:
+            await self._load_records(self._store_call)
+        await self.webhooks.start()
+        if not self.config.api:
+            return
+        host = self.config.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            sock = socket.create_server((host, self.config.api_bind_port), family=family)
+        except OSError as exc:
+            if self.config.api_port is not None or exc.errno != errno.EADDRINUSE:
+                raise
+            # The default (signalling port + 1) is taken, e.g. by a neighbour on a random
+            # port: serve on a free one rather than not at all, and say where.
+            self.log.warning("api port taken, using a free one", wanted=self.config.api_bind_port)
+            sock = socket.create_server((host, 0), family=family)
+        sock.setblocking(False)
+        self._sock = sock
+        self._port = sock.getsockname()[1]
+        uv_config = uvicorn.Config(
+            self.app,
+            interface="asgi3",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            limit_concurrency=1024,  # beyond this uvicorn answers 503 (protects the loop)
+            h11_max_incomplete_event_size=16 * 1024,  # request line + headers
+            timeout_graceful_shutdown=max(1, int(self.config.shutdown_timeout)),
+            # With tls_cert the API speaks https too (same certificate as the page).
+            ssl_certfile=None if self.config.tls_cert is None else str(self.config.tls_cert),
+            ssl_keyfile=None if self.config.tls_key is None else str(self.config.tls_key),
+        )
+        uv_config.load()
+        server = uvicorn.Server(uv_config)
+        server.lifespan = uv_config.lifespan_class(uv_config)
+        await server.startup(sockets=[sock])
+        self._uvicorn = server
+        self._loop_task = asyncio.create_task(server.main_loop(), name="api-main-loop")
+        self.log.info("api listening", host=host, port=self._port)
+
+    async def _load_records(self, call: StoreCall) -> None:
+        """Room records (title, market, schedule, phase) from the store: what the API
+        created before a restart is listed as it was."""
+        for rec in await call(lambda store: store.rooms()):
+            seats = int(rec.config.get("seat_count", self.config.room.seat_count))
+            self.ctx.records.setdefault(
+                rec.id,
+                RoomRecord(
+                    rec.id,
+                    rec.title or rec.id,
+                    rec.market,
+                    rec.time_zone,
+                    seats,
+                    rec.show_starts_at,
+                    rec.created_at or None,
+                    "ended" if rec.phase == "ended" else rec.phase,
+                ),
+            )
+
+    async def stop(self) -> None:
+        server = self._uvicorn
+        if server is not None:
+            server.should_exit = True
+            if self._loop_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loop_task
+            await server.shutdown(sockets=[self._sock] if self._sock is not None else None)
+            self._uvicorn = None
+        await self.webhooks.aclose()
