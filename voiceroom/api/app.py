@@ -15,9 +15,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from voiceroom import __version__
-from voiceroom.api import hooks, participants, rooms
+from voiceroom.api import hooks, participants, rooms, static
 from voiceroom.api.auth import ApiAuthError
 from voiceroom.api.context import ApiContext, ApiError
 from voiceroom.api.models import ErrorResponse
@@ -107,12 +108,15 @@ def create_app(ctx: ApiContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.add_middleware(BodyLimit)
+    # Compresses JSON answers and the web client's files alike when the client asks.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     api.include_router(rooms.router)
     api.include_router(participants.router)
     api.include_router(participants.history_router)
     api.include_router(hooks.router)
     app.include_router(api)
+    static.install(app, ctx.config.web_root)
 
     @app.exception_handler(ApiAuthError)
     async def _auth(request: Request, exc: ApiAuthError) -> Any:

@@ -3,7 +3,8 @@
 Handshake (``process_request``), before any WebSocket frame:
 
 - ``GET /healthz`` -> 200, ``GET /metrics`` -> Prometheus text, ``GET /api/join-check?token=``
-  -> the checks below as JSON (for browsers), other paths -> static files;
+  -> the checks below as JSON (for browsers), other paths -> static files (ETag, 304,
+  gzip: ``static.StaticSite``);
 - ``GET /ws[/ROOM]?token=JWT[&room=ROOM][&resume=SEQ]`` (or ``Authorization: Bearer JWT``):
   401 missing/forged/expired token, 403 token for another room or banned identity,
   404 room not open (only a host token opens a room), 410 room ended, 400 bad ``resume``,
@@ -52,6 +53,7 @@ from voiceroom.signalling import forwarded, http
 from voiceroom.signalling.connection import Connection
 from voiceroom.signalling.ratelimit import TokenBucket
 from voiceroom.signalling.room_host import Registry, RoomHost, RoomStatus
+from voiceroom.signalling.static import StaticSite
 
 MAX_ROOM_ID_CHARS = 64
 JOIN_CHECK_PATH = "/api/join-check"
@@ -62,6 +64,7 @@ class Gateway:
         self.config = config
         self.registry = registry
         self.metrics = metrics
+        self.site = StaticSite(config.web_root)
         self.log = get_logger()
         self.open_connections = 0
         self._admitted: weakref.WeakKeyDictionary[
@@ -88,7 +91,7 @@ class Gateway:
             return http.text(status, "ok" if status is HTTPStatus.OK else "shutting down")
         if path == "/metrics":
             return http.response(HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE)
-        return await http.static_file(self.config.web_root, path)
+        return await self.site.get(path, request.headers)
 
     def _admit(
         self, ws: ServerConnection, request: HttpRequest, path_room: str, query: dict[str, Any]

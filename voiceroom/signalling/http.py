@@ -1,5 +1,5 @@
-"""Plain HTTP answers served from the WebSocket port: health, metrics, join check, static
-web client.
+"""Plain HTTP answers served from the WebSocket port (health, metrics, join check) and the
+path guard for static files (served with ETag and gzip by ``voiceroom.signalling.static``).
 
 websockets hands every request to ``process_request`` before the upgrade; a returned
 :class:`Response` is sent instead of the handshake. Static files are read from one root
@@ -10,10 +10,8 @@ resolved root.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
-import mimetypes
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -26,17 +24,24 @@ MAX_STATIC_BYTES = 20 * 1024 * 1024
 
 
 def response(
-    status: HTTPStatus, body: bytes | str, content_type: str = "text/plain; charset=utf-8"
+    status: HTTPStatus,
+    body: bytes | str,
+    content_type: str = "text/plain; charset=utf-8",
+    extra: list[tuple[str, str]] | None = None,
+    cache_control: str = "no-cache",
 ) -> Response:
     data = body.encode() if isinstance(body, str) else body
+    # A 304 has no body; Content-Length would describe the body a 200 carries, which we do
+    # not know here, so it is left out (RFC 9110 8.6 allows either).
     headers = Headers(
         [
             ("Date", email.utils.formatdate(usegmt=True)),
             ("Content-Type", content_type),
-            ("Content-Length", str(len(data))),
-            ("Cache-Control", "no-cache"),
+            *([] if status is HTTPStatus.NOT_MODIFIED else [("Content-Length", str(len(data)))]),
+            ("Cache-Control", cache_control),
             ("X-Content-Type-Options", "nosniff"),
             ("Connection", "close"),
+            *(extra or []),
         ]
     )
     return Response(status.value, status.phrase, headers, data)
@@ -68,26 +73,3 @@ def safe_path(root: Path, url_path: str) -> Path | None:
     if not target.is_relative_to(base) or not target.is_file():
         return None
     return target
-
-
-async def static_file(root: Path | None, url_path: str) -> Response:
-    if root is None:
-        return text(HTTPStatus.NOT_FOUND, "not found")
-    try:
-        target = safe_path(root, url_path)
-    except UnicodeDecodeError:
-        target = None
-    if target is None:
-        return text(HTTPStatus.NOT_FOUND, "not found")
-    try:
-        if target.stat().st_size > MAX_STATIC_BYTES:
-            return text(HTTPStatus.NOT_FOUND, "not found")
-        data = await asyncio.to_thread(target.read_bytes)
-    except OSError:
-        return text(HTTPStatus.NOT_FOUND, "not found")
-    ctype, _ = mimetypes.guess_type(target.name)
-    if ctype is None:
-        ctype = "application/octet-stream"
-    elif ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
-        ctype += "; charset=utf-8"
-    return response(HTTPStatus.OK, data, ctype)
