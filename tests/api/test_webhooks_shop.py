@@ -1,0 +1,51 @@
+"""Commerce and games results as webhooks: a scripted sale and lottery arrive at a real
+receiver, signed (the harness verifies every Standard Webhooks signature), in order, with
+the facts a shop's backend acts on (claim id, user, quantity, price in minor units)."""
+
+from __future__ import annotations
+
+from .harness import Api, Receiver
+from .test_rooms import RIYADH, join
+from .test_webhooks import add_endpoint, capture
+
+OUD = {
+    "id": "oud",
+    "titles": {"en": "Oud", "ar": "عود"},
+    "price": 45000,
+    "currency": "SAR",
+    "stock": 3,
+}
+
+
+async def test_scripted_sale_and_lottery_arrive_signed(api: Api, receiver: Receiver) -> None:
+    seen = capture(api)
+    await add_endpoint(api, "shop", receiver.url, ["sale.*", "lottery.*"])
+    room = "shop-1"
+    await api.ok("POST", "/rooms", json={"id": room, "title": "Oud", "market": RIYADH})
+    host = await join(api, room, "h1", role="host")
+    s1 = await join(api, room, "s1")
+    await api.ok("POST", f"/rooms/{room}/start")
+    await host.ok("product.add", OUD)
+    start = {"product": "oud", "price": 39900, "quantity": 2, "duration": 60, "per_user_limit": 2}
+    await host.ok("sale.start", start)
+    await s1.ok("sale.claim", {"sale": 1, "quantity": 2})  # the last units: sold out
+    await host.ok("lottery.open", {"prize": "oud", "rule": "room"})
+    await host.ok("lottery.draw")
+    want = ["sale.started", "sale.claimed", "sale.sold_out", "lottery.drawn"]
+    await receiver.wait_for(lambda r: len(r.received) >= len(want))
+    assert receiver.bad_signatures == 0
+    assert receiver.types() == want == [e.type for e in seen if e.type in want]
+    by_type = {r.payload["type"]: r.payload["data"] for r in receiver.received}
+    claim = by_type["sale.claimed"]
+    assert claim["room"] == room and claim["claim"] == 1 and claim["user"] == "s1"
+    assert claim["quantity"] == 2 and claim["price"] == 39900 and claim["currency"] == "SAR"
+    assert isinstance(claim["price"], int)  # minor units, never a float
+    sold = by_type["sale.sold_out"]
+    assert sold["left"] == 0 and sold["sold"] == 2 and sold["list_price"] == 45000
+    drawn = by_type["lottery.drawn"]
+    assert drawn["winners"] == ["s1"] and drawn["entrants"] == 1
+    assert len(drawn["seed"]) == 64 and len(drawn["commitment"]) == 64
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(set(ids)) == len(ids)
+    for c in (host, s1):
+        await c.close()
