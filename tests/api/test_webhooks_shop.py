@@ -1,6 +1,7 @@
-"""Commerce and games results as webhooks: a scripted sale and lottery arrive at a real
-receiver, signed (the harness verifies every Standard Webhooks signature), in order, with
-the facts a shop's backend acts on (claim id, user, quantity, price in minor units)."""
+"""Commerce and games results as webhooks and read endpoints: a scripted sale and lottery
+arrive at a real receiver, signed (the harness verifies every Standard Webhooks signature),
+in order, with the facts a shop's backend acts on (claim id, user, quantity, price in minor
+units); GET /rooms/{id}/shop and /games show the same results from the live venue."""
 
 from __future__ import annotations
 
@@ -47,5 +48,20 @@ async def test_scripted_sale_and_lottery_arrive_signed(api: Api, receiver: Recei
     assert len(drawn["seed"]) == 64 and len(drawn["commitment"]) == 64
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert len(set(ids)) == len(ids)
+    # The same results through the read endpoints, from the live venue.
+    shop = await api.ok("GET", f"/rooms/{room}/shop")
+    assert [p["id"] for p in shop["products"]] == ["oud"]
+    [sale] = shop["sales"]
+    assert sale["state"] == "sold_out" and sale["left"] == 0 and sale["price"] == 39900
+    [k] = shop["claims"]
+    assert (k["id"], k["user"], k["quantity"], k["price"]) == (1, "s1", 2, 39900)
+    games = await api.ok("GET", f"/rooms/{room}/games")
+    assert games["lottery"] is None and games["last_draw"]["winners"] == ["s1"]
+    assert games["last_draw"]["seed"] == drawn["seed"]
     for c in (host, s1):
         await c.close()
+    await api.ok("POST", f"/rooms/{room}/end")
+    gone = await api.call("GET", f"/rooms/{room}/shop")
+    assert gone.status_code in (404, 409), gone.text
+    missing = await api.call("GET", "/rooms/nope/games")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "room_not_found"

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voiceroom import __version__
-from voiceroom.api import hooks, participants, rooms
+from voiceroom.api import hooks, participants, results, rooms
 from voiceroom.api.auth import ApiAuthError
 from voiceroom.api.context import ApiContext, ApiError
 from voiceroom.api.models import ErrorResponse
@@ -111,6 +111,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     api.include_router(rooms.router)
     api.include_router(participants.router)
     api.include_router(participants.history_router)
+    api.include_router(results.router)
     api.include_router(hooks.router)
     app.include_router(api)
 
