@@ -5,7 +5,11 @@ units); GET /rooms/{id}/shop and /games show the same results from the live venu
 
 from __future__ import annotations
 
-from .harness import Api, Receiver
+from pathlib import Path
+
+import pytest
+
+from .harness import ApiFactory, Receiver
 from .test_rooms import RIYADH, join
 from .test_webhooks import add_endpoint, capture
 
@@ -18,7 +22,14 @@ OUD = {
 }
 
 
-async def test_scripted_sale_and_lottery_arrive_signed(api: Api, receiver: Receiver) -> None:
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+async def test_scripted_sale_and_lottery_arrive_signed(
+    make_api: ApiFactory, receiver: Receiver, tmp_path: Path, store: str
+) -> None:
+    # sqlite: the webhook rows are projected by the store's transaction hook instead.
+    url = "memory" if store == "memory" else f"sqlite:///{tmp_path / 'store.db'}"
+    api = await make_api(store=url)
+    assert api.server.api.webhooks.produce_journaled == (store == "memory")
     seen = capture(api)
     await add_endpoint(api, "shop", receiver.url, ["sale.*", "lottery.*"])
     room = "shop-1"
