@@ -36,6 +36,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("put", "/api/v1/rooms/{room_id}/participants/{user}/tier"): "participants:write",
     ("get", "/api/v1/rooms/{room_id}/chat"): "history:read",
     ("get", "/api/v1/rooms/{room_id}/consultations"): "history:read",
+    ("get", "/api/v1/rooms/{room_id}/shop"): "history:read",
+    ("get", "/api/v1/rooms/{room_id}/games"): "history:read",
     ("get", "/api/v1/webhooks/endpoints"): "webhooks:read",
     ("post", "/api/v1/webhooks/endpoints"): "webhooks:write",
     ("delete", "/api/v1/webhooks/endpoints/{name}"): "webhooks:write",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from voiceroom.api.events import WEBHOOK_TYPES, WEBHOOKS, RoomFacts, Wire, project
+from voiceroom.commerce.events import EVENT_TYPES as SHOP_EVENTS
+from voiceroom.games.events import EVENT_TYPES as GAME_EVENTS
 from voiceroom.room import Profile, Role, Room
 from voiceroom.room import commands as c
 from voiceroom.room.events import EVENT_TYPES
@@ -22,7 +24,7 @@ def feed(room: Room, emits: list, facts: RoomFacts, now: float) -> list[tuple[st
 def test_every_webhook_type_has_a_source_and_every_source_is_a_room_event() -> None:
     produced = {t for rule in WEBHOOKS.values() for t in rule.types}
     assert produced == set(WEBHOOK_TYPES)
-    assert set(WEBHOOKS) <= set(EVENT_TYPES)
+    assert set(WEBHOOKS) <= {*EVENT_TYPES, *SHOP_EVENTS, *GAME_EVENTS}
 
 
 def test_a_show_projected() -> None:
@@ -56,3 +58,54 @@ def test_a_show_projected() -> None:
     got = feed(room, room.leave("s", 70.0), facts, 70.0)
     assert [t for t, _ in got] == ["seat.left", "participant.left"]
     assert got[0][1]["user"] == "s"
+
+
+def test_commerce_and_games_results_projected() -> None:
+    from voiceroom.commerce import events as ce
+    from voiceroom.games import events as ge
+    from voiceroom.room.events import TierChanged
+
+    facts = RoomFacts()
+
+    def one(event: object, users: frozenset[str] = frozenset(), to_roles: bool = True) -> list:  # type: ignore[type-arg]
+        wire = Wire(event.TYPE, asdict(event), users, to_roles)  # type: ignore[attr-defined, call-overload]
+        return [(s.type, s.data) for s in project(facts, "r", 1, wire, 5.0)]
+
+    coupon = ce.CouponClaimed(ce.CouponView(3, "OUD-7K2Q", 99.0))
+    assert one(coupon, frozenset({"s1"}), False) == [
+        (
+            "coupon.claimed",
+            {"room": "r", "user": "s1", "drop": 3, "code": "OUD-7K2Q", "expires_at": 99.0},
+        )
+    ]
+    group = ce.GroupView(1, 2, 3, 3, 0.0, 60.0, "complete")
+    deal = ce.GroupDealView(1, "oud", 30000, 45000, "SAR", 2, 3, 60.0, 600.0, "open", None, 1)
+    assert one(ce.GroupDealUpdated(deal, "completed")) == []  # remembered, not sent
+    assert one(ce.GroupStatus(group, "completed"), frozenset({"b", "a", "c"}), False) == [
+        (
+            "group.completed",
+            {
+                "room": "r",
+                "deal": 1,
+                "group": 2,
+                "size": 3,
+                "product": "oud",
+                "price": 30000,
+                "list_price": 45000,
+                "currency": "SAR",
+                "members": ["a", "b", "c"],
+            },
+        )
+    ]
+    assert one(ce.GroupStatus(group, "joined"), frozenset({"a"}), False) == []
+    vote = ge.VoteClosed(4, "Colour?", ("red", "blue"), (3, 5), 8, (1,), "closed")
+    assert one(vote)[0][1]["tallies"] == [3, 5] and one(vote)[0][1]["winners"] == [1]
+    rank = ge.GuessRank(1, "s1", "S1", 40000, 500)
+    guess = ge.GuessRevealed(2, "oud", "SAR", 39500, 7, (rank,), "s1", "closed")
+    [(kind, data)] = one(guess)
+    assert (
+        kind == "guess.revealed" and data["winner"] == "s1" and data["ranking"][0]["off_by"] == 500
+    )
+    assert one(TierChanged("s1", "vip")) == [
+        ("tier.changed", {"room": "r", "user": "s1", "tier": "vip"})
+    ]

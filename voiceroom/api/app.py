@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from voiceroom import __version__
-from voiceroom.api import hooks, participants, rooms, static
+from voiceroom.api import hooks, participants, results, rooms, static
 from voiceroom.api.auth import ApiAuthError
 from voiceroom.api.context import ApiContext, ApiError
 from voiceroom.api.models import ErrorResponse
@@ -114,6 +114,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     api.include_router(rooms.router)
     api.include_router(participants.router)
     api.include_router(participants.history_router)
+    api.include_router(results.router)
     api.include_router(hooks.router)
     app.include_router(api)
     static.install(app, ctx.config.web_root)

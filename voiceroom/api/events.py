@@ -15,6 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from voiceroom.commerce.events import (
+    CouponClaimed,
+    GroupDealUpdated,
+    GroupStatus,
+    SaleClaimed,
+    SaleUpdated,
+)
+from voiceroom.games.events import GuessRevealed, LotteryDrawn, VoteClosed
 from voiceroom.room.events import (
     ChatPosted,
     ConsultationEnded,
@@ -27,6 +35,7 @@ from voiceroom.room.events import (
     QueuePosition,
     RequestStatus,
     SeatUpdated,
+    TierChanged,
 )
 
 
@@ -55,6 +64,17 @@ WEBHOOK_TYPES: Final = (
     "consultation.started",
     "consultation.ended",
     "chat.message",
+    "sale.started",
+    "sale.sold_out",
+    "sale.closed",
+    "sale.claimed",
+    "coupon.claimed",
+    "group.completed",
+    "group.expired",
+    "lottery.drawn",
+    "vote.closed",
+    "guess.revealed",
+    "tier.changed",
 )
 # Sent only to endpoints that name them exactly (a busy show chats a lot).
 OPT_IN: Final = frozenset({"chat.message"})
@@ -66,6 +86,7 @@ class RoomFacts:
 
     seats: dict[int, str] = field(default_factory=dict)  # seat index -> holder
     consults: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> started data
+    deals: dict[int, dict[str, Any]] = field(default_factory=dict)  # group buy id -> offer
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +188,95 @@ def _chat(facts: RoomFacts, ev: Wire, now: float) -> Out:
     return [("chat.message", dict(ev.body["message"]))]
 
 
+# --- commerce ---------------------------------------------------------------------------
+# sale.updated reasons → the fact a shop acts on; "scheduled" is not one (nothing to do yet).
+_SALE_FACTS: Final = {
+    "opened": "sale.started",
+    "sold_out": "sale.sold_out",
+    "closed": "sale.closed",
+    "cancelled": "sale.closed",
+    "ended": "sale.closed",
+    "room_ended": "sale.closed",
+}
+_SALE_KEYS: Final = ("id", "product", "price", "list_price", "currency", "exponent")
+
+
+def _sale(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    kind = _SALE_FACTS.get(ev.body["reason"])
+    if kind is None:
+        return []
+    s = ev.body["sale"]
+    data = {k: s[k] for k in (*_SALE_KEYS, "quantity", "left", "state")}
+    data["sold"] = s["quantity"] - s["left"]
+    data["reason"] = ev.body["reason"]
+    return [(kind, data)]
+
+
+def _claim(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    k = ev.body["claim"]
+    keys = ("sale", "product", "user", "quantity", "price", "currency", "at", "expires_at")
+    return [("sale.claimed", {"claim": k["id"], **{key: k[key] for key in keys}})]
+
+
+def _coupon(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    # The code is included: the shop's backend must honour it at checkout, and webhooks are
+    # signed server-to-server messages (members only ever see their own code).
+    user = _only_user(ev)
+    c = ev.body["coupon"]
+    return [
+        (
+            "coupon.claimed",
+            {"user": user, "drop": c["drop"], "code": c["code"], "expires_at": c["expires_at"]},
+        )
+    ]
+
+
+def _deal(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    d = ev.body["deal"]
+    facts.deals[d["id"]] = {k: d[k] for k in ("product", "price", "list_price", "currency")}
+    return []  # remembered for group.completed / group.expired, not a fact of its own
+
+
+def _group(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    reason = ev.body["reason"]
+    if reason not in ("completed", "expired"):
+        return []
+    g = ev.body["group"]
+    data: dict[str, Any] = {"deal": g["deal"], "group": g["group"], "size": g["size"]}
+    data.update(facts.deals.get(g["deal"], {}))
+    data["members"] = sorted(ev.users)  # a GroupStatus goes to exactly the group's members
+    return [(f"group.{reason}", data)]
+
+
+# --- games ------------------------------------------------------------------------------
+def _lottery(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    b = ev.body
+    keys = ("id", "prize", "rule", "keyword", "tier", "k", "commitment", "seed", "list_digest")
+    data = {k: b[k] for k in keys}
+    data["entrants"] = len(b["entrants"])
+    data["winners"] = list(b["winners"])
+    data["winner_names"] = list(b["winner_names"])
+    return [("lottery.drawn", data)]
+
+
+def _vote(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    b = ev.body
+    data = {k: b[k] for k in ("id", "question", "total", "reason")}
+    data.update(options=list(b["options"]), tallies=list(b["tallies"]), winners=list(b["winners"]))
+    return [("vote.closed", data)]
+
+
+def _guess(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    b = ev.body
+    data = {k: b[k] for k in ("id", "product", "currency", "price", "guesses", "winner", "reason")}
+    data["ranking"] = [dict(r) for r in b["ranking"]]
+    return [("guess.revealed", data)]
+
+
+def _tier(facts: RoomFacts, ev: Wire, now: float) -> Out:
+    return [("tier.changed", {"user": ev.body["user"], "tier": ev.body["tier"]})]
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookRule:
     types: tuple[str, ...]  # the webhook event types this room event can become
@@ -185,6 +295,15 @@ WEBHOOKS: Final[dict[type[Event], WebhookRule]] = {
     ConsultationStarted: WebhookRule(("consultation.started",), _consult_started),
     ConsultationEnded: WebhookRule(("consultation.ended",), _consult_ended),
     ChatPosted: WebhookRule(("chat.message",), _chat),
+    SaleUpdated: WebhookRule(("sale.started", "sale.sold_out", "sale.closed"), _sale),
+    SaleClaimed: WebhookRule(("sale.claimed",), _claim),
+    CouponClaimed: WebhookRule(("coupon.claimed",), _coupon),
+    GroupDealUpdated: WebhookRule((), _deal),
+    GroupStatus: WebhookRule(("group.completed", "group.expired"), _group),
+    LotteryDrawn: WebhookRule(("lottery.drawn",), _lottery),
+    VoteClosed: WebhookRule(("vote.closed",), _vote),
+    GuessRevealed: WebhookRule(("guess.revealed",), _guess),
+    TierChanged: WebhookRule(("tier.changed",), _tier),
 }
 BY_WIRE_TYPE: Final[dict[str, WebhookRule]] = {cls.TYPE: r for cls, r in WEBHOOKS.items()}
 

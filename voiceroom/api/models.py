@@ -9,6 +9,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from voiceroom.commerce.events import (
+    ClaimView,
+    CouponDropView,
+    GroupDealView,
+    ProductView,
+    SaleView,
+)
+from voiceroom.games.events import (
+    GuessOpened,
+    GuessRevealed,
+    LeaderEntry,
+    LotteryDrawn,
+    LotteryOpened,
+    VoteClosed,
+    VoteOpened,
+)
 from voiceroom.room.model import MAX_SEATS, Role
 
 RoomId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", examples=["riyadh-evening"])]
@@ -285,3 +301,29 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryOut]
+
+
+# --- the room's shop and games (live: from the venue on the room's stream) --------------
+# The cores' own wire views (frozen dataclasses) are the schema, so the API and the
+# protocol describe a sale or a draw the same way (docs/protocol.md).
+class ShopOut(BaseModel):
+    room: str
+    products: list[ProductView]
+    showing: str | None = Field(description='the pinned "now showing" product')
+    sales: list[SaleView] = Field(description="live sales (left = units left), then recent closed")
+    claims: list[ClaimView] = Field(description="every claim of the room's sales, in order")
+    coupons: list[CouponDropView] = Field(description="coupon drops (never their codes)")
+    groups: list[GroupDealView]
+
+
+class GamesOut(BaseModel):
+    room: str
+    lottery: LotteryOpened | None = Field(description="the open lottery (its seed stays secret)")
+    last_draw: LotteryDrawn | None = Field(description="the latest draw: seed, entrants, winners")
+    guess: GuessOpened | None
+    guess_count: int
+    last_guess: GuessRevealed | None
+    vote: VoteOpened | None
+    vote_tallies: list[int] | None
+    last_vote: VoteClosed | None
+    leaderboard: dict[str, list[LeaderEntry]]

@@ -164,6 +164,10 @@ class Shop(ValueEq):
         return out
 
     # ------------------------------------------------------------------ queries
+    def claims(self) -> tuple[ClaimView, ...]:
+        """Every claim of every sale, in claim order (the server API's shop view)."""
+        return tuple(s.claim_view(k) for s in self.sales.sales.values() for k in s.claims)
+
     def snapshot(self, viewer: Actor | None) -> ShopSnapshot:
         user = None if viewer is None else viewer.user
         keep = self.config.history
