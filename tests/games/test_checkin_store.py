@@ -95,6 +95,7 @@ async def test_the_streak_follows_the_user_across_rooms(tmp_path: Path) -> None:
         assert games["streak"] == {"day": "2026-12-01", "count": 1}
         done = await checked_in(ann)
         assert (done["day"], done["streak"]) == ("2026-12-02", 2)
+        await ann.wait_until(lambda st: st.games["streak"] == {"day": "2026-12-02", "count": 2})
 
         # A day missed: the streak starts again.
         ann, games = await visit("c", 4)
