@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from voiceroom.commerce.core import Shop
+from voiceroom.games.checkin import Streak
 from voiceroom.games.core import Games
 from voiceroom.games.events import TierEarned
 from voiceroom.room import commands as rc
@@ -161,6 +162,22 @@ class Venue:
         member's tier and the side cores see ``member.tier``. A journaled entry point like
         ``join``; RuleError for a tier the room does not know."""
         return self._react(self.room.set_tier(user, tier, now), now)
+
+    def load_streak(self, user: str, day: str, count: int, now: float) -> list[Emit]:
+        """Server-only: the user's check-in streak from the store's cross-room table
+        (at join, ``EntryKind.STREAK``). The newer day wins; no events; RuleError for a
+        malformed streak."""
+        return self.games.load_streak(user, Streak(day, count))
+
+    def streak(self, user: str) -> Streak | None:
+        return self.games.streak(user)
+
+    @property
+    def games(self) -> Games:
+        for core in self.cores:
+            if isinstance(core, Games):
+                return core
+        raise LookupError("this venue has no games core")
 
     def tick(self, now: float) -> list[Emit]:
         emits = self.room.tick(now)

@@ -371,6 +371,20 @@ def test_checkin_uses_the_market_day_and_the_loaded_streak() -> None:
     assert (x.day, x.streak) == ("2025-12-03", 7)
 
 
+def test_a_loaded_streak_never_undoes_a_newer_one_and_must_be_well_formed() -> None:
+    p = show("a")
+    (x,) = events_of(p.handle("a", gc.CheckIn(), T0 + 5), ge.CheckedIn)
+    today = Streak(x.day, 1)
+    # The store's row lags this room's own check-in (not committed yet): kept as is.
+    assert p.games.load_streak("a", Streak("2025-11-01", 9)) == []
+    assert p.games.streak("a") == today
+    refused(p, "a", gc.CheckIn(), GamesCode.ALREADY_CHECKED_IN, T0 + 100)
+    for bad in (Streak("yesterday", 2), Streak("2025-12-01", 0)):
+        with pytest.raises(RuleError) as exc:
+            p.games.load_streak("a", bad)
+        assert exc.value.code is ErrorCode.INVALID_ARGUMENT and p.games.streak("a") == today
+
+
 # --- prompts and market ---------------------------------------------------------------------------
 def test_prompt_by_id_with_checked_params() -> None:
     p = show("a")

@@ -31,7 +31,7 @@ def test_db_check_upgrade_export(sql_url: str) -> None:
     ok = db("check", "--store", sql_url)
     assert ok.returncode == 0 and "store ok" in ok.stdout, ok.stderr
     out = json.loads(db("export", "--store", sql_url).stdout)
-    assert out["revision"] == "0002" and out["rooms"] == [] and "journal" in out
+    assert out["revision"] == "0003" and out["rooms"] == [] and "journal" in out
 
 
 def test_db_defaults_to_sqlite_under_the_data_dir(tmp_path: Path) -> None:

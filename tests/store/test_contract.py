@@ -418,3 +418,33 @@ def test_hosted_flag_follows_open_and_close(store: Store) -> None:
     store.write([Write(ROOM, hosted=True), b.join("ann", 1.0)])
     rec = store.room(ROOM)
     assert rec is not None and rec.hosted is True and rec.last_n == 1
+
+
+def _checkin(b: Builder, user: str, day: str, streak: int, now: float) -> Write:
+    done = {"user": user, "name": user.title(), "day": day, "streak": streak}
+    return b.write(
+        EntryKind.HANDLE, now, [("checkin.done", done, ())], user=user, type="checkin.daily"
+    )
+
+
+def test_checkins_span_rooms_and_commit_with_their_entry(store: Store) -> None:
+    a, b = Builder("ra"), Builder("rb")
+    assert store.checkin("ann") is None
+    store.write([a.open(), a.join("ann", 1.0), _checkin(a, "ann", "2026-12-01", 1, 2.0)])
+    row = store.checkin("ann")
+    assert row is not None and (row.last_day, row.streak, row.updated_at) == ("2026-12-01", 1, 2.0)
+    # Another room (show) the next day: the same row moves on.
+    store.write([b.open(), b.join("ann", 90_000.0), _checkin(b, "ann", "2026-12-02", 2, 90_001.0)])
+    row = store.checkin("ann")
+    assert row is not None and (row.user, row.last_day, row.streak) == ("ann", "2026-12-02", 2)
+    # All or nothing: a batch that fails leaves the streak where it was.
+    dup = Write("rb", Entry("rb", 1, EntryKind.TICK, 3.0))
+    with pytest.raises(Exception):  # noqa: B017 - each backend has its own integrity error
+        store.write([_checkin(b, "ann", "2026-12-03", 3, 180_000.0), dup])
+    row = store.checkin("ann")
+    assert row is not None and (row.last_day, row.streak) == ("2026-12-02", 2)
+    # A user's streak outlives the rooms it was earned in, and is exported.
+    store.delete_room("ra")
+    store.delete_room("rb")
+    assert store.checkin("ann") is not None and store.checkin("bob") is None
+    assert [r["user"] for r in json.loads(dumps(store.export()))["checkins"]] == ["ann"]

@@ -145,6 +145,9 @@ class RoomState:
         elif t == "member.tier":
             if b["user"] in self.members:
                 self.members[b["user"]] = {**self.members[b["user"]], "tier": b["tier"]}
+        elif t == "checkin.done":  # our own streak moves on (as the web client does)
+            if b["user"] == self.user:
+                self.games["streak"] = {"day": b["day"], "count": b["streak"]}
         elif t in _GAMES:
             _GAMES[t](self.games, b)
 

@@ -24,6 +24,15 @@ class Streak:
     count: int  # consecutive days up to ``day``
 
 
+def valid(streak: Streak) -> bool:
+    """A loaded streak is a real ISO day and at least one day long."""
+    try:
+        date.fromisoformat(streak.day)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(streak.count, int) and streak.count >= 1
+
+
 def next_streak(previous: Streak | None, today: date) -> Streak | None:
     """The streak after checking in on ``today``; None if already checked in today.
 
@@ -52,12 +61,15 @@ class CheckIns:
         out.append(Emit(EVERYONE, CheckedIn(actor.user, actor.name, streak.day, streak.count)))
         ctx.credit(actor.user, "checkin", now, out)
 
-    def load(self, user: str, streak: Streak | None) -> None:
-        """Server-only: the user's streak as the store's cross-room table holds it."""
-        if streak is None:
-            self.streaks.pop(user, None)
-        else:
-            self.streaks[user] = streak
+    def load(self, user: str, streak: Streak) -> bool:
+        """Server-only: the user's streak as the store's cross-room table holds it. The
+        newer day wins: the table may lag this room's own check-in (not committed yet),
+        which must not be undone. True when it changed the room's streak."""
+        current = self.streaks.get(user)
+        if current is not None and current.day >= streak.day:
+            return False
+        self.streaks[user] = streak
+        return True
 
 
 HANDLERS: dict[type[Command], Handler] = {c.CheckIn: CheckIns.check_in}

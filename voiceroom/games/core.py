@@ -26,6 +26,7 @@ from voiceroom.games.model import POINTS, Ctx, GamesConfig, Handler, Roster, See
 from voiceroom.games.rules import RULES
 from voiceroom.room import events as room_ev
 from voiceroom.room.commands import Command
+from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import EVERYONE, Emit
 from voiceroom.room.model import MODERATORS, Actor, Role
 from voiceroom.room.rules import Rule
@@ -186,11 +187,17 @@ class Games:
         )
 
     # ------------------------------------------------------------------ server-only
-    def load_streak(self, user: str, streak: checkin.Streak | None) -> list[Emit]:
+    def load_streak(self, user: str, streak: checkin.Streak) -> list[Emit]:
         """The user's check-in streak from the store's cross-room table (journaled like
-        any entry point, so replay sees the same data)."""
+        any entry point, ``EntryKind.STREAK``, so replay sees the same data). The newer
+        day wins; no events (the member's snapshot carries ``streak``)."""
+        if not checkin.valid(streak):
+            raise RuleError(ErrorCode.INVALID_ARGUMENT, "a streak is an ISO day and a count >= 1")
         self.checkins.load(user, streak)
         return []
+
+    def streak(self, user: str) -> checkin.Streak | None:
+        return self.checkins.streaks.get(user)
 
     def send_prompt(self, prompt_id: str, params: dict[str, str], now: float) -> list[Emit]:
         """A prompt from the server (the API or a show script); RuleError on a bad id."""

@@ -105,6 +105,11 @@ def _tracks(v: Venue, e: Entry) -> list[Emit]:
     return []
 
 
+def _streak(v: Venue, e: Entry) -> list[Emit]:
+    assert e.user is not None and e.body is not None
+    return v.load_streak(e.user, str(e.body["day"]), int(e.body["count"]), e.now)
+
+
 REPLAY: dict[EntryKind, Callable[[Venue, Entry], list[Emit]]] = {
     EntryKind.JOIN: _join,
     EntryKind.HANDLE: _handle,
@@ -114,6 +119,7 @@ REPLAY: dict[EntryKind, Callable[[Venue, Entry], list[Emit]]] = {
     EntryKind.TICK: _tick,
     EntryKind.TIER: _tier,
     EntryKind.TRACKS: _tracks,
+    EntryKind.STREAK: _streak,
 }
 
 

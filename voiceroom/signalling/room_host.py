@@ -61,7 +61,15 @@ from voiceroom.signalling.media_bridge import (
     MusicLibrary,
 )
 from voiceroom.signalling.replay import Numbered, ReplayBuffer
-from voiceroom.store.base import Entry, EntryKind, RoomRecord, SnapshotRecord, Store, Write
+from voiceroom.store.base import (
+    CheckinRow,
+    Entry,
+    EntryKind,
+    RoomRecord,
+    SnapshotRecord,
+    Store,
+    Write,
+)
 from voiceroom.store.base import room_config_wire as _config_wire
 from voiceroom.store.writer import StoreWriter
 from voiceroom.venue import Venue, needs_entropy
@@ -248,8 +256,19 @@ class RoomHost:
         self.tick()
 
     # ------------------------------------------------------------------ jobs
-    def join(self, conn: Connection, resume: int | None) -> None:
-        """A connection arrives: join or rejoin, newest connection wins, welcome."""
+    async def stored_streak(self, user: str) -> CheckinRow | None:
+        """The user's check-in streak across rooms from the store (None without one).
+        Read in the async join path, never inside a job; after every write queued before
+        it, so a check-in this process already accepted elsewhere is seen."""
+        if self.writer is None:
+            return None
+        row: CheckinRow | None = await self.writer.call(lambda store: store.checkin(user))
+        return row
+
+    def join(self, conn: Connection, resume: int | None, streak: CheckinRow | None = None) -> None:
+        """A connection arrives: join or rejoin, newest connection wins, welcome.
+        ``streak``: the user's stored check-in streak (``stored_streak``), loaded into the
+        room through a journaled entry point right after the join."""
         now = self.clock()
         user = conn.user
         existed = user in self.room.members
@@ -271,6 +290,8 @@ class RoomHost:
         after: After = []
         numbered = self._publish(emits, after)
         self._journal(EntryKind.JOIN, now, numbered, user=user, body=profile_body(profile))
+        if streak is not None:
+            self._load_streak(user, streak, now)
         self.conns[user] = conn
         member = self.room.members[user]
         replay: list[Numbered] = []
@@ -308,6 +329,20 @@ class RoomHost:
         conn.log.info("joined", resumed=existed, replayed=len(replay), role=member.role.value)
         self.metrics.observe("voiceroom_join_seconds", time.monotonic() - conn.opened_at)
         self._held.extend(after)
+
+    def _load_streak(self, user: str, row: CheckinRow, now: float) -> None:
+        """Feed the stored streak to the room (``EntryKind.STREAK``) when it is newer than
+        the room's own: replay sees the same data without reading the table again."""
+        current = self.venue.streak(user)
+        if current is not None and current.day >= row.last_day:
+            return  # the room's own is as new: nothing to journal
+        try:
+            self.venue.load_streak(user, row.last_day, row.streak, now)
+        except RuleError as exc:  # a damaged row: the room goes on without it
+            self.log.warning("stored check-in streak refused", user=user, error=exc.message)
+            return
+        body = {"day": row.last_day, "count": row.streak}
+        self._journal(EntryKind.STREAK, now, [], user=user, body=body)
 
     def command(self, conn: Connection, req: Request) -> None:
         if self.conns.get(conn.user) is not conn:

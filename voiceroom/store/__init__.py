@@ -19,6 +19,7 @@ from pathlib import Path
 
 from voiceroom.store.base import (
     ChatRow,
+    CheckinRow,
     ConsultationRow,
     Entry,
     EntryKind,
@@ -67,6 +68,7 @@ def open_store(url: str, data_dir: Path | str = "var") -> Store:
 __all__ = [
     "BACKENDS",
     "ChatRow",
+    "CheckinRow",
     "ConsultationRow",
     "Entry",
     "EntryKind",

@@ -45,6 +45,7 @@ class EntryKind(StrEnum):
     TICK = "tick"  # only ticks that emitted something
     TIER = "tier"  # Venue.set_tier (HTTP API): user, body {"tier": ...}
     TRACKS = "tracks"  # the music library's names, an outside fact: body {"names": [...]}
+    STREAK = "streak"  # the user's stored check-in streak, loaded at join: body {"day", "count"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +176,16 @@ class ProfileRow:
     last_seen: float
 
 
+@dataclass(frozen=True, slots=True)
+class CheckinRow:
+    """A user's daily check-in streak across rooms (the newest ``checkin.done``)."""
+
+    user: str
+    last_day: str  # ISO date
+    streak: int
+    updated_at: float
+
+
 # A callable run inside every write transaction, after the store's own rows: ``(conn,
 # writes)``. ``conn`` is the SQLAlchemy ``Connection`` of the transaction (None for the
 # memory store). Raising rolls the whole batch back (the writer retries it). This is where
@@ -223,6 +234,9 @@ class ReadModels(Protocol):
     def requests(self, room: str) -> list[RequestRow]: ...
 
     def profiles(self, room: str) -> list[ProfileRow]: ...
+
+    def checkin(self, user: str) -> CheckinRow | None:
+        """The user's check-in streak across rooms (None: never checked in)."""
 
 
 class Store(Journal, Snapshots, Rooms, ReadModels, Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 from voiceroom.store import projections as pj
 from voiceroom.store.base import (
     ChatRow,
+    CheckinRow,
     ConsultationRow,
     Entry,
     EntryKind,
@@ -85,6 +86,8 @@ class MemoryStore:
 
     @staticmethod
     def _room_of(table: str, row: Mapping[str, Any]) -> str:
+        if table in pj.GLOBAL_TABLES:
+            return ""
         return str(row["id"] if table == "rooms" else row["room"])
 
     def _apply(self, op: pj.Op) -> None:
@@ -135,8 +138,9 @@ class MemoryStore:
 
     def delete_room(self, room: str) -> None:
         with self._lock:
-            for rows in self._t.values():
-                rows.pop(room, None)
+            for table, rows in self._t.items():
+                if table not in pj.GLOBAL_TABLES:  # a user's streak outlives the room
+                    rows.pop(room, None)
 
     # ------------------------------------------------------------------ reads
     def _sorted(self, table: str, room: str) -> list[Row]:
@@ -211,6 +215,11 @@ class MemoryStore:
 
     def profiles(self, room: str) -> list[ProfileRow]:
         return [ProfileRow(**r) for r in self._sorted("profiles", room)]
+
+    def checkin(self, user: str) -> CheckinRow | None:
+        with self._lock:
+            row = self._t["checkins"].get("", {}).get((user,))
+            return None if row is None else CheckinRow(**row)
 
     def export(self) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.url, "revision": None}

@@ -28,7 +28,10 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "consultations": ("room", "id"),
     "consult_requests": ("room", "user", "requested_at"),
     "profiles": ("room", "user"),
+    "checkins": ("user",),  # not per room: the streak spans shows
 }
+# Tables without a ``room`` column (the memory store keeps them under the room "").
+GLOBAL_TABLES: frozenset[str] = frozenset({"checkins"})
 TABLE_ORDER: tuple[str, ...] = tuple(TABLE_KEYS)
 SNAPSHOTS_KEPT = 2  # the newest and one before it (if the newest fails to load)
 
@@ -184,7 +187,17 @@ def _phase(ev: EventRecord, ctx: _Ctx) -> Iterable[Op]:
         yield Update("rooms", {"id": ev.room, "ended_at": None}, {"ended_at": ev.at})
 
 
+def _checked_in(ev: EventRecord, ctx: _Ctx) -> Iterable[Op]:
+    b = ev.body
+    yield Upsert(
+        "checkins",
+        {"user": b["user"], "last_day": b["day"], "streak": int(b["streak"]), "updated_at": ev.at},
+        update=("last_day", "streak", "updated_at"),
+    )
+
+
 EVENT_PROJECTIONS: dict[str, Projection] = {
+    "checkin.done": _checked_in,
     "chat.message": _chat,
     "consult.started": _consult_started,
     "consult.ended": _consult_ended,

@@ -128,4 +128,15 @@ profiles = sa.Table(
     sa.Column("last_seen", Time, nullable=False),
 )
 
+# The daily check-in streak per user, across rooms (shows): the projection of
+# ``checkin.done``; a room loads it when the user joins (journaled, see EntryKind.STREAK).
+checkins = sa.Table(
+    "checkins",
+    metadata,
+    sa.Column("user", sa.Text, primary_key=True),
+    sa.Column("last_day", sa.Text, nullable=False),  # ISO date in the show's market zone
+    sa.Column("streak", sa.Integer, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
 TABLES: dict[str, sa.Table] = {t.name: t for t in metadata.sorted_tables}

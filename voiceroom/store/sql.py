@@ -29,6 +29,7 @@ from voiceroom.store import projections as pj
 from voiceroom.store import schema as s
 from voiceroom.store.base import (
     ChatRow,
+    CheckinRow,
     ConsultationRow,
     Entry,
     EntryKind,
@@ -274,6 +275,8 @@ class SqlStore:
     def delete_room(self, room: str) -> None:
         with self.engine.begin() as conn:
             for name, t in s.TABLES.items():
+                if name in pj.GLOBAL_TABLES:  # a user's streak outlives the room
+                    continue
                 col = t.c.id if name == "rooms" else t.c.room
                 conn.execute(t.delete().where(col == room))
 
@@ -371,6 +374,12 @@ class SqlStore:
         q = sa.select(t).where(t.c.room == room).order_by(t.c.user)
         with self._read() as conn:
             return [ProfileRow(**dict(r)) for r in conn.execute(q).mappings()]
+
+    def checkin(self, user: str) -> CheckinRow | None:
+        t = s.checkins
+        with self._read() as conn:
+            r = conn.execute(sa.select(t).where(t.c.user == user)).mappings().first()
+        return None if r is None else CheckinRow(**dict(r))
 
     def export(self) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.safe_url, "revision": self.current_revision()}
