@@ -83,8 +83,11 @@ async def browser_speaks(
                 # The server starts in its namespace meanwhile: retry the first load.
                 await until(lambda: _goto(page, url), 20, "the page over https")
                 assert await page.evaluate("window.isSecureContext") is True
+                # The mic goes live once the server answers the offer, and in relay mode the
+                # server's own peer first allocates on coturn: allow what the connect wait
+                # below allows (a fresh-clone CI run once needed more than 20 s).
                 await until(
-                    lambda: page.evaluate("window.voiceroom?.mic === 'live'"), 20, "mic live"
+                    lambda: page.evaluate("window.voiceroom?.mic === 'live'"), 45, "mic live"
                 )
                 await until(
                     lambda: page.evaluate(
