@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from voiceroom import cli_games
 from voiceroom.auth import AuthError, issue_token
@@ -60,6 +61,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     s.add_argument("--tls-key", help="PEM private key for --tls-cert")
     s.add_argument(
         "--media-public-ip", help="address to advertise for media (NAT 1:1, e.g. a cloud VM)"
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default 0: one per core; 1 when the server itself does TLS)",
     )
     s.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
@@ -124,7 +131,7 @@ def _store_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # `voiceroom serve` and `voiceroom db` keep data by default; the library's Config does not.
-SERVE_DEFAULTS = {"store": "sqlite"}
+SERVE_DEFAULTS: dict[str, object] = {"store": "sqlite", "workers": 0}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_level=args.log_level,
                 store=args.store,
                 data_dir=args.data_dir,
+                workers=args.workers,
                 defaults=SERVE_DEFAULTS,
             )
             check_secret(config.secret, demo=args.demo)
@@ -195,6 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def worker_count(config: Config) -> int:
+    """``workers``: 0 is one per core, except that TLS on the server itself means one (the
+    front routes by peeking at the request head, which TLS hides)."""
+    from voiceroom.workers.front import default_workers
+
+    if config.workers > 1 and config.tls:
+        raise ConfigError(
+            f"workers = {config.workers} with tls_cert: the server terminates TLS in one process "
+            "only; terminate TLS in a reverse proxy (docs/deploy.md) or set workers = 1"
+        )
+    if config.workers == 0:
+        return 1 if config.tls else default_workers()
+    return config.workers
+
+
 def _serve(config: Config, *, demo: bool) -> int:
     from voiceroom.server import Server, demo_config  # keeps `voiceroom token` light
 
@@ -202,7 +225,9 @@ def _serve(config: Config, *, demo: bool) -> int:
         config = demo_config(config)
     configure_logging(config.log_level, json=config.log_json)
 
-    def ready(server: Server, links: dict[str, str]) -> None:
+    count = worker_count(config)
+
+    def ready(server: Any, links: dict[str, str]) -> None:
         print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")
         for label, link in links.items():
             print(f"  {label:13} {link}")
@@ -222,8 +247,12 @@ def _serve(config: Config, *, demo: bool) -> int:
         sys.stdout.flush()
 
     async def run() -> None:
-        server = Server(config)
-        await server.run(demo=demo, on_ready=ready)
+        if count > 1:
+            from voiceroom.workers.front import Front
+
+            await Front(config, count).run(demo=demo, on_ready=ready)
+        else:
+            await Server(config).run(demo=demo, on_ready=ready)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown

@@ -109,6 +109,8 @@ class Config:
     flood_limit: int = 50  # rate-limited messages in a row before closing with 1008
     replay_buffer: int = 4096  # events kept per room for resume
     max_rooms: int = 10_000
+    # Worker processes (`serve --workers`): 0 = one per core; the library's Server is one.
+    workers: int = 1
     # Timeouts (seconds)
     tick_interval: float = 0.5  # room.tick period: invite and reconnect-grace expiry
     count_interval: float = 2.0  # room.count broadcasts at most this often (when changed)
@@ -198,6 +200,8 @@ class Config:
             )
         if self.snapshot_every < 1 or self.chat_retention_days < 0:
             raise ConfigError("snapshot_every must be >= 1 and chat_retention_days >= 0")
+        if self.workers < 0:
+            raise ConfigError("workers must be >= 0 (0: one per core)")
         if self.api_port is not None and not 0 <= self.api_port <= 65535:
             raise ConfigError(f"api_port {self.api_port} out of range")
         for entry in self.api_keys:
@@ -519,7 +523,11 @@ SETTING_DOCS: dict[str, str] = {
     "flood_limit": "Rate-limited messages in a row before the connection is closed with 1008.",
     "replay_buffer": "Events kept per room for `resume`; a client further behind gets a "
     "fresh snapshot instead.",
-    "max_rooms": "Rooms one server hosts at most; a host opening one more gets 503.",
+    "max_rooms": "Rooms one server (one worker) hosts at most; a host opening one more gets 503.",
+    "workers": "Worker processes for `serve` (also `serve --workers N`): each room lives on one; "
+    "a front process routes every connection to its room's worker (docs/adr/0006-workers.md). "
+    "`0` (what `serve` defaults to): one per core, but 1 when `tls_cert` is set (terminate TLS "
+    "in a reverse proxy to use more). `1`: one process, no front.",
     # timers
     "tick_interval": "Seconds between room ticks, which expire seat invites and members "
     "past the reconnect grace.",

@@ -65,6 +65,24 @@ LATENCY_BUCKETS: Final = (
 # name -> (kind, help, label names). A name used but not listed here is still exposed
 # (a counter or gauge with the labels of its first use), so a new metric needs no edit
 # here to work; listing it gives it help text and a fixed set of labels.
+# The front process of ``serve --workers N`` (voiceroom.workers): its own series, beside
+# every worker's series labelled worker="i".
+FRONT_METRICS: Final[dict[str, tuple[Kind, str, tuple[str, ...]]]] = {
+    "voiceroom_workers": ("gauge", "Worker processes, by state.", ("state",)),
+    "voiceroom_worker_restarts_total": ("counter", "Workers restarted after exiting.", ("worker",)),
+    "voiceroom_front_connections_total": (
+        "counter",
+        "Connections the front accepted, by route (room, any, health, metrics, refused).",
+        ("route",),
+    ),
+    "voiceroom_handoff_seconds": (
+        "histogram",
+        "From accept to the socket handed to its worker (head peek, routing, SCM_RIGHTS).",
+        (),
+    ),
+    "voiceroom_room_leases": ("gauge", "Rooms with a lease in the registry.", ()),
+}
+
 METRICS: Final[dict[str, tuple[Kind, str, tuple[str, ...]]]] = {
     "voiceroom_connections": ("gauge", "Open client WebSocket connections.", ()),
     "voiceroom_rooms": ("gauge", "Rooms currently hosted.", ()),
@@ -144,11 +162,11 @@ class Metrics:
     callbacks refresh gauges before each scrape; ``render()`` is the text exposition.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, table: Mapping[str, tuple[Kind, str, tuple[str, ...]]] = METRICS) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._metrics: dict[str, _Metric] = {}
         self._collectors: list[Callable[[Metrics], None]] = []
-        for name, (kind, text, labels) in METRICS.items():
+        for name, (kind, text, labels) in table.items():
             self._declare(name, kind, text, labels)
 
     def _declare(self, name: str, kind: Kind, text: str, labels: tuple[str, ...]) -> _Metric:

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
 import secrets
 import signal
+import socket
 import ssl
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server as WsServer
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.server import ServerProtocol
 
 from voiceroom.api.service import ApiService
 from voiceroom.api.webhooks import WebhookConfigError
@@ -107,8 +112,29 @@ class TickProbe:
             m.set("voiceroom_loop_lateness_ms", value * 1000, q=str(q))
 
 
+@dataclass(frozen=True)
+class WorkerSlot:
+    """How one worker process of ``serve --workers N`` runs its Server (voiceroom.workers):
+    it listens on no public port (the front hands it its clients' sockets), answers the
+    front on Unix sockets, and brings back only the rooms the registry leased to it."""
+
+    index: int
+    ws_socket: Path  # the worker's own WebSocket/HTTP listener (the front's health probes)
+    api_socket: Path  # its HTTP API, behind the front's API proxy
+    public_port: int  # the front's port: links and the API's page base name it
+    recover: frozenset[str]  # rooms to bring back from the store at start
+    deliver_webhooks: bool  # one worker delivers a shared (database) outbox
+
+
 class Server:
-    def __init__(self, config: Config, *, media_factory: MediaRoomFactory | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        media_factory: MediaRoomFactory | None = None,
+        slot: WorkerSlot | None = None,
+    ) -> None:
+        self.slot = slot
         if not config.secret:
             # Tokens from `voiceroom token` will not verify; only printed demo links will.
             config = config.with_overrides(secret=secrets.token_urlsafe(32))
@@ -142,7 +168,14 @@ class Server:
         try:
             # HTTP API and webhooks (its own port; docs/adr/0005-http-api.md).
             reads = None if config.store == "none" else self.writer.call
-            self.api = ApiService(config, self.registry, store_call=reads, store=self.store)
+            self.api = ApiService(
+                config,
+                self.registry,
+                store_call=reads,
+                store=self.store,
+                deliver_webhooks=slot is None or slot.deliver_webhooks,
+                shared_outbox=slot is not None,
+            )
         except WebhookConfigError as exc:
             raise ConfigError(str(exc)) from None
         self._ws: WsServer | None = None
@@ -170,37 +203,54 @@ class Server:
             raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
         return ctx
 
+    def _ws_options(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            # Every client gets the same encoded event bytes; per-connection deflate would
+            # redo the work for each one, and msgpack is compact already.
+            "compression": None,
+            "max_size": c.hard_max_frame_bytes,
+            "open_timeout": c.handshake_timeout,
+            "ping_interval": c.ping_interval,
+            "ping_timeout": c.ping_interval,
+            "close_timeout": min(5.0, max(c.shutdown_timeout, 0.1)),
+            "server_header": "voiceroom",
+        }
+
     async def start(self) -> None:
         started = time.perf_counter()
         before, after = raise_nofile_limit()
-        await asyncio.to_thread(self.store.upgrade)  # migrations, before anything reads
+        slot = self.slot
+        if slot is None:  # a worker's front has migrated the store already
+            await asyncio.to_thread(self.store.upgrade)  # migrations, before anything reads
         self.writer.start()
         self.tick_probe.start()
         self.registry.start()
-        recovered = await self.registry.recover()
-        if self.config.chat_retention_days > 0:
+        recovered = await self.registry.recover(only=None if slot is None else slot.recover)
+        if self.config.chat_retention_days > 0 and (slot is None or slot.index == 0):
             self._pruner = asyncio.create_task(self._prune_chat(), name="store-prune")
+        options = self._ws_options()
+        if slot is None:
+            where: dict[str, Any] = {"host": self.config.host, "port": self.config.port}
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(slot.ws_socket)  # a stale socket from a killed worker
+            where = {"unix": True, "path": str(slot.ws_socket)}
         self._ws = await serve(
             self.gateway.handler,
-            self.config.host,
-            self.config.port,
             process_request=self.gateway.process_request,
-            # Every client gets the same encoded event bytes; per-connection deflate would
-            # redo the work for each one, and msgpack is compact already.
-            compression=None,
-            max_size=self.config.hard_max_frame_bytes,
-            open_timeout=self.config.handshake_timeout,
-            ping_interval=self.config.ping_interval,
-            ping_timeout=self.config.ping_interval,
-            close_timeout=min(5.0, max(self.config.shutdown_timeout, 0.1)),
-            server_header="voiceroom",
-            ssl=self.ssl_context(),
+            ssl=None if slot is not None else self.ssl_context(),
+            **where,
+            **options,
         )
-        self._port = self._ws.sockets[0].getsockname()[1]
+        self._port = self._ws.sockets[0].getsockname()[1] if slot is None else slot.public_port
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
         try:
             scheme = "https" if self.config.tls_cert is not None else "http"
-            await self.api.start(page_base=f"{scheme}://{host}:{self._port}")
+            await self.api.start(
+                page_base=f"{scheme}://{host}:{self._port}",
+                unix=None if slot is None else slot.api_socket,
+            )
         except BaseException:
             self._ws.close()
             await self.api.stop()
@@ -218,7 +268,27 @@ class Server:
             rooms_recovered=len(recovered),
             ready_seconds=round(self.ready_seconds, 3),
             api_port=self.api_port,
+            worker=None if slot is None else slot.index,
         )
+
+    async def adopt(self, sock: socket.socket) -> None:
+        """Serve a client socket accepted elsewhere (by the front of ``serve --workers``) as
+        if this server had accepted it: the same handshake, checks and handler."""
+        ws = self._ws
+        assert ws is not None, "server not started"
+        o = self._ws_options()
+
+        def connection() -> ServerConnection:
+            protocol = ServerProtocol(max_size=o["max_size"], logger=ws.logger)
+            return ServerConnection(
+                protocol,
+                ws,
+                ping_interval=o["ping_interval"],
+                ping_timeout=o["ping_timeout"],
+                close_timeout=o["close_timeout"],
+            )
+
+        await asyncio.get_running_loop().connect_accepted_socket(connection, sock)
 
     @property
     def api_port(self) -> int | None:
@@ -226,9 +296,15 @@ class Server:
         return self.api.port if self.config.api else None
 
     async def open_demo(self) -> dict[str, str]:
-        """Open the persistent demo room; returns ready-made join links by persona. A demo
-        room that ended (on an earlier run, the store remembers) starts afresh. Its shop
-        gets the demo catalog through the server-only, journaled entry point."""
+        """Open the persistent demo room; returns ready-made join links by persona."""
+        await self.open_demo_room()
+        links, self.demo_links_expire_at = demo_links(self.config, self.port)
+        return links
+
+    async def open_demo_room(self) -> None:
+        """The persistent demo room, open. A demo room that ended (on an earlier run, the
+        store remembers) starts afresh. Its shop gets the demo catalog through the
+        server-only, journaled entry point."""
         await self.registry.forget_if_ended(DEMO_ROOM)
         room = await self.registry.open(DEMO_ROOM, persistent=True)
         for product in DEMO_PRODUCTS:
@@ -236,35 +312,6 @@ class Server:
                 await room.server_command(product)
             except RuleError as exc:  # product_exists: the room came back from the store
                 self.log.info("demo product kept", product=product.id, code=str(exc.code))
-        host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
-        scheme = "https" if self.config.tls else "http"
-        base = f"{scheme}://{host}:{self.port}/?token="
-        now = time.time()
-        self.demo_links_expire_at = now + int(self.config.token_ttl)
-        # The VIP shopper's link opens in Arabic (the locale rides in the token): the
-        # product is for Middle East shoppers, and RTL is seen from the first demo.
-        personas: list[tuple[str, str, str, Role, str, str]] = [
-            ("host", "host-1", "Hana (host)", Role.HOST, "vip", "en"),
-            ("cohost", "cohost-1", "Omar (co-host)", Role.COHOST, "vip", "en"),
-            ("agent", "agent-1", "Sara (sales)", Role.AGENT, "active", "en"),
-            ("listener-vip", "vip-1", "ليلى (VIP)", Role.LISTENER, "vip", "ar"),
-            ("listener-new", "new-1", "Noor (new)", Role.LISTENER, "new", "en"),
-        ]
-        return {
-            label: base
-            + issue_token(
-                self.config.secret,
-                room=DEMO_ROOM,
-                user=user,
-                name=name,
-                role=role,
-                tier=tier,
-                locale=locale,
-                ttl=self.config.token_ttl,
-                now=now,
-            )
-            for label, user, name, role, tier, locale in personas
-        }
 
     async def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
         if self._ws is None or self._stopped.is_set():
@@ -342,3 +389,37 @@ class Server:
         m.set("voiceroom_store_pending", self.writer.pending)
         m.set("voiceroom_store_commit_seconds_max", st.max_commit_s)
         m.set("voiceroom_store_batch_max", st.max_batch)
+
+
+def demo_links(config: Config, port: int) -> tuple[dict[str, str], float]:
+    """Join links for the demo room by persona, and when they expire (epoch seconds)."""
+    host = config.host if config.host not in ("0.0.0.0", "::", "") else "localhost"
+    scheme = "https" if config.tls else "http"
+    base = f"{scheme}://{host}:{port}/?token="
+    now = time.time()
+    expires = now + int(config.token_ttl)
+    # The VIP shopper's link opens in Arabic (the locale rides in the token): the
+    # product is for Middle East shoppers, and RTL is seen from the first demo.
+    personas: list[tuple[str, str, str, Role, str, str]] = [
+        ("host", "host-1", "Hana (host)", Role.HOST, "vip", "en"),
+        ("cohost", "cohost-1", "Omar (co-host)", Role.COHOST, "vip", "en"),
+        ("agent", "agent-1", "Sara (sales)", Role.AGENT, "active", "en"),
+        ("listener-vip", "vip-1", "ليلى (VIP)", Role.LISTENER, "vip", "ar"),
+        ("listener-new", "new-1", "Noor (new)", Role.LISTENER, "new", "en"),
+    ]
+    links = {
+        label: base
+        + issue_token(
+            config.secret,
+            room=DEMO_ROOM,
+            user=user,
+            name=name,
+            role=role,
+            tier=tier,
+            locale=locale,
+            ttl=config.token_ttl,
+            now=now,
+        )
+        for label, user, name, role, tier, locale in personas
+    }
+    return links, expires

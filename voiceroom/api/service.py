@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -37,6 +39,8 @@ class ApiService:
         *,
         store_call: StoreCall | None = None,
         store: Any = None,
+        deliver_webhooks: bool = True,
+        shared_outbox: bool = False,
     ) -> None:
         self.config = config
         self.log = get_logger(component="api")
@@ -69,6 +73,10 @@ class ApiService:
             backoff_base=config.webhook_backoff,
             metrics=registry.metrics,
         )
+        if shared_outbox and not isinstance(outbox, MemoryOutbox):
+            # One of several workers: rows of every worker land in one outbox; one delivers.
+            self.webhooks.deliver = deliver_webhooks
+            self.webhooks.poll = 1.0
         if in_store:
             self.webhooks.produce_journaled = False
             store.add_tx_hook(
@@ -90,50 +98,29 @@ class ApiService:
         assert self._port is not None, "API not started"
         return self._port
 
-    async def start(self, page_base: str) -> None:
-        """Start webhook delivery, bind the API port and serve."""
+    async def start(self, page_base: str, unix: Path | None = None) -> None:
+        """Start webhook delivery, bind the API port (or the Unix socket ``unix``, behind
+        the front of ``serve --workers``) and serve."""
         self.ctx.page_base = page_base
         if self._store_call is not None:
             await self._load_records(self._store_call)
         await self.webhooks.start()
         if not self.config.api:
             return
-        host = self.config.host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        try:
-            sock = socket.create_server((host, self.config.api_bind_port), family=family)
-        except OSError as exc:
-            if self.config.api_port is not None or exc.errno != errno.EADDRINUSE:
-                raise
-            # The default (signalling port + 1) is taken, e.g. by a neighbour on a random
-            # port: serve on a free one rather than not at all, and say where.
-            self.log.warning("api port taken, using a free one", wanted=self.config.api_bind_port)
-            sock = socket.create_server((host, 0), family=family)
+        if unix is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(unix)  # a stale socket from a killed worker
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(str(unix))
+            sock.listen(512)
+        else:
+            sock = bind_api_port(self.config, self.log)
         sock.setblocking(False)
         self._sock = sock
-        self._port = sock.getsockname()[1]
-        uv_config = uvicorn.Config(
-            self.app,
-            interface="asgi3",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            proxy_headers=False,
-            limit_concurrency=1024,  # beyond this uvicorn answers 503 (protects the loop)
-            h11_max_incomplete_event_size=16 * 1024,  # request line + headers
-            timeout_graceful_shutdown=max(1, int(self.config.shutdown_timeout)),
-            # With tls_cert the API speaks https too (same certificate as the page).
-            ssl_certfile=None if self.config.tls_cert is None else str(self.config.tls_cert),
-            ssl_keyfile=None if self.config.tls_key is None else str(self.config.tls_key),
-        )
-        uv_config.load()
-        server = uvicorn.Server(uv_config)
-        server.lifespan = uv_config.lifespan_class(uv_config)
-        await server.startup(sockets=[sock])
-        self._uvicorn = server
-        self._loop_task = asyncio.create_task(server.main_loop(), name="api-main-loop")
-        self.log.info("api listening", host=host, port=self._port)
+        self._port = 0 if unix is not None else sock.getsockname()[1]
+        tls = self.config.tls_cert is not None and unix is None
+        self._uvicorn, self._loop_task = await serve_asgi(self.app, sock, self.config, tls=tls)
+        self.log.info("api listening", host=self.config.host, port=self._port)
 
     async def _load_records(self, call: StoreCall) -> None:
         """Room records (title, market, schedule, phase) from the store: what the API
@@ -155,12 +142,61 @@ class ApiService:
             )
 
     async def stop(self) -> None:
-        server = self._uvicorn
-        if server is not None:
-            server.should_exit = True
-            if self._loop_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._loop_task
-            await server.shutdown(sockets=[self._sock] if self._sock is not None else None)
-            self._uvicorn = None
+        await stop_asgi(self._uvicorn, self._loop_task, self._sock)
+        self._uvicorn = None
         await self.webhooks.aclose()
+
+
+async def serve_asgi(
+    app: Any, sock: socket.socket, config: Config, *, tls: bool
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve ``app`` with uvicorn on the bound ``sock``, on the running loop, without
+    uvicorn's own signal handling (the server owns SIGINT/SIGTERM)."""
+    uv_config = uvicorn.Config(
+        app,
+        interface="asgi3",
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        limit_concurrency=1024,  # beyond this uvicorn answers 503 (protects the loop)
+        h11_max_incomplete_event_size=16 * 1024,  # request line + headers
+        timeout_graceful_shutdown=max(1, int(config.shutdown_timeout)),
+        # With tls_cert the API speaks https too (same certificate as the page); behind
+        # a worker's front it speaks plain HTTP on its Unix socket.
+        ssl_certfile=str(config.tls_cert) if tls else None,
+        ssl_keyfile=str(config.tls_key) if tls else None,
+    )
+    uv_config.load()
+    server = uvicorn.Server(uv_config)
+    server.lifespan = uv_config.lifespan_class(uv_config)
+    await server.startup(sockets=[sock])
+    task = asyncio.create_task(server.main_loop(), name="api-main-loop")
+    return server, task
+
+
+async def stop_asgi(
+    server: uvicorn.Server | None, task: asyncio.Task[None] | None, sock: socket.socket | None
+) -> None:
+    if server is None:
+        return
+    server.should_exit = True
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await server.shutdown(sockets=[sock] if sock is not None else None)
+
+
+def bind_api_port(config: Config, log: Any) -> socket.socket:
+    """The API's TCP port: ``api_port``, or the signalling port + 1 (a free one if that
+    default is taken, e.g. by a neighbour on a random port: serve rather than not at all)."""
+    host = config.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, config.api_bind_port), family=family)
+    except OSError as exc:
+        if config.api_port is not None or exc.errno != errno.EADDRINUSE:
+            raise
+        log.warning("api port taken, using a free one", wanted=config.api_bind_port)
+        return socket.create_server((host, 0), family=family)

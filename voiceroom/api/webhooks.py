@@ -176,6 +176,11 @@ class WebhookService:
         # (store_outbox.OutboxHook): then only the API's own facts come through here.
         self.produce_journaled = True
         self._loop: asyncio.AbstractEventLoop | None = None
+        # ``serve --workers N`` with a database outbox: every worker writes rows, one
+        # delivers them (``deliver``), polling for the rows other workers wrote.
+        self.deliver = True
+        self.poll: float | None = None
+        self._configured = set(self.endpoints)
 
     # ------------------------------------------------------------------ producing
     def __call__(self, events: Sequence[ShopEvent]) -> None:
@@ -253,19 +258,38 @@ class WebhookService:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        configured = set(self.endpoints)
-        for name, url, secret, events in await self.outbox.saved_endpoints():
-            if name in configured:
-                continue  # the config wins over an API-added endpoint of the same name
-            try:
-                self.endpoints[name] = Endpoint(name, url, secret, events)
-            except WebhookConfigError as exc:
-                self.log.warning("stored webhook endpoint ignored", endpoint=name, error=str(exc))
+        await self._load_saved()
         self._loop = asyncio.get_running_loop()
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         self._writer = asyncio.create_task(self._write_loop(), name="webhook-writer")
         for name in self.endpoints:
             self._spawn(name)
+
+    async def _load_saved(self) -> set[str]:
+        saved: set[str] = set()
+        for name, url, secret, events in await self.outbox.saved_endpoints():
+            if name in self._configured:
+                continue  # the config wins over an API-added endpoint of the same name
+            try:
+                self.endpoints[name] = Endpoint(name, url, secret, events)
+                saved.add(name)
+            except WebhookConfigError as exc:
+                self.log.warning("stored webhook endpoint ignored", endpoint=name, error=str(exc))
+        return saved
+
+    async def reload(self) -> None:
+        """Another worker added or removed an endpoint through the API: take the saved
+        list again (rows for an endpoint are only written while it is known here)."""
+        saved = await self._load_saved()
+        for name in [n for n in self.endpoints if n not in saved and n not in self._configured]:
+            del self.endpoints[name]
+            task = self._tasks.pop(name, None)
+            self._wake.pop(name, None)
+            if task is not None:
+                task.cancel()
+        for name in self.endpoints:
+            if self._client is not None and name not in self._tasks:
+                self._spawn(name)
 
     async def aclose(self) -> None:
         tasks = [*self._tasks.values(), *([self._writer] if self._writer else [])]
@@ -283,6 +307,8 @@ class WebhookService:
         await self.outbox.close()
 
     def _spawn(self, name: str) -> None:
+        if not self.deliver:
+            return
         self._wake[name] = asyncio.Event()
         self._tasks[name] = asyncio.create_task(self._deliver_loop(name), name=f"webhook-{name}")
 
@@ -309,7 +335,8 @@ class WebhookService:
             endpoint = self.endpoints.get(name)
             if row is None or endpoint is None:
                 wake.clear()
-                await wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll)
                 continue
             delay = row.next_at - self.clock()
             if delay > 0:

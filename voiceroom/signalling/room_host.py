@@ -818,6 +818,8 @@ class Registry:
         self._stored: set[str] = set()  # rooms the store holds that are not ended
         self._opening: dict[str, asyncio.Future[RoomHost]] = {}
         self.sinks: list[EventSink] = []  # given to every room opened after they are added
+        # Called with (room, "opened" | "closed" | "ended"): a worker tells its front.
+        self.watchers: list[Callable[[str, str], None]] = []
         self.closing = False
         self.library = MusicLibrary(config.music_dir)  # listed now, at start
         self._rescan: asyncio.Task[None] | None = None
@@ -858,9 +860,10 @@ class Registry:
     def full(self) -> bool:
         return len(self.rooms) >= self.config.max_rooms
 
-    async def recover(self) -> list[str]:
+    async def recover(self, only: frozenset[str] | None = None) -> list[str]:
         """At start: load the store's room list and bring back the rooms that were
-        hosted. Returns their ids."""
+        hosted (of them, those in ``only`` when given: a worker recovers the rooms leased
+        to it). Returns their ids."""
         if self.writer is None:
             return []
         records = await self.writer.call(lambda store: store.rooms())
@@ -870,7 +873,7 @@ class Registry:
                 self._ended[rec.id] = None
             else:
                 self._stored.add(rec.id)
-                if rec.hosted:
+                if rec.hosted and (only is None or rec.id in only):
                     back.append(rec.id)
         opened = []
         for room_id in back:
@@ -883,6 +886,19 @@ class Registry:
                 get_logger(room=room_id).exception("room could not be recovered")
                 self.metrics.inc("voiceroom_rooms_recovery_failed_total")
         return opened
+
+    def elsewhere(self, room_id: str, event: str) -> None:
+        """Another worker opened (the store holds it now) or ended a room: what status()
+        and open() answer here follows, should the room come to this worker later."""
+        if room_id in self.rooms:
+            return
+        if event == "ended":
+            self._stored.discard(room_id)
+            self._ended[room_id] = None
+        elif event == "opened":
+            self._ended.pop(room_id, None)
+            if self.writer is not None:
+                self._stored.add(room_id)
 
     async def forget_if_ended(self, room_id: str) -> None:
         """Drop an ended room from the store (the ``--demo`` room starts afresh)."""
@@ -958,6 +974,8 @@ class Registry:
                 seq=host.seq,
             )
             fut.set_result(host)
+            for watch in self.watchers:
+                watch(room_id, "opened")
             return host
         except BaseException as exc:
             fut.set_exception(exc)
@@ -969,6 +987,8 @@ class Registry:
     def _closed(self, host: RoomHost, ended: bool) -> None:
         if self.rooms.get(host.id) is host:
             del self.rooms[host.id]
+            for watch in self.watchers:
+                watch(host.id, "ended" if ended else "closed")
         if ended:
             self._ended[host.id] = None
             self._stored.discard(host.id)

@@ -1,0 +1,136 @@
+"""``serve --workers 2``: a real front and two real worker processes, real WebSocket clients,
+a real SQLite store. Rooms spread over the workers; every connection lands on the front's one
+port, whichever worker its room is on, and reaches its room; a worker killed with SIGKILL is
+restarted, its rooms come back from the store and its clients resume, while the other
+worker's rooms are not disturbed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.signalling.vr_client import Client
+from voiceroom.auth import issue_token
+from voiceroom.config import Config
+from voiceroom.workers.front import Front
+
+SECRET = "workers-test-secret-0123456789abcdef"
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def front(tmp_path: Path) -> AsyncIterator[Front]:
+    config = Config(
+        secret=SECRET,
+        host="127.0.0.1",
+        port=0,
+        media=False,
+        api=False,
+        store="sqlite",
+        data_dir=tmp_path,
+        shutdown_timeout=1.0,
+    )
+    f = Front(config, 2)
+    await f.start()
+    try:
+        yield f
+    finally:
+        await f.shutdown()
+
+
+def url(front: Front, room: str, user: str, role: str = "listener", resume: int = 0) -> str:
+    token = issue_token(SECRET, room=room, user=user, name=user, role=role)
+    extra = f"&resume={resume}" if resume else ""
+    return f"ws://127.0.0.1:{front.port}/ws?token={token}{extra}"
+
+
+def get(front: Front, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{front.port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def members(client: Client) -> set[str]:
+    return {m["user"] for m in client.welcome["body"]["snapshot"]["members"]}
+
+
+async def owner(front: Front, room: str) -> int:
+    lease = await front.registry.locate(room)
+    assert lease is not None and lease.confirmed, (room, lease)
+    return front.workers.handle(lease.worker).index
+
+
+async def test_rooms_spread_and_every_connection_reaches_its_room(front: Front) -> None:
+    rooms = [f"shop-{i}" for i in range(4)]
+    hosts = [await Client.open(url(front, r, f"host-{r}", "host")) for r in rooms]
+    where = {r: await owner(front, r) for r in rooms}
+    assert sorted(where.values()) == [0, 0, 1, 1], where  # least-loaded placement
+
+    # Listeners arrive on the one port in an order that alternates between the workers'
+    # rooms; each lands in its own room: it sees that room's host and nobody else's.
+    for r in rooms + rooms[::-1]:
+        listener = await Client.open(url(front, r, f"fan-{r}-{len(hosts)}"))
+        hosts.append(listener)
+        assert f"host-{r}" in members(listener)
+        assert not {f"host-{o}" for o in rooms if o != r} & members(listener)
+    for h in hosts[:4]:
+        await h.next("member.joined")
+    # The token can also ride in the Authorization header (no query): same routing.
+    bearer = issue_token(SECRET, room="shop-3", user="hdr", name="hdr", role="listener")
+    c = await Client.open(
+        f"ws://127.0.0.1:{front.port}/ws",
+        additional_headers={"Authorization": f"Bearer {bearer}"},
+    )
+    assert "host-shop-3" in members(c)
+
+    status, text = await asyncio.to_thread(get, front, "/metrics")
+    assert status == 200
+    assert 'voiceroom_rooms{worker="0"} 2.0' in text and 'voiceroom_rooms{worker="1"} 2.0' in text
+    assert 'voiceroom_workers{state="ready"} 2.0' in text
+    status, text = await asyncio.to_thread(get, front, "/healthz")
+    assert status == 200 and text.startswith("ok"), text
+    # A forged token is refused by a worker with the precise status, as by one server.
+    status, _ = await asyncio.to_thread(get, front, "/api/join-check?token=forged")
+    assert status == 200  # join-check always answers 200 with the verdict in its body
+    for cl in [*hosts, c]:
+        await cl.close()
+
+
+async def test_killed_worker_restarts_and_its_rooms_resume(front: Front) -> None:
+    host_a = await Client.open(url(front, "a", "host-a", "host"))
+    host_b = await Client.open(url(front, "b", "host-b", "host"))
+    fan_a = await Client.open(url(front, "a", "fan-a"))
+    assert await owner(front, "a") != await owner(front, "b")
+    await host_a.ok("chat.send", {"text": "before the crash"})
+    await fan_a.next("chat.message")
+    victim = front.workers.handles[await owner(front, "a")]
+    assert victim.info.pid is not None
+    os.kill(victim.info.pid, signal.SIGKILL)
+
+    # Room a's clients lose their connection; room b's does not.
+    await host_a.closed(wait=10)
+    await fan_a.closed(wait=10)
+    # They reconnect at once: the front holds them until the restarted worker is ready.
+    again = await Client.open(url(front, "a", "host-a", "host", resume=host_a.last_seq))
+    assert again.welcome["body"]["resumed"] is True
+    fan = await Client.open(url(front, "a", "fan-a", resume=fan_a.last_seq))
+    assert victim.info.restarts == 1 and victim.info.pid is not None
+    await again.ok("chat.send", {"text": "after the restart"})
+    msg = await fan.next("chat.message")
+    assert msg["body"]["message"]["text"] == "after the restart"
+    assert msg["seq"] > fan_a.last_seq  # the journal went on from what was committed
+
+    assert not host_b.ws.close_code  # the other worker's room never noticed
+    await host_b.ok("chat.send", {"text": "still here"})
+    status, text = await asyncio.to_thread(get, front, "/metrics")
+    assert f'voiceroom_worker_restarts_total{{worker="{victim.index}"}} 1.0' in text
+    for cl in (again, fan, host_b):
+        await cl.close()
