@@ -130,7 +130,7 @@ async def test_killed_worker_restarts_and_its_rooms_resume(front: Front) -> None
 
     assert not host_b.ws.close_code  # the other worker's room never noticed
     await host_b.ok("chat.send", {"text": "still here"})
-    status, text = await asyncio.to_thread(get, front, "/metrics")
+    _, text = await asyncio.to_thread(get, front, "/metrics")
     assert f'voiceroom_worker_restarts_total{{worker="{victim.index}"}} 1.0' in text
     for cl in (again, fan, host_b):
         await cl.close()

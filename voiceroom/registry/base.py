@@ -1,12 +1,13 @@
 """The room registry's vocabulary (after LiveKit's ``RoomAllocator`` / ``LockRoom``).
 
 - A **worker** is one server process, named ``node/index`` (``WorkerInfo.id``); a node is a
-  machine. Workers report a heartbeat (their rooms and load); one that misses
-  ``heartbeat_ttl`` seconds of them, or exits, is ``DOWN``.
+  machine. Workers report a heartbeat every second (their rooms and members); one that is
+  silent for 10 s is killed and, like one that exits, marked ``DOWN`` and restarted.
 - A **lease** says which worker runs a room. ``claim`` grants one on the least-loaded ready
-  worker (fewest rooms leased, then fewest members) when the room has none; the owner's heartbeats ``renew`` it; a lease its worker never
-  confirms (the room did not open there: a listener knocked on a closed room) lapses after its
-  ``ttl``; ``release`` ends it (the room ended or closed empty).
+  worker (fewest rooms leased, then fewest members) when the room has none; the owner's
+  heartbeats ``renew`` it; a lease its worker never confirms (the room did not open there:
+  a listener knocked on a closed room) lapses after its ``ttl``; ``release`` ends it (the
+  room ended or closed empty). A down worker's leases wait for its replacement.
 - **Draining** a worker: it keeps its rooms, but no new room is placed on it (before a
   restart or a scale-down).
 
