@@ -205,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def worker_count(config: Config) -> int:
     """``workers``: 0 is one per core, except that TLS on the server itself means one (the
-    front routes by peeking at the request head, which TLS hides)."""
+    front routes by peeking at the request head, which TLS hides), and so does a store the
+    workers cannot share (memory, none)."""
     from voiceroom.workers.front import default_workers
 
     if config.workers > 1 and config.tls:
@@ -213,8 +214,15 @@ def worker_count(config: Config) -> int:
             f"workers = {config.workers} with tls_cert: the server terminates TLS in one process "
             "only; terminate TLS in a reverse proxy (docs/deploy.md) or set workers = 1"
         )
+    shared = config.store not in ("memory", "none")
+    if config.workers > 1 and not shared:
+        raise ConfigError(
+            f"workers = {config.workers} with store = {config.store!r}: workers share the "
+            "store (a restarted worker's rooms, webhook endpoints); use sqlite or postgresql, "
+            "or workers = 1"
+        )
     if config.workers == 0:
-        return 1 if config.tls else default_workers()
+        return 1 if config.tls or not shared else default_workers()
     return config.workers
 
 

@@ -527,7 +527,8 @@ SETTING_DOCS: dict[str, str] = {
     "workers": "Worker processes for `serve` (also `serve --workers N`): each room lives on one; "
     "a front process routes every connection to its room's worker (docs/adr/0006-workers.md). "
     "`0` (what `serve` defaults to): one per core, but 1 when `tls_cert` is set (terminate TLS "
-    "in a reverse proxy to use more). `1`: one process, no front.",
+    "in a reverse proxy to use more) or `store` is `memory`/`none` (workers share the store). "
+    "`1`: one process, no front.",
     # timers
     "tick_interval": "Seconds between room ticks, which expire seat invites and members "
     "past the reconnect grace.",

@@ -35,9 +35,19 @@ def test_openapi_is_3_1_and_served(live: LiveServer) -> None:
     assert served == json.loads(OPENAPI_FILE.read_text())
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_server()
+@pytest.fixture(scope="module", params=["one process", "two workers"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    if request.param == "one process":
+        server = start_server()
+    else:
+        # serve --workers 2: the API port is the front's proxy; rooms land on either worker,
+        # webhook endpoints are shared through the store, worker 0 delivers.
+        data = tmp_path_factory.mktemp("workers")
+        server = start_server(
+            {"VOICEROOM_STORE": "sqlite", "VOICEROOM_DATA_DIR": str(data)}, args=["--workers", "2"]
+        )
     yield server
     server.stop()
 

@@ -122,22 +122,40 @@ class ApiProxy:
             raise WorkerUnavailable("no worker is ready")
         return workers.handle(placement.worker.id)
 
-    async def _send(self, h: WorkerHandle, request: Request, body: bytes) -> Response:
+    async def _send(
+        self, h: WorkerHandle, request: Request, body: bytes, *, plain: bool = False
+    ) -> Response:
+        """``plain``: ask for an uncompressed answer (the proxy reads it)."""
         await self.front.workers.wait_ready(h, self.config.handshake_timeout)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        upstream = await self._client(h).request(
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP
+            and k.lower() != "content-length"  # the body may have been rewritten (an id)
+            and not (plain and k.lower() == "accept-encoding")
+        ]
+        if plain:
+            headers.append(("accept-encoding", "identity"))
+        client = self._client(h)
+        outgoing = client.build_request(
             request.method,
             request.url.path,
             params=request.url.query or None,
             headers=headers,
             content=body,
         )
+        upstream = await client.send(outgoing, stream=True)
+        try:
+            # The bytes as the worker sent them (gzip stays gzip, with its own header).
+            raw = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        finally:
+            await upstream.aclose()
         out_headers = {
             k: v
             for k, v in upstream.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"
+            if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-length", "date")
         }
-        return Response(upstream.content, upstream.status_code, out_headers)
+        return Response(raw, upstream.status_code, out_headers)
 
     async def _list(self, request: Request) -> Response:
         """Every ready worker's list, one entry per room (its own worker's wins)."""
@@ -147,7 +165,7 @@ class ApiProxy:
         for h in self.front.workers.handles:
             if not h.ready.is_set():
                 continue
-            response = await self._send(h, request, b"")
+            response = await self._send(h, request, b"", plain=True)
             if response.status_code != 200:
                 return response  # an auth or validation error: the same on every worker
             first = first or response
