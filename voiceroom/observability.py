@@ -77,7 +77,8 @@ FRONT_METRICS: Final[dict[str, tuple[Kind, str, tuple[str, ...]]]] = {
     ),
     "voiceroom_handoff_seconds": (
         "histogram",
-        "From accept to the socket handed to its worker (head peek, routing, SCM_RIGHTS).",
+        "From a connection's request head read (peeked) to its socket handed to its worker "
+        "(token check, registry, SCM_RIGHTS).",
         (),
     ),
     "voiceroom_room_leases": ("gauge", "Rooms with a lease in the registry.", ()),

@@ -109,6 +109,7 @@ class Peer:
     transceiver: RTCRtpTransceiver
     packets: int = 0
     track: PacketTrack | None = None
+    room_client: Any = None  # voiceroom.client.RoomClient when joined through signalling
     # recorder only: (arrival, seq, pcm)
     received: list[tuple[float, int, np.ndarray]] = field(default_factory=list)
 
@@ -253,6 +254,8 @@ class Clients:
             await pc.setLocalDescription(await pc.createOffer())
             if req.get("janus"):
                 answer = await self._janus_join(req["janus"], user, role, pc.localDescription.sdp)
+            elif req.get("voiceroom"):
+                answer = await self._voiceroom_join(req["voiceroom"], peer, pc.localDescription.sdp)
             else:
                 host = req.get("host", "127.0.0.1")
                 reader, writer = await asyncio.open_connection(host, port)
@@ -276,8 +279,29 @@ class Clients:
                 self.drainer.add(peer)
         except BaseException:
             await pc.close()
+            if peer.room_client is not None:
+                await peer.room_client.close()
             raise
         return peer
+
+    async def _voiceroom_join(self, vr: dict[str, Any], peer: Peer, sdp: str) -> dict[str, Any]:
+        """Join a real voiceroom server as a member (its WebSocket stays open while the peer
+        lives): ``vr["host"]`` joins as the room's host (seat 0), other speakers take the
+        seat ``vr["seats"][user]`` (warm-up: open seats), then the offer is answered."""
+        from voiceroom.auth import issue_token
+        from voiceroom.client.connection import RoomClient
+
+        role = "host" if peer.user == vr.get("host") else "listener"
+        token = issue_token(
+            vr["secret"], room=vr["room"], user=peer.user, name=peer.user, role=role, ttl=7200
+        )
+        client = await RoomClient.join(vr["url"], token)
+        peer.room_client = client
+        seat = vr.get("seats", {}).get(peer.user)
+        if seat is not None and role != "host":
+            await client.take_seat(int(seat))
+        reply = await client.request("media.offer", sdp=sdp)
+        return {"sdp": reply["sdp"]}
 
     async def _janus_join(
         self, janus: dict[str, Any], user: str, role: str, sdp: str
@@ -366,6 +390,7 @@ class Clients:
                 "min": min(counts, default=0),
                 "cpu": own_cpu_seconds(),
                 "t": time.monotonic(),
+                **({"per": counts} if req.get("per") else {}),
             }
         if op == "releases":
             return {"releases": [p.track.releases if p.track else [] for p in self.peers]}
@@ -382,6 +407,10 @@ class Clients:
             for p in peers:
                 self.drainer.remove(p)
             await asyncio.gather(*(p.pc.close() for p in peers), return_exceptions=True)
+            await asyncio.gather(
+                *(p.room_client.close() for p in peers if p.room_client is not None),
+                return_exceptions=True,
+            )
             return {"ok": True}
         raise ValueError(f"unknown op {op}")
 

@@ -38,7 +38,8 @@ async def test_serve_demo_links_and_sigterm(tmp_path: object) -> None:
     try:
         assert proc.stdout is not None
         links: dict[str, str] = {}
-        async with asyncio.timeout(10):
+        # serve starts a front and one worker per core (each imports the media stack).
+        async with asyncio.timeout(30):
             while len(links) < 5:
                 line = (await proc.stdout.readline()).decode()
                 assert line, "server exited early"

@@ -193,9 +193,9 @@ class Front:
             task.add_done_callback(self._tasks.discard)
 
     async def _route(self, conn: socket.socket) -> None:
-        started = time.perf_counter()
         try:
             head = await self._peek(conn)
+            started = time.perf_counter()  # the front's own work, not the client's pace
             if not head:
                 self.metrics.inc("voiceroom_front_connections_total", route="refused")
                 return
