@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,30 @@ def test_a_range_error_names_where_the_value_came_from(
     assert main(["serve", "--no-media"]) == 2
     err = capsys.readouterr().err
     assert "seat_count from environment variable VOICEROOM_ROOM_SEAT_COUNT" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--workers", "2", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "terminate TLS"),
+        (["--workers", "2", "--store", "memory"], "share the store"),
+    ],
+)
+def test_workers_that_cannot_work_are_refused_with_the_reason(
+    args: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEROOM_SECRET", "x" * 40)
+    assert main(["serve", "--no-media", "--port", "0", *args]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_workers_default_to_the_cores_but_one_where_they_cannot_share() -> None:
+    from voiceroom.cli import worker_count
+    from voiceroom.config import Config
+    from voiceroom.workers.front import default_workers
+
+    assert worker_count(Config(workers=0, store="sqlite")) == default_workers()
+    assert worker_count(Config(workers=0, store="memory")) == 1
+    tls = Config(workers=0, store="sqlite", tls_cert=Path("c"), tls_key=Path("k"))
+    assert worker_count(tls) == 1
+    assert worker_count(Config(workers=3, store="sqlite")) == 3
