@@ -126,20 +126,29 @@ class ApiService:
         """Room records (title, market, schedule, phase) from the store: what the API
         created before a restart is listed as it was."""
         for rec in await call(lambda store: store.rooms()):
-            seats = int(rec.config.get("seat_count", self.config.room.seat_count))
-            self.ctx.records.setdefault(
-                rec.id,
-                RoomRecord(
-                    rec.id,
-                    rec.title or rec.id,
-                    rec.market,
-                    rec.time_zone,
-                    seats,
-                    rec.show_starts_at,
-                    rec.created_at or None,
-                    "ended" if rec.phase == "ended" else rec.phase,
-                ),
-            )
+            self.ctx.records.setdefault(rec.id, self._record_of(rec))
+
+    def _record_of(self, rec: Any) -> RoomRecord:
+        seats = int(rec.config.get("seat_count", self.config.room.seat_count))
+        return RoomRecord(
+            rec.id,
+            rec.title or rec.id,
+            rec.market,
+            rec.time_zone,
+            seats,
+            rec.show_starts_at,
+            rec.created_at or None,
+            "ended" if rec.phase == "ended" else rec.phase,
+        )
+
+    async def refresh_record(self, room_id: str) -> None:
+        """Another worker opened or ended ``room_id``: read its record again from the store
+        (the room may be asked for here next)."""
+        if self._store_call is None or self.ctx.registry.get(room_id) is not None:
+            return
+        rec = await self._store_call(lambda store: store.room(room_id))
+        if rec is not None:
+            self.ctx.records[room_id] = self._record_of(rec)
 
     async def stop(self) -> None:
         await stop_asgi(self._uvicorn, self._loop_task, self._sock)

@@ -98,6 +98,7 @@ class Worker:
             self._spawn(self.chan.send_text("metrics", int(msg["id"]), text))
         elif kind == "elsewhere":
             self.server.registry.elsewhere(str(msg["id"]), str(msg["event"]))
+            self._spawn(self.server.api.refresh_record(str(msg["id"])))
         elif kind == "demo":
             self._spawn(self._demo(int(msg["id"])))
         elif kind == "stop":
