@@ -76,6 +76,8 @@ class ServerProc:
             env=self.env,
             cwd=str(ROOT),
             stdout=subprocess.DEVNULL,
+            # serve runs a front and a worker per core: a crash takes them all (killpg).
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{self.port}/healthz"
         while True:
@@ -90,8 +92,13 @@ class ServerProc:
                 await asyncio.sleep(0.05)
 
     def kill(self, sig: int) -> None:
+        """SIGKILL: the whole server (front and workers) dies at once, as in a crash; SIGTERM
+        goes to the front, which stops its workers."""
         assert self.proc is not None
-        self.proc.send_signal(sig)
+        if sig == signal.SIGKILL:
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
 
     async def wait(self) -> int:
         assert self.proc is not None
@@ -99,7 +106,8 @@ class ServerProc:
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             await self.proc.wait()
 
 
