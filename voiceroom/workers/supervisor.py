@@ -73,6 +73,12 @@ class Supervisor:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        # One process kept imported and idle, so that a dead worker is replaced in the time
+        # its rooms take to recover rather than the seconds an interpreter takes to start.
+        self.spare = True
+        self._spare: tuple[asyncio.subprocess.Process, socket.socket] | None = None
+        self._spare_task: asyncio.Task[None] | None = None
+        self._started = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, public_port: int, plan: dict[int, set[str]], wait: float) -> None:
@@ -90,6 +96,8 @@ class Supervisor:
         except TimeoutError:
             raise WorkerUnavailable(f"workers not ready within {wait:.0f} s") from None
         self._watchdog = asyncio.create_task(self._watch_heartbeats(), name="worker-watchdog")
+        self._started = True
+        self._respare()
 
     def slot(self, index: int, recover: set[str]) -> WorkerSlot:
         return WorkerSlot(
@@ -101,7 +109,8 @@ class Supervisor:
             deliver_webhooks=index == 0,
         )
 
-    async def _spawn(self, h: WorkerHandle, recover: set[str]) -> None:
+    async def _process(self) -> tuple[asyncio.subprocess.Process, socket.socket]:
+        """A worker process, importing its code; it waits for its settings and slot."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
@@ -115,6 +124,16 @@ class Supervisor:
             env=env,
         )
         child.close()
+        return proc, parent
+
+    async def _spawn(self, h: WorkerHandle, recover: set[str]) -> None:
+        # A replacement takes the spare (imported already: a restart costs the rooms'
+        # recovery, not the interpreter's start), and a new spare starts behind it.
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0].returncode is None:
+            proc, parent = spare
+        else:
+            proc, parent = await self._process()
         # First message: settings and slot, pickled (a private socketpair to our own child).
         parent.send(pickle.dumps((self.config, self.slot(h.index, recover))))
         h.proc = proc
@@ -124,6 +143,17 @@ class Supervisor:
         h.chan.start()
         h.watch = asyncio.create_task(self._wait_exit(h, proc), name=f"worker-{h.index}")
         self.log.info("worker started", worker=h.index, pid=proc.pid, recover=len(recover))
+        self._respare()
+
+    def _respare(self) -> None:
+        """Start a new spare (after start-up, so it does not slow the first workers)."""
+        busy = self._spare_task is not None and not self._spare_task.done()
+        if self.spare and self._started and not self.closing and not busy:
+            self._spare_task = asyncio.create_task(self._make_spare(), name="worker-spare")
+
+    async def _make_spare(self) -> None:
+        if self._spare is None and not self.closing:
+            self._spare = await self._process()
 
     async def _wait_exit(self, h: WorkerHandle, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
@@ -164,6 +194,18 @@ class Supervisor:
         self.closing = True
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._spare_task is not None:
+            with contextlib.suppress(Exception):
+                await self._spare_task
+        if self._spare is not None:
+            proc, parent = self._spare
+            parent.close()  # the spare reads EOF and exits
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            self._spare = None
         for h in self.handles:
             await self.registry.drain(h.info.id)
             if h.chan is not None:

@@ -130,6 +130,8 @@ async def _main(fd: int) -> None:
     # The first message: the settings and the slot (pickled by the parent, over a private
     # socketpair it created: nothing else can write to it).
     data = await asyncio.get_running_loop().sock_recv(sock, 1 << 20)
+    if not data:
+        return  # a spare the front no longer needs
     config, slot = pickle.loads(data)
     configure_logging(config.log_level, json=config.log_json)
     await Worker(config, slot, sock).run()
