@@ -46,6 +46,14 @@ DEMO_ROOM = "demo"
 SERVER_ICE_USER = "voiceroom-server"  # the TURN username's user part for the server's peers
 
 
+def with_secret(config: Config) -> Config:
+    """``config`` with a throw-away secret when it has none (``--demo``): tokens from
+    `voiceroom token` will not verify; only the printed demo links will."""
+    if config.secret:
+        return config
+    return config.with_overrides(secret=secrets.token_urlsafe(32))
+
+
 def demo_config(config: Config) -> Config:
     """``--demo`` settings: the bundled warm-up loop when no music library is configured,
     so a host can play music in the demo with no setup."""
@@ -135,13 +143,8 @@ class Server:
         slot: WorkerSlot | None = None,
     ) -> None:
         self.slot = slot
-        if not config.secret:
-            # Tokens from `voiceroom token` will not verify; only printed demo links will.
-            config = config.with_overrides(secret=secrets.token_urlsafe(32))
-            self.ephemeral_secret = True
-        else:
-            self.ephemeral_secret = False
-        self.config = config
+        self.ephemeral_secret = not config.secret
+        self.config = config = with_secret(config)
         self.log = get_logger()
         self.metrics = Metrics()
         if media_factory is None and config.media:
@@ -345,26 +348,7 @@ class Server:
 
     async def run(self, *, demo: bool = False, on_ready: Any = None) -> None:
         """Serve until SIGINT (close 1001) or SIGTERM (close 1012)."""
-        await self.start()
-        if demo:
-            links = await self.open_demo()
-            if on_ready is not None:
-                on_ready(self, links)
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[CloseCode] = loop.create_future()
-
-        def request_stop(code: CloseCode) -> None:
-            if not stop.done():
-                stop.set_result(code)
-
-        loop.add_signal_handler(signal.SIGINT, request_stop, CloseCode.GOING_AWAY)
-        loop.add_signal_handler(signal.SIGTERM, request_stop, CloseCode.SERVICE_RESTART)
-        try:
-            code = await stop
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
-        await self.shutdown(code)
+        await run_until_signalled(self, demo=demo, on_ready=on_ready)
 
     async def _prune_chat(self) -> None:
         """Chat retention: at start, then hourly, off the loop (the writer thread)."""
@@ -423,3 +407,29 @@ def demo_links(config: Config, port: int) -> tuple[dict[str, str], float]:
         for label, user, name, role, tier, locale in personas
     }
     return links, expires
+
+
+async def run_until_signalled(server: Any, *, demo: bool, on_ready: Any) -> None:
+    """Start ``server`` (a ``Server``, or the front of ``serve --workers``), open the demo
+    room if asked, serve until SIGINT (close 1001) or SIGTERM (close 1012), shut down. The
+    handlers are in place before start-up, so a signal during it is not lost."""
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[CloseCode] = loop.create_future()
+
+    def request_stop(code: CloseCode) -> None:
+        if not stop.done():
+            stop.set_result(code)
+
+    loop.add_signal_handler(signal.SIGINT, request_stop, CloseCode.GOING_AWAY)
+    loop.add_signal_handler(signal.SIGTERM, request_stop, CloseCode.SERVICE_RESTART)
+    try:
+        await server.start()
+        if demo:
+            links = await server.open_demo()
+            if on_ready is not None:
+                on_ready(server, links)
+        code = await stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+    await server.shutdown(code)

@@ -26,19 +26,22 @@ SECRET = "workers-test-secret-0123456789abcdef"
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-async def front(tmp_path: Path) -> AsyncIterator[Front]:
-    config = Config(
+def settings(tmp_path: Path, **more: object) -> Config:
+    return Config(
         secret=SECRET,
         host="127.0.0.1",
         port=0,
         media=False,
-        api=False,
         store="sqlite",
         data_dir=tmp_path,
         shutdown_timeout=1.0,
+        **more,  # type: ignore[arg-type]
     )
-    f = Front(config, 2)
+
+
+@pytest.fixture
+async def front(tmp_path: Path) -> AsyncIterator[Front]:
+    f = Front(settings(tmp_path, api=False), 2)
     await f.start()
     try:
         yield f
@@ -160,18 +163,7 @@ async def test_api_reaches_each_rooms_worker_and_lists_all(tmp_path: Path) -> No
     from voiceroom.api.auth import ALL_SCOPES, issue_api_token
 
     kid, key = "shop1", "shop1-api-key-secret-0123456789abcdef"
-    config = Config(
-        secret=SECRET,
-        host="127.0.0.1",
-        port=0,
-        media=False,
-        api=True,
-        api_keys=(f"{kid}:{key}",),
-        store="sqlite",
-        data_dir=tmp_path,
-        shutdown_timeout=1.0,
-    )
-    f = Front(config, 2)
+    f = Front(settings(tmp_path, api=True, api_keys=(f"{kid}:{key}",)), 2)
     await f.start()
     auth = {"Authorization": f"Bearer {issue_api_token(kid, key, ALL_SCOPES)}"}
     market = {"name": "riyadh", "time_zone": "Asia/Riyadh"}

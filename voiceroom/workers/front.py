@@ -17,9 +17,7 @@ import contextlib
 import email.utils
 import errno
 import os
-import secrets
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -31,7 +29,13 @@ from voiceroom.config import Config
 from voiceroom.observability import CONTENT_TYPE, FRONT_METRICS, Metrics, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.registry import LocalRegistry, WorkerState
-from voiceroom.server import DEMO_ROOM, demo_links, raise_nofile_limit
+from voiceroom.server import (
+    DEMO_ROOM,
+    demo_links,
+    raise_nofile_limit,
+    run_until_signalled,
+    with_secret,
+)
 from voiceroom.signalling.gateway import JOIN_CHECK_PATH
 from voiceroom.store import open_store
 from voiceroom.workers import metrics as merged_metrics
@@ -53,12 +57,8 @@ def default_workers() -> int:
 
 class Front:
     def __init__(self, config: Config, count: int) -> None:
-        if not config.secret:
-            config = config.with_overrides(secret=secrets.token_urlsafe(32))
-            self.ephemeral_secret = True
-        else:
-            self.ephemeral_secret = False
-        self.config = config
+        self.ephemeral_secret = not config.secret
+        self.config = config = with_secret(config)  # the workers get the same secret
         self.count = count
         self.log = get_logger(component="front")
         self.metrics = Metrics(FRONT_METRICS)
@@ -153,26 +153,7 @@ class Front:
 
     async def run(self, *, demo: bool = False, on_ready: Any = None) -> None:
         """Serve until SIGINT (close 1001) or SIGTERM (close 1012), as ``Server.run``."""
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[CloseCode] = loop.create_future()
-
-        def request_stop(code: CloseCode) -> None:
-            if not stop.done():
-                stop.set_result(code)
-
-        loop.add_signal_handler(signal.SIGINT, request_stop, CloseCode.GOING_AWAY)
-        loop.add_signal_handler(signal.SIGTERM, request_stop, CloseCode.SERVICE_RESTART)
-        try:
-            await self.start()
-            if demo:
-                links = await self.open_demo()
-                if on_ready is not None:
-                    on_ready(self, links)
-            code = await stop
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
-        await self.shutdown(code)
+        await run_until_signalled(self, demo=demo, on_ready=on_ready)
 
     # ------------------------------------------------------------------ routing
     async def _accept_loop(self) -> None:
