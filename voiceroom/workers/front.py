@@ -141,6 +141,7 @@ class Front:
         if self.closing:
             return
         self.closing = True
+        self.workers.closing = True  # from now on a worker that exits is not restarted
         self.log.info("shutting down", code=int(code))
         if self._accept is not None:
             self._accept.cancel()
