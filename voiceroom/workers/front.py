@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import email.utils
 import errno
+import json
 import os
 import shutil
 import socket
@@ -44,6 +45,7 @@ from voiceroom.workers.routing import MAX_HEAD_BYTES, Route, head_complete, rout
 from voiceroom.workers.supervisor import Supervisor, WorkerHandle, WorkerUnavailable
 
 START_TIMEOUT = 120.0  # seconds for every worker to be ready (imports, store recovery)
+JSON = "application/json"
 SPLIT_HEAD_POLL = 0.002  # a head split over several segments (rare): look again this soon
 
 
@@ -175,6 +177,7 @@ class Front:
             task.add_done_callback(self._tasks.discard)
 
     async def _route(self, conn: socket.socket) -> None:
+        head = b""
         try:
             head = await self._peek(conn)
             started = time.perf_counter()  # the front's own work, not the client's pace
@@ -199,7 +202,19 @@ class Front:
         except WorkerUnavailable as exc:
             self.log.warning("no worker for a connection", error=str(exc))
             with contextlib.suppress(OSError):
-                await self._answer(conn, b"", HTTPStatus.SERVICE_UNAVAILABLE, "no worker ready\n")
+                if head.split(b"?")[0].endswith(JOIN_CHECK_PATH.encode()):
+                    # The join check always answers 200 with its verdict (docs/protocol.md).
+                    verdict = {
+                        "ok": False,
+                        "status": 503,
+                        "code": "server_busy",
+                        "message": "no worker is ready; try again shortly",
+                        "retry": True,
+                    }
+                    await self._answer(conn, head, HTTPStatus.OK, json.dumps(verdict), JSON)
+                else:
+                    busy = HTTPStatus.SERVICE_UNAVAILABLE
+                    await self._answer(conn, head, busy, "no worker ready\n")
         except OSError:
             pass  # the client went away
         finally:
