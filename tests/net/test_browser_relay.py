@@ -55,7 +55,7 @@ PAGE_STATE_JS = """async () => {
   const app = window.voiceroom, m = app?.media, pc = m?.pc;
   const out = {mic: app?.mic, conn: app?.conn, closed: app?.closed, canSpeak: app?.st?.canSpeak,
     micWanted: m?.micWanted, micTrack: m?.micTrack?.readyState ?? null, failures: m?.failures,
-    negotiating: !!m?.negotiating, pc: null};
+    offers: m?.offers, negotiating: !!m?.negotiating, pc: null};
   if (pc) {
     const cands = (sdp) => (sdp ?? "").split("\\n").filter((l) => l.startsWith("a=candidate"));
     const pairs = [];
@@ -122,6 +122,9 @@ async def browser_speaks(
                     state = await page.evaluate(PAGE_STATE_JS)
                     log = (await asyncio.to_thread((tmp / "server.log").read_text))[-3000:]
                     pytest.fail(f"{exc}\npage: {state}\nerrors: {errors}\nserver log: {log}")
+                # Said, not asserted: more than one offer means the page had to recover.
+                offers = await page.evaluate("window.voiceroom.media.offers")
+                print(f"relay page: live and connected after {offers} offer(s)")
                 config = await page.evaluate("window.voiceroom.media.pc.getConfiguration()")
                 pair = await until(lambda: page.evaluate(SELECTED_PAIR_JS), 10, "a selected pair")
                 report = peer_in(

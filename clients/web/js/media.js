@@ -47,6 +47,7 @@ export class Media extends EventTarget {
     this.watchdog = null; // CONNECT_TIMEOUT after an answer
     this.retryTimer = null;
     this.failures = 0; // negotiations in a row that did not connect
+    this.offers = 0; // media.offer requests sent by this page (diagnostics, tests)
     this.closed = false;
     this.connectTimeout = CONNECT_TIMEOUT; // tests may shorten it
     session.addEventListener("welcome", ({ detail }) => this.setIce(detail.session ?? {}));
@@ -131,6 +132,7 @@ export class Media extends EventTarget {
         await firstCandidate(pc, ICE_GATHER_MAX - ICE_GATHER_TIMEOUT_TURN);
         if (!hasCandidate(pc.localDescription.sdp)) throw new MediaSetupError("no ICE candidates (TURN server unreachable?)");
       }
+      this.offers += 1;
       const { sdp } = await this.session.request("media.offer", { sdp: pc.localDescription.sdp });
       if (pc !== this.pc) return; // closed or replaced while we waited
       await pc.setRemoteDescription({ type: "answer", sdp });
