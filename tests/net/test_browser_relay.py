@@ -102,8 +102,11 @@ async def browser_speaks(
                 errors: list[str] = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 url = f"https://{SRV_PUBLIC_IP}:{PORT}/?token={host}&lang=en"
-                # The server starts in its namespace meanwhile: retry the first load.
-                await until(lambda: _goto(page, url), 20, "the page over https")
+                # Exactly one load, once the server (started in its namespace meanwhile)
+                # listens. Loads retried until one finished could leave an earlier,
+                # half-loaded page that had already joined as the same host.
+                await until(lambda: listening(tmp / "server.log"), 30, "the server listening")
+                await page.goto(url, timeout=20_000)
                 assert await page.evaluate("window.isSecureContext") is True
                 # The first load must go live and connect: no reload. If it does not, the
                 # failure says where the page stands (mic, session, ICE, candidates).
@@ -144,12 +147,13 @@ async def browser_speaks(
     return config, pair, report
 
 
-async def _goto(page: Any, url: str) -> bool:
+async def listening(log: Path) -> bool:
+    """The server has logged its ``listening`` event (its sockets are bound)."""
     try:
-        await page.goto(url, timeout=3000)
-    except Exception:
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+    except FileNotFoundError:
         return False
-    return True
+    return '"event": "listening"' in text
 
 
 def tls_settings(pki: dict[str, Path], **extra: Any) -> dict[str, Any]:
