@@ -139,11 +139,9 @@ function wireMedia(media) {
     render();
   });
   media.addEventListener("state", ({ detail }) => {
-    // ICE failed (network change, server restart): negotiate again once signalling is up.
-    if (detail.connection === "failed" && app.conn.state === "open") {
-      toast(t("audio.network_blocked"));
-      media.ensureConnected().catch((err) => toast(errorText(err)));
-    }
+    // ICE failed (network change, server restart): media.js negotiates again by itself
+    // (with backoff, while signalling is up); the person is told once per failure.
+    if (detail.connection === "failed" && app.conn.state === "open") toast(t("audio.network_blocked"));
   });
 }
 

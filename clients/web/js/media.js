@@ -3,6 +3,12 @@
 // non-trickle ICE (the whole offer goes in one `media.offer`). Taking the mic later is a
 // `replaceTrack`, never a renegotiation, so promotion and 1v1 switches cost no set-up time.
 //
+// Negotiation is checked, not hoped for (docs/protocol.md 3.4): an offer goes out only
+// with at least one candidate (with TURN, the relay allocation may outlast the first gather
+// wait); a refused or unanswered offer, ICE that fails, or a connection still not up
+// CONNECT_TIMEOUT after the answer, each lead to a fresh offer on a fresh RTCPeerConnection
+// (the server replaces this member's peer), with backoff, while the session is open.
+//
 // STUN/TURN: the servers and policy `welcome.session` hands out (ice_servers,
 // ice_transport_policy: "relay" means TURN relays only), refreshed with `media.ice` before
 // time-limited TURN credentials expire (docs/protocol.md 4.1).
@@ -13,7 +19,11 @@
 // Timeouts (ms)
 const ICE_GATHER_TIMEOUT = 3000; // host candidates on a LAN take milliseconds; never hang
 const ICE_GATHER_TIMEOUT_TURN = 6000; // a TURN allocation is a round trip or two more
+const ICE_GATHER_MAX = 15000; // no candidate at all by then: this offer cannot connect
 const ICE_REFRESH_MARGIN = 300_000; // ask for new TURN credentials this long before expiry
+export const CONNECT_TIMEOUT = 15000; // answer -> ICE+DTLS connected, else negotiate again
+const RETRY_FIRST = 1000; // then doubled per failure in a row, up to RETRY_MAX
+const RETRY_MAX = 15000;
 
 const MIC_CONSTRAINTS = {
   audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
@@ -33,6 +43,13 @@ export class Media extends EventTarget {
     this.analyser = null;
     this.ice = { servers: [], policy: "all", expiresAt: null };
     this.iceTimer = null;
+    this.negotiating = null; // the negotiation in flight (one at a time)
+    this.watchdog = null; // CONNECT_TIMEOUT after an answer
+    this.retryTimer = null;
+    this.failures = 0; // negotiations in a row that did not connect
+    this.offers = 0; // media.offer requests sent by this page (diagnostics, tests)
+    this.closed = false;
+    this.connectTimeout = CONNECT_TIMEOUT; // tests may shorten it
     session.addEventListener("welcome", ({ detail }) => this.setIce(detail.session ?? {}));
   }
 
@@ -62,14 +79,29 @@ export class Media extends EventTarget {
     this.setIce(await this.session.request("media.ice"));
   }
 
+  /** A peer connection that is up, or on its way up after an answer. */
   get connected() {
-    return ["connected", "connecting", "new"].includes(this.pc?.connectionState);
+    return ["connected", "connecting", "new"].includes(this.pc?.connectionState) && !!this.pc?.remoteDescription;
   }
 
-  /** Negotiate (again) if there is no live peer connection. */
+  /** Negotiate (again) unless a peer connection is up or being set up. Rejects when this
+   *  attempt fails; a new one is then already scheduled (with backoff). */
   async ensureConnected() {
-    if (this.pc && this.connected) return;
+    this.closed = false;
+    if (this.negotiating) return this.negotiating;
+    if (this.pc && this.connected) return undefined;
+    clearTimeout(this.retryTimer);
+    this.negotiating = this.negotiate().catch((err) => {
+      this.scheduleRetry();
+      throw err;
+    }).finally(() => { this.negotiating = null; });
+    return this.negotiating;
+  }
+
+  async negotiate() {
+    clearTimeout(this.watchdog);
     this.pc?.close();
+    this.pc = null;
     if (this.ice.expiresAt !== null && this.ice.expiresAt * 1000 - Date.now() < 30_000) {
       await this.refreshIce().catch(() => undefined);
     }
@@ -78,24 +110,87 @@ export class Media extends EventTarget {
     this.pc = pc;
     const transceiver = pc.addTransceiver("audio", { direction: "sendrecv" });
     this.sender = transceiver.sender;
-    if (this.micTrack) await this.sender.replaceTrack(this.micTrack);
+    if (this.micTrack) await this.attachMic();
     pc.ontrack = (e) => this.playRemote(e.streams[0] ?? new MediaStream([e.track]));
     pc.onconnectionstatechange = () => {
       if (pc !== this.pc) return;
-      this.emit("state", { connection: pc.connectionState });
+      const state = pc.connectionState;
+      if (state === "connected") {
+        this.failures = 0;
+        clearTimeout(this.watchdog);
+      } else if (state === "failed") {
+        this.renegotiate("ICE/DTLS failed");
+      }
+      this.emit("state", { connection: state });
     };
-    await pc.setLocalDescription(await pc.createOffer());
-    await iceGatheringComplete(pc, this.ice.servers.length ? ICE_GATHER_TIMEOUT_TURN : ICE_GATHER_TIMEOUT);
-    const { sdp } = await this.session.request("media.offer", { sdp: pc.localDescription.sdp });
-    if (pc !== this.pc) return; // replaced while we waited
-    await pc.setRemoteDescription({ type: "answer", sdp });
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGatheringComplete(pc, this.ice.servers.length ? ICE_GATHER_TIMEOUT_TURN : ICE_GATHER_TIMEOUT);
+      if (!hasCandidate(pc.localDescription.sdp)) {
+        // Relay only, a TURN allocation still on its way: an offer without candidates
+        // could never connect (nothing is trickled later). Wait for the first one.
+        await firstCandidate(pc, ICE_GATHER_MAX - ICE_GATHER_TIMEOUT_TURN);
+        if (!hasCandidate(pc.localDescription.sdp)) throw new MediaSetupError("no ICE candidates (TURN server unreachable?)");
+      }
+      this.offers += 1;
+      const { sdp } = await this.session.request("media.offer", { sdp: pc.localDescription.sdp });
+      if (pc !== this.pc) return; // closed or replaced while we waited
+      await pc.setRemoteDescription({ type: "answer", sdp });
+    } catch (err) {
+      if (pc === this.pc) {
+        pc.close();
+        this.pc = null;
+      }
+      throw err;
+    }
+    if (pc.connectionState !== "connected") {
+      this.watchdog = setTimeout(() => {
+        if (pc === this.pc && pc.connectionState !== "connected") this.renegotiate(`not connected ${this.connectTimeout} ms after the answer`);
+      }, this.connectTimeout);
+    }
+  }
+
+  /** Give up on the current peer connection and negotiate a new one, with backoff. */
+  renegotiate(why) {
+    if (this.closed) return;
+    console.warn(`voiceroom: media: ${why}; negotiating again`);
+    clearTimeout(this.watchdog);
+    this.pc?.close();
+    this.pc = null;
+    this.scheduleRetry();
+  }
+
+  scheduleRetry() {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    const delay = Math.min(RETRY_MAX, RETRY_FIRST * 2 ** this.failures);
+    this.failures += 1;
+    this.retryTimer = setTimeout(() => {
+      // Signalling down: the next welcome negotiates (app.js), nothing to do here.
+      if (this.closed || !this.session.ws || this.session.ws.readyState !== WebSocket.OPEN) return;
+      this.ensureConnected().catch((err) => console.warn("voiceroom: media set-up failed", err));
+    }, delay);
   }
 
   close() {
+    this.closed = true;
     clearTimeout(this.iceTimer);
+    clearTimeout(this.watchdog);
+    clearTimeout(this.retryTimer);
     this.pc?.close();
     this.pc = null;
     this.setMicWanted(false);
+  }
+
+  /** The mic on the current sender. A sender of a closed connection refuses it: no matter,
+   *  the next negotiation attaches the track to its own sender. */
+  async attachMic() {
+    const sender = this.sender;
+    try {
+      await sender?.replaceTrack(this.micTrack);
+    } catch (err) {
+      if (sender === this.sender && this.pc) console.warn("voiceroom: replaceTrack failed", err);
+    }
   }
 
   playRemote(stream) {
@@ -121,9 +216,10 @@ export class Media extends EventTarget {
     if (wanted === this.micWanted) return;
     this.micWanted = wanted;
     if (!wanted) {
-      await this.sender?.replaceTrack(null);
-      this.micTrack?.stop(); // release the device: the browser's recording dot goes away
+      const track = this.micTrack;
       this.micTrack = null;
+      await this.attachMic();
+      track?.stop(); // release the device: the browser's recording dot goes away
       this.emit("mic", { state: "off" });
       return;
     }
@@ -146,7 +242,7 @@ export class Media extends EventTarget {
     if (!this.micWanted) { track.stop(); return; } // seat lost while the prompt was open
     track.enabled = !this.muted;
     this.micTrack = track;
-    await this.sender?.replaceTrack(track);
+    await this.attachMic();
     this.emit("mic", { state: "live" });
   }
 
@@ -191,6 +287,32 @@ export class Media extends EventTarget {
   emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
+}
+
+class MediaSetupError extends Error {
+  constructor(message) {
+    super(message);
+    this.code = "media_error";
+  }
+}
+
+function hasCandidate(sdp) {
+  return /^a=candidate:/m.test(sdp);
+}
+
+/** Resolves at the first local candidate (or gathering complete, or the timeout). */
+function firstCandidate(pc, timeout) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icecandidate", done);
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeout);
+    pc.addEventListener("icecandidate", done);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
 }
 
 function iceGatheringComplete(pc, timeout) {
