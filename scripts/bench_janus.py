@@ -19,15 +19,14 @@ plane alone, as for the fan-out figures in docs/performance.md).
 Figures per server: CPU (% of one core) at each listener count, and CPU per delivered
 listener-packet (least squares over the steps). JSON out.
 
-    sudo .venv/bin/python scripts/bench_janus.py [--seconds 8] [--listeners 0 50 100] \
-        [--servers voiceroom janus] [--json bench_janus.json]
+    sudo .venv/bin/python scripts/bench_janus.py [--seconds 8] [--windows 1] \
+        [--listeners 0 50 100] [--servers voiceroom janus] [--json bench_janus.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -150,9 +149,18 @@ room-{ROOM}: {{
 
 
 async def measure(
-    server_pid: int, listeners: Child, seconds: float, settle: float = 2.0
-) -> dict[str, float]:
+    server_pid: int, listeners: Child, seconds: float, windows: int = 1, settle: float = 2.0
+) -> dict[str, Any]:
+    """``windows`` back-to-back windows of ``seconds``; the CPU figure is their median."""
     await asyncio.sleep(settle)
+    ws = [await _window(server_pid, listeners, seconds) for _ in range(max(1, windows))]
+    out: dict[str, Any] = dict(sorted(ws, key=lambda w: w["cpu_pct"])[len(ws) // 2])
+    out["cpu_pct_windows"] = [w["cpu_pct"] for w in ws]
+    out["loadavg_1min"] = os.getloadavg()[0]
+    return out
+
+
+async def _window(server_pid: int, listeners: Child, seconds: float) -> dict[str, float]:
     a = await listeners.request("count")
     c0, t0 = cpu_seconds(server_pid), time.monotonic()
     await asyncio.sleep(seconds)
@@ -246,7 +254,7 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
                 joined += int(r["joined"])
                 if r["failed"]:
                     print(f"{kind}: {len(r['failed'])} listener joins failed: {r['failed'][:2]}")
-            m = await measure(pid, lis, args.seconds)
+            m = await measure(pid, lis, args.seconds, args.windows)
             m["listeners"] = n
             if server is not None:
                 st = (await server.request("stats"))["stats"]
@@ -267,8 +275,9 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
             steps.append(m)
             print(
                 f"{kind:9s} {TALKERS} talkers + {n:3d} listeners: server {m['cpu_pct']:5.1f} % "
-                f"of a core, {m['listener_packets_per_s']:6.0f} listener-packets/s "
-                f"({m['delivered_pct']:.1f} % delivered)",
+                f"of a core (median of {' '.join(f'{c:.1f}' for c in m['cpu_pct_windows'])}), "
+                f"{m['listener_packets_per_s']:6.0f} listener-packets/s "
+                f"({m['delivered_pct']:.1f} % delivered), load {m['loadavg_1min']:.2f}",
                 flush=True,
             )
         per = slope(steps)
@@ -297,6 +306,7 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--windows", type=int, default=1, help="windows per step; CPU = median")
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 50, 100])
     ap.add_argument("--servers", nargs="+", default=["voiceroom", "janus"])
     ap.add_argument("--json", default="bench_janus.json")
@@ -306,6 +316,7 @@ async def main() -> None:
             "talkers": TALKERS,
             "listeners": args.listeners,
             "seconds": args.seconds,
+            "windows": args.windows,
             "opus": JOIN_SETTINGS | {"sampling_rate": 48_000},
             "loadavg_start": os.getloadavg(),
             "nproc": os.cpu_count(),
@@ -352,11 +363,12 @@ async def main() -> None:
             )
         else:
             print(f"{kind:9s}: no result ({results['notes'].get(kind)})")
-    with contextlib.suppress(KeyError):
+    rc = results.get("ratio_cpu_8_talkers_voiceroom_to_janus")
+    rp = results.get("ratio_per_listener_packet_janus_to_voiceroom")
+    if rc is not None or rp is not None:
         print(
-            f"ratios: CPU 8 talkers voiceroom/janus "
-            f"{results['ratio_cpu_8_talkers_voiceroom_to_janus']:.2f}, per listener-packet "
-            f"janus/voiceroom {results['ratio_per_listener_packet_janus_to_voiceroom']:.1f}"
+            f"ratios: CPU 8 talkers voiceroom/janus {'n/a' if rc is None else f'{rc:.2f}'}, "
+            f"per listener-packet janus/voiceroom {'n/a' if rp is None else f'{rp:.1f}'}"
         )
     Path(args.json).write_text(json.dumps(results, indent=2))  # noqa: ASYNC240 - at exit
     print(f"wrote {args.json}")
