@@ -188,8 +188,17 @@ def slope(points: list[dict[str, Any]]) -> float | None:
     return sxy / sxx * 1e6
 
 
-async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    env_s = {"VOICEROOM_BENCH_ADDR": net.server_addr}
+async def run_server(
+    kind: str, net: Netns, args: argparse.Namespace, tmp: Path, media: str = ""
+) -> dict[str, Any]:
+    overrides = json.loads(media or "{}")
+    root = overrides.pop("_root", None)
+    env_s = {
+        "VOICEROOM_BENCH_ADDR": net.server_addr,
+        "VOICEROOM_BENCH_MEDIA": json.dumps(overrides),
+    }
+    if root:  # another checkout's harness and voiceroom (e.g. the commit before a change)
+        env_s["PYTHONPATH"] = f"{root}/scripts{os.pathsep}{root}"
     env_c = {"VOICEROOM_BENCH_ADDR": net.client_addr}
     janus_proc: subprocess.Popen[bytes] | None = None
     server: Child | None = None
@@ -268,13 +277,25 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
                         "encodes_per_tick",
                         "rx_packets",
                         "rx_fast_path",
+                        "rx_late",
+                        "rx_lost",
+                        "rx_fec",
+                        "rx_plc",
+                        "rx_trimmed",
+                        "rx_silent_skipped",
+                        "tick_mean_us",
+                        "parallel_encode_ticks",
+                        "parallel_armed",
+                        "rx_read_at_tick",
+                        "uplinks_read_at_tick",
                         "packets_out",
                         "send_failures",
                     )
                 }
             steps.append(m)
             print(
-                f"{kind:9s} {TALKERS} talkers + {n:3d} listeners: server {m['cpu_pct']:5.1f} % "
+                f"{kind:9s} {media + ' ' if media else ''}{TALKERS} talkers + {n:3d} listeners: "
+                f"server {m['cpu_pct']:5.1f} % "
                 f"of a core (median of {' '.join(f'{c:.1f}' for c in m['cpu_pct_windows'])}), "
                 f"{m['listener_packets_per_s']:6.0f} listener-packets/s "
                 f"({m['delivered_pct']:.1f} % delivered), load {m['loadavg_1min']:.2f}",
@@ -283,6 +304,7 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
         per = slope(steps)
         return {
             "server": kind,
+            "media_config": media,
             "steps": steps,
             "cpu_pct_8_talkers_0_listeners": next(
                 (s["cpu_pct"] for s in steps if s["listeners"] == 0), None
@@ -309,6 +331,16 @@ async def main() -> None:
     ap.add_argument("--windows", type=int, default=1, help="windows per step; CPU = median")
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 50, 100])
     ap.add_argument("--servers", nargs="+", default=["voiceroom", "janus"])
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=[""],
+        help="voiceroom MediaConfig overrides as JSON, one server run each, e.g. "
+        "'' '{\"uplink_at_tick\": false}' (the first is the one compared with Janus); "
+        '\'{"_root": "/tmp/base"}\' runs the harness and voiceroom of another checkout '
+        "(git archive <commit> | tar -x -C /tmp/base) for a before/after in one run",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every run, interleaved")
     ap.add_argument("--json", default="bench_janus.json")
     args = ap.parse_args()
     results: dict[str, Any] = {
@@ -317,6 +349,8 @@ async def main() -> None:
             "listeners": args.listeners,
             "seconds": args.seconds,
             "windows": args.windows,
+            "rounds": args.rounds,
+            "variants": args.variants,
             "opus": JOIN_SETTINGS | {"sampling_rate": 48_000},
             "loadavg_start": os.getloadavg(),
             "nproc": os.cpu_count(),
@@ -329,40 +363,58 @@ async def main() -> None:
     net = Netns()
     try:
         net.open()
-        for kind in args.servers:
-            if kind == "janus" and shutil.which("janus") is None:
-                results["notes"]["janus"] = "janus not installed (VOICEROOM_WITH_BENCH=1)"
-                results[kind] = None
-                continue
-            with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
-                try:
-                    results[kind] = await run_server(kind, net, args, Path(tmp))
-                except Exception as exc:  # report, and still run the other server
-                    results[kind] = None
-                    results["notes"][kind] = f"{type(exc).__name__}: {exc}"
-                    print(f"{kind}: FAILED {exc}", flush=True)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for round_no in range(args.rounds):
+            for kind in args.servers:
+                if kind == "janus" and shutil.which("janus") is None:
+                    results["notes"]["janus"] = "janus not installed (VOICEROOM_WITH_BENCH=1)"
+                    continue
+                for media in args.variants if kind == "voiceroom" else [""]:
+                    name = kind if not media else f"{kind} {media}"
+                    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+                        try:
+                            r = await run_server(kind, net, args, Path(tmp), media)
+                            r["round"] = round_no
+                            runs.setdefault(name, []).append(r)
+                        except Exception as exc:  # report, and still run the others
+                            results["notes"][f"{name} round {round_no}"] = (
+                                f"{type(exc).__name__}: {exc}"
+                            )
+                            print(f"{name}: FAILED {exc}", flush=True)
+        results["runs"] = runs
+        # Per server (and variant): the run with the median 0-listener CPU.
+        for name, rs in runs.items():
+            zero = [r for r in rs if r["cpu_pct_8_talkers_0_listeners"] is not None]
+            pick = sorted(zero, key=lambda r: r["cpu_pct_8_talkers_0_listeners"])
+            results[name] = (pick or rs)[len(pick or rs) // 2]
     finally:
         net.close()
     results["meta"]["loadavg_end"] = os.getloadavg()
-    v, j = results.get("voiceroom"), results.get("janus")
+    names = list(results.get("runs", {}))
+    v = results.get(next((n for n in names if n.startswith("voiceroom")), ""))
+    j = results.get("janus")
     if v and j:
         cv, cj = v["cpu_pct_8_talkers_0_listeners"], j["cpu_pct_8_talkers_0_listeners"]
         pv, pj = v["us_per_listener_packet"], j["us_per_listener_packet"]
         results["ratio_cpu_8_talkers_voiceroom_to_janus"] = cv / cj if cv and cj else None
         results["ratio_per_listener_packet_janus_to_voiceroom"] = pj / pv if pv and pj else None
     print()
-    for kind in args.servers:
+    for kind in names or args.servers:
         r = results.get(kind)
         if r:
             per = r["us_per_listener_packet"]
             zero = r["cpu_pct_8_talkers_0_listeners"]
+            cj = j["cpu_pct_8_talkers_0_listeners"] if j else None
+            ratio = zero / cj if zero and cj else None
+            results.setdefault("ratio_cpu_8_talkers_to_janus", {})[kind] = ratio
             print(
-                f"{kind:9s}: 8 talkers, 0 listeners "
-                f"{'n/a' if zero is None else f'{zero:.1f} %'} of a core; "
+                f"{kind}: 8 talkers, 0 listeners "
+                f"{'n/a' if zero is None else f'{zero:.1f} %'} of a core"
+                f"{'' if ratio is None else f' ({ratio:.2f}x Janus)'}; "
                 f"{'n/a' if per is None else f'{per:.1f} us'} per listener-packet"
             )
         else:
-            print(f"{kind:9s}: no result ({results['notes'].get(kind)})")
+            print(f"{kind}: no result")
     rc = results.get("ratio_cpu_8_talkers_voiceroom_to_janus")
     rp = results.get("ratio_per_listener_packet_janus_to_voiceroom")
     if rc is not None or rp is not None:

@@ -278,6 +278,7 @@ NON_SETTING_ENV = frozenset(
         "VOICEROOM_WITH_NET_TOOLS",
         "VOICEROOM_WITH_BENCH",  # bootstrap.sh: Janus for scripts/bench_janus.py
         "VOICEROOM_BENCH_ADDR",  # scripts/benchlib: the address inside bench_janus's netns
+        "VOICEROOM_BENCH_MEDIA",  # scripts/benchlib/harness.py: MediaConfig overrides (JSON)
         "VOICEROOM_UPDATE_SCREENSHOTS",
     }
     # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
