@@ -649,6 +649,10 @@ SETTING_DOCS: dict[str, str] = {
     "publisher's silence is skipped (quiet word endings stay in).",
     "media_settings.process_certificate": "One DTLS certificate and SSL context for every "
     "peer of the process instead of one per peer: cheaper joins.",
+    "media_settings.uplink_at_tick": "Read each publisher's uplink UDP socket at the start "
+    "of the 20 ms mixer tick (kernel receive timestamps keep the arrival times) instead of "
+    "waking the event loop for every datagram: less CPU per talker; false reads as asyncio "
+    "does.",
 }
 
 

@@ -50,6 +50,9 @@ class MediaConfig:
     # One DTLS certificate and SSL context for every peer of the process (as Janus does)
     # instead of a new key, certificate and context per peer: cheaper joins.
     process_certificate: bool = True
+    # Read each publisher's uplink socket at the start of the mixer tick (kernel receive
+    # timestamps keep the arrival times) instead of waking the event loop per datagram.
+    uplink_at_tick: bool = True
 
     def __post_init__(self) -> None:
         if not 6_000 <= self.bitrate <= 510_000:

@@ -95,6 +95,7 @@ class _Peer:
     stream: RtpStream | None = None
     detector: SpeakingDetector | None = None
     fast: internals.FastPath | None = None
+    reader: internals.UplinkReader | None = None  # once ready (uplink_at_tick)
     join: _JoinClock | None = None  # until the first packet is sent
 
 
@@ -209,6 +210,8 @@ class MediaRoom:
         self._shared = 0  # mixes served by another mix's identical encode (stat)
         self._groups_dirty = True
         self._not_ready: set[str] = set()
+        # Publishers' uplink sockets read at the start of each tick (uplink_at_tick).
+        self._readers: list[internals.UplinkReader] = []
         self._music: MusicPlayer | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -248,6 +251,7 @@ class MediaRoom:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._stop_readers()  # nothing drains them any more: the event loop reads again
 
     async def close(self) -> None:
         self._closed = True
@@ -257,6 +261,7 @@ class MediaRoom:
                 await self._task
             self._task = None
         await self.stop_music()
+        self._stop_readers()
         peers = list(self._peers.values())
         self._peers.clear()
         self._groups_dirty = True
@@ -365,6 +370,10 @@ class MediaRoom:
     def _drop_peer(self, peer: _Peer) -> None:
         self._not_ready.discard(peer.user)
         self._groups_dirty = True
+        if peer.reader is not None:
+            peer.reader.stop()
+            if peer.reader in self._readers:
+                self._readers.remove(peer.reader)
         if peer.detector is not None and peer.detector.hysteresis.reported:
             self._emit_speaking(peer.user, False)
 
@@ -435,6 +444,8 @@ class MediaRoom:
     def tick(self, now: float) -> None:
         """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""
         self._ticks += 1
+        for reader in self._readers:
+            reader.drain()  # publishers' packets since the last tick, with their arrival
         if self._pending is not None:
             self._apply_routing(self._pending)
             self._pending = None
@@ -613,6 +624,8 @@ class MediaRoom:
                 send=internals.datagram_sender(dtls),
                 extension=mid_extension(internals.mid_extension_id(t), t.mid),
             )
+            if self.config.uplink_at_tick and peer.fast is not None:
+                peer.reader = internals.UplinkReader(dtls, peer.fast)
             self._not_ready.discard(user)
             self._groups_dirty = True
             if peer.join is not None:
@@ -653,6 +666,27 @@ class MediaRoom:
         }
         self._sources = frozenset(src for terms in self._terms.values() for src, _ in terms)
         self._groups_dirty = False
+        self._update_readers()
+
+    def _update_readers(self) -> None:
+        """Publishers' uplinks are read by the tick; everyone else's by the event loop (a
+        listener sends only RTCP and STUN: draining its socket every tick would cost more
+        than the rare wake-up)."""
+        readers = []
+        for user, peer in self._peers.items():
+            reader = peer.reader
+            if reader is None:
+                continue
+            if user in self._accept and reader.start():
+                readers.append(reader)
+            else:
+                reader.stop()
+        self._readers = readers
+
+    def _stop_readers(self) -> None:
+        for reader in self._readers:
+            reader.stop()
+        self._readers = []
 
     def _sync_sender_reports(self) -> None:
         ntp = ntp_now()
@@ -723,6 +757,10 @@ class MediaRoom:
             ),
             "rx_packets": float(sum(j.received for j in jitter)),
             "rx_fast_path": float(sum(p.fast.packets for p in self._peers.values() if p.fast)),
+            "rx_read_at_tick": float(
+                sum(p.reader.datagrams for p in self._peers.values() if p.reader)
+            ),
+            "uplinks_read_at_tick": float(len(self._readers)),
             "rx_late": float(sum(j.late for j in jitter)),
             "rx_lost": float(sum(j.lost for j in jitter)),
             "rx_fec": float(sum(j.fec for j in jitter)),
