@@ -68,6 +68,15 @@ _MAX_CATCH_UP = 4
 # The fan-out CPU stat is sampled on one tick in this many: reading the thread CPU clock is
 # a real syscall (no vDSO), measured at ~30 us a call on the 2-vCPU box, twice per mix.
 _FANOUT_SAMPLE_TICKS = 16
+# Encode threads are used only while ticks are expensive: handing encodes to a thread
+# costs a wake-up and two context switches per tick (~2 points of a core measured with 8
+# talkers), which buys nothing while the loop thread's whole tick fits in a fraction of
+# the 20 ms frame. A tick that took longer than this (wall) or started late arms them ...
+_PARALLEL_ABOVE = 0.008
+# ... for this many ticks (then one inline tick re-measures).
+_PARALLEL_HOLD_TICKS = 250
+# os.cpu_count() is a system call path taking ~50 us here: once per process.
+_CPUS = os.cpu_count() or 1
 
 
 class MediaError(VoiceroomError):
@@ -171,7 +180,7 @@ def _encode_pool(threads: int) -> ThreadPoolExecutor | None:
     """The process's encode threads, started on first use and shared by its rooms (rooms
     on one event loop run their ticks one after the other anyway)."""
     global _POOL
-    if threads <= 0 or (os.cpu_count() or 1) < 2:
+    if threads <= 0 or _CPUS < 2:
         return None  # one core: a hand-off would only add work
     pool = _POOL
     if pool is None or pool._max_workers < threads:
@@ -230,6 +239,7 @@ class MediaRoom:
         self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
         self._speaking_errors = 0
         self._parallel_ticks = 0
+        self._parallel_until = 0  # encode threads armed up to this tick number
         self._joins = 0
         self._join_ms: dict[str, deque[float]] = {
             k: deque(maxlen=_JOIN_RING) for k in (*_JOIN_PHASES, "total")
@@ -439,7 +449,10 @@ class MediaRoom:
                 except Exception:
                     log.exception("media tick failed in room %s", self.room_id)
             tick += behind
-            self._tick_cost[self._ticks % _TICK_RING] = (time.monotonic() - now) / (behind + 1)
+            cost = (time.monotonic() - now) / (behind + 1)
+            self._tick_cost[self._ticks % _TICK_RING] = cost
+            if cost > _PARALLEL_ABOVE or late > FRAME_SECONDS / 2:
+                self._parallel_until = self._ticks + _PARALLEL_HOLD_TICKS
 
     def tick(self, now: float) -> None:
         """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""
@@ -560,12 +573,17 @@ class MediaRoom:
         )
 
     def _encode(self, jobs: list[_Channel]) -> None:
-        """Encode every job's PCM into its payload. With two or more, the encode threads
-        and this thread take jobs from one shared list (libopus runs without the GIL), so
-        a tick's encodes take about half the wall time on two cores. This thread never
-        waits for a thread the OS has not scheduled yet: whatever no thread has claimed
-        when it runs out, it encodes itself; it only waits for encodes already running."""
-        pool = _encode_pool(self.config.encode_threads) if len(jobs) >= 2 else None
+        """Encode every job's PCM into its payload. With two or more while the encode
+        threads are armed (a recent tick was slow or late), they and this thread take jobs
+        from one shared list (libopus runs without the GIL), so a tick's encodes take about
+        half the wall time on two cores. This thread never waits for a thread the OS has
+        not scheduled yet: whatever no thread has claimed when it runs out, it encodes
+        itself; it only waits for encodes already running."""
+        pool = (
+            _encode_pool(self.config.encode_threads)
+            if len(jobs) >= 2 and self._parallel_until >= self._ticks
+            else None
+        )
         if pool is None:
             for ch in jobs:
                 ch.payload = ch.encoder.encode(ch.out)
@@ -747,6 +765,7 @@ class MediaRoom:
             "encodes_per_tick": float(self._encodes_last),
             "shared_mixes_per_tick": float(self._shared),
             "parallel_encode_ticks": float(self._parallel_ticks),
+            "parallel_armed": float(self._parallel_until >= self._ticks),
             "rx_silent_skipped": float(sum(p.ingest.skipped for p in self._peers.values())),
             "packets_out": float(self._packets_out),
             "fanout_us_per_packet": (
