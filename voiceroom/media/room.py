@@ -46,7 +46,7 @@ from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
 from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now, send_all
 from voiceroom.media.ingest import Ingest
 from voiceroom.media.jitter import FRAME_SECONDS
-from voiceroom.media.mixer import Acc, Limiter, accumulate, gain_q14, level, loudest
+from voiceroom.media.mixer import Acc, Limiter, Terms, gain_q14, level, loudest, mix_many
 from voiceroom.media.music import MusicPlayer
 from voiceroom.media.net import apply as apply_net
 from voiceroom.media.net import rtc_ice_servers
@@ -225,6 +225,7 @@ class MediaRoom:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._scratch: Acc = np.zeros(FRAME_SAMPLES, dtype=np.int32)
+        self._total: Acc = np.zeros(FRAME_SAMPLES, dtype=np.int32)  # mix_many's union sum
         # Stats
         self._ticks = 0
         self._late_ticks = 0
@@ -505,30 +506,32 @@ class MediaRoom:
         # (e.g. a silent seat holder's mix-minus is then the audience mix). Groups are
         # ordered largest first, so the audience keeps its own encoder running.
         missing = self._sources.difference(frames) if self._sources else None
-        done: dict[tuple[tuple[str, int], ...], _Channel] | None = {} if missing else None
+        done: dict[Terms, _Channel] | None = {} if missing else None
         shared = 0
         jobs: list[_Channel] = []  # channels to encode this tick, in group order
+        mixes: list[tuple[Acc, Terms]] = []  # their accumulators and audible terms
         plan: list[tuple[list[RtpStream], _Channel]] = []
         for mix, streams in self._groups:
             channel = self._channels.get(mix)
             if channel is None:
                 channel = self._channels[mix] = self._new_channel()
             channel.used = self._ticks
+            terms = self._terms[mix]
+            if missing:
+                terms = tuple(t for t in terms if t[0] not in missing)
             if done is not None:
-                assert missing is not None
-                key = tuple(t for t in self._terms[mix] if t[0] not in missing)
-                twin = done.get(key)
+                twin = done.get(terms)
                 if twin is not None:
                     shared += 1
                     plan.append((streams, twin))
                     continue
-                done[key] = channel
-            acc = channel.acc
-            acc.fill(0)
-            accumulate(acc, frames, mix, self._scratch)
-            channel.limiter.process(acc, channel.out)
+                done[terms] = channel
+            mixes.append((channel.acc, terms))
             jobs.append(channel)
             plan.append((streams, channel))
+        mix_many(mixes, frames, self._total, self._scratch)
+        for channel in jobs:
+            channel.limiter.process(channel.acc, channel.out)
 
         self._encode(jobs)
         for streams, channel in plan:
