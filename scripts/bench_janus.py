@@ -211,7 +211,13 @@ async def run_server(
     try:
         if kind == "voiceroom":
             server = await Child.start(
-                "harness", "--mode", "ours", prefix=net.exec(net.server), env=env_s, name=kind
+                "harness",
+                "--mode",
+                "ours",
+                prefix=net.exec(net.server),
+                env=env_s,
+                name=kind,
+                cwd=root,  # python -m puts the working directory first on sys.path
             )
             ready = await server.read(60)
             pid, port = int(ready["pid"]), int(ready["port"])
