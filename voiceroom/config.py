@@ -641,8 +641,9 @@ SETTING_DOCS: dict[str, str] = {
     "RTP clock.",
     "media_settings.encode_threads": "Threads besides the event loop's that encode a tick's "
     "distinct mixes in parallel (libopus releases the GIL), so one busy room can use a "
-    "second core; used for 5 s after a tick took over 8 ms or started late (a quick tick "
-    "encodes inline: the hand-off would cost more than it saves); 0 always encodes inline.",
+    "second core; used for 5 s once 3 ticks within 1 s took over 8 ms or started late "
+    "(quick ticks encode inline: the hand-off would cost more than it saves); 0 always "
+    "encodes inline.",
     "media_settings.silence_dbov": "RFC 6464 audio level (dBov) at or below which a "
     "publisher's packet counts as silence: not decoded, VAD-checked or mixed after the "
     "hang-over. Unset (none) ignores the levels.",

@@ -79,7 +79,22 @@ def test_encode_threads_are_used_only_while_ticks_are_slow() -> None:
         del pool.submit
 
 
-async def test_a_slow_tick_arms_the_encode_threads() -> None:
+def test_a_lone_slow_tick_does_not_arm_the_encode_threads_but_a_run_does() -> None:
+    from voiceroom.media import room as room_module
+
+    room = MediaRoom("a", config=MediaConfig(encode_threads=1))
+    room._ticks = 100
+    room._slow_tick()  # a garbage collection, one preemption
+    room._ticks += room_module._PARALLEL_WINDOW
+    room._slow_tick()  # another, long after
+    assert room.stats()["parallel_armed"] == 0
+    for _ in range(room_module._PARALLEL_SLOW_TICKS):
+        room._ticks += 5
+        room._slow_tick()
+    assert room.stats()["parallel_armed"] == 1
+
+
+async def test_slow_ticks_arm_the_encode_threads() -> None:
     from voiceroom.media import room as room_module
 
     room = MediaRoom("a", config=MediaConfig(encode_threads=1))
@@ -90,14 +105,14 @@ async def test_a_slow_tick_arms_the_encode_threads() -> None:
         nonlocal ticks
         real_tick(now)
         ticks += 1
-        if ticks == 5:
+        if 5 <= ticks < 5 + room_module._PARALLEL_SLOW_TICKS:
             time.sleep(room_module._PARALLEL_ABOVE * 1.5)
 
     room.tick = slow_tick  # type: ignore[method-assign]
     await room.start()
     try:
-        await asyncio.sleep(0.18)
-        assert ticks >= 6
+        await asyncio.sleep(0.4)
+        assert ticks >= 5 + room_module._PARALLEL_SLOW_TICKS
         assert room.stats()["parallel_armed"] == 1
     finally:
         await room.close()

@@ -40,8 +40,8 @@ class MediaConfig:
     # Fan-out: send an RTCP-SR-consistent state to aiortc's sender every N ticks
     sr_sync_ticks: int = 10
     # Threads besides the event loop's that encode a tick's distinct mixes in parallel
-    # (libopus releases the GIL): one busy room can use a second core. Armed for 5 s by a
-    # tick over 8 ms or a late one (quick ticks encode inline). 0: always inline.
+    # (libopus releases the GIL): one busy room can use a second core. Armed for 5 s by 3
+    # ticks over 8 ms or late within 1 s (quick ticks encode inline). 0: always inline.
     encode_threads: int = 1
     # RFC 6464 client-to-mixer audio level: a publisher packet at or below this level
     # (dBov) is silence and is neither decoded, VAD-checked nor mixed once more than

@@ -71,9 +71,13 @@ _FANOUT_SAMPLE_TICKS = 16
 # Encode threads are used only while ticks are expensive: handing encodes to a thread
 # costs a wake-up and two context switches per tick (~2 points of a core measured with 8
 # talkers), which buys nothing while the loop thread's whole tick fits in a fraction of
-# the 20 ms frame. A tick that took longer than this (wall) or started late arms them ...
+# the 20 ms frame. Ticks that took longer than this (wall) or started late ...
 _PARALLEL_ABOVE = 0.008
-# ... for this many ticks (then one inline tick re-measures).
+# ... this many times within the last _PARALLEL_WINDOW ticks (a lone outlier, a garbage
+# collection or one preemption, does not) arm them ...
+_PARALLEL_SLOW_TICKS = 3
+_PARALLEL_WINDOW = 50
+# ... for this many ticks (then inline ticks re-measure).
 _PARALLEL_HOLD_TICKS = 250
 # os.cpu_count() is a system call path taking ~50 us here: once per process.
 _CPUS = os.cpu_count() or 1
@@ -241,6 +245,7 @@ class MediaRoom:
         self._speaking_errors = 0
         self._parallel_ticks = 0
         self._parallel_until = 0  # encode threads armed up to this tick number
+        self._slow_ticks: deque[int] = deque(maxlen=_PARALLEL_SLOW_TICKS)  # recent, numbers
         self._joins = 0
         self._join_ms: dict[str, deque[float]] = {
             k: deque(maxlen=_JOIN_RING) for k in (*_JOIN_PHASES, "total")
@@ -453,7 +458,14 @@ class MediaRoom:
             cost = (time.monotonic() - now) / (behind + 1)
             self._tick_cost[self._ticks % _TICK_RING] = cost
             if cost > _PARALLEL_ABOVE or late > FRAME_SECONDS / 2:
-                self._parallel_until = self._ticks + _PARALLEL_HOLD_TICKS
+                self._slow_tick()
+
+    def _slow_tick(self) -> None:
+        """A slow or late tick: arm the encode threads if it is not a lone one."""
+        slow = self._slow_ticks
+        slow.append(self._ticks)
+        if len(slow) == slow.maxlen and self._ticks - slow[0] < _PARALLEL_WINDOW:
+            self._parallel_until = self._ticks + _PARALLEL_HOLD_TICKS
 
     def tick(self, now: float) -> None:
         """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""
