@@ -19,15 +19,14 @@ plane alone, as for the fan-out figures in docs/performance.md).
 Figures per server: CPU (% of one core) at each listener count, and CPU per delivered
 listener-packet (least squares over the steps). JSON out.
 
-    sudo .venv/bin/python scripts/bench_janus.py [--seconds 8] [--listeners 0 50 100] \
-        [--servers voiceroom janus] [--json bench_janus.json]
+    sudo .venv/bin/python scripts/bench_janus.py [--seconds 8] [--windows 1] \
+        [--listeners 0 50 100] [--servers voiceroom janus] [--json bench_janus.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -150,9 +149,18 @@ room-{ROOM}: {{
 
 
 async def measure(
-    server_pid: int, listeners: Child, seconds: float, settle: float = 2.0
-) -> dict[str, float]:
+    server_pid: int, listeners: Child, seconds: float, windows: int = 1, settle: float = 2.0
+) -> dict[str, Any]:
+    """``windows`` back-to-back windows of ``seconds``; the CPU figure is their median."""
     await asyncio.sleep(settle)
+    ws = [await _window(server_pid, listeners, seconds) for _ in range(max(1, windows))]
+    out: dict[str, Any] = dict(sorted(ws, key=lambda w: w["cpu_pct"])[len(ws) // 2])
+    out["cpu_pct_windows"] = [w["cpu_pct"] for w in ws]
+    out["loadavg_1min"] = os.getloadavg()[0]
+    return out
+
+
+async def _window(server_pid: int, listeners: Child, seconds: float) -> dict[str, float]:
     a = await listeners.request("count")
     c0, t0 = cpu_seconds(server_pid), time.monotonic()
     await asyncio.sleep(seconds)
@@ -180,8 +188,17 @@ def slope(points: list[dict[str, Any]]) -> float | None:
     return sxy / sxx * 1e6
 
 
-async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    env_s = {"VOICEROOM_BENCH_ADDR": net.server_addr}
+async def run_server(
+    kind: str, net: Netns, args: argparse.Namespace, tmp: Path, media: str = ""
+) -> dict[str, Any]:
+    overrides = json.loads(media or "{}")
+    root = overrides.pop("_root", None)
+    env_s = {
+        "VOICEROOM_BENCH_ADDR": net.server_addr,
+        "VOICEROOM_BENCH_MEDIA": json.dumps(overrides),
+    }
+    if root:  # another checkout's harness and voiceroom (e.g. the commit before a change)
+        env_s["PYTHONPATH"] = f"{root}/scripts{os.pathsep}{root}"
     env_c = {"VOICEROOM_BENCH_ADDR": net.client_addr}
     janus_proc: subprocess.Popen[bytes] | None = None
     server: Child | None = None
@@ -194,7 +211,13 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
     try:
         if kind == "voiceroom":
             server = await Child.start(
-                "harness", "--mode", "ours", prefix=net.exec(net.server), env=env_s, name=kind
+                "harness",
+                "--mode",
+                "ours",
+                prefix=net.exec(net.server),
+                env=env_s,
+                name=kind,
+                cwd=root,  # python -m puts the working directory first on sys.path
             )
             ready = await server.read(60)
             pid, port = int(ready["pid"]), int(ready["port"])
@@ -246,7 +269,7 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
                 joined += int(r["joined"])
                 if r["failed"]:
                     print(f"{kind}: {len(r['failed'])} listener joins failed: {r['failed'][:2]}")
-            m = await measure(pid, lis, args.seconds)
+            m = await measure(pid, lis, args.seconds, args.windows)
             m["listeners"] = n
             if server is not None:
                 st = (await server.request("stats"))["stats"]
@@ -260,20 +283,34 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
                         "encodes_per_tick",
                         "rx_packets",
                         "rx_fast_path",
+                        "rx_late",
+                        "rx_lost",
+                        "rx_fec",
+                        "rx_plc",
+                        "rx_trimmed",
+                        "rx_silent_skipped",
+                        "tick_mean_us",
+                        "parallel_encode_ticks",
+                        "parallel_armed",
+                        "rx_read_at_tick",
+                        "uplinks_read_at_tick",
                         "packets_out",
                         "send_failures",
                     )
                 }
             steps.append(m)
             print(
-                f"{kind:9s} {TALKERS} talkers + {n:3d} listeners: server {m['cpu_pct']:5.1f} % "
-                f"of a core, {m['listener_packets_per_s']:6.0f} listener-packets/s "
-                f"({m['delivered_pct']:.1f} % delivered)",
+                f"{kind:9s} {media + ' ' if media else ''}{TALKERS} talkers + {n:3d} listeners: "
+                f"server {m['cpu_pct']:5.1f} % "
+                f"of a core (median of {' '.join(f'{c:.1f}' for c in m['cpu_pct_windows'])}), "
+                f"{m['listener_packets_per_s']:6.0f} listener-packets/s "
+                f"({m['delivered_pct']:.1f} % delivered), load {m['loadavg_1min']:.2f}",
                 flush=True,
             )
         per = slope(steps)
         return {
             "server": kind,
+            "media_config": media,
             "steps": steps,
             "cpu_pct_8_talkers_0_listeners": next(
                 (s["cpu_pct"] for s in steps if s["listeners"] == 0), None
@@ -297,8 +334,19 @@ async def run_server(kind: str, net: Netns, args: argparse.Namespace, tmp: Path)
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--windows", type=int, default=1, help="windows per step; CPU = median")
     ap.add_argument("--listeners", type=int, nargs="+", default=[0, 50, 100])
     ap.add_argument("--servers", nargs="+", default=["voiceroom", "janus"])
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=[""],
+        help="voiceroom MediaConfig overrides as JSON, one server run each, e.g. "
+        "'' '{\"uplink_at_tick\": false}' (the first is the one compared with Janus); "
+        '\'{"_root": "/tmp/base"}\' runs the harness and voiceroom of another checkout '
+        "(git archive <commit> | tar -x -C /tmp/base) for a before/after in one run",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every run, interleaved")
     ap.add_argument("--json", default="bench_janus.json")
     args = ap.parse_args()
     results: dict[str, Any] = {
@@ -306,6 +354,9 @@ async def main() -> None:
             "talkers": TALKERS,
             "listeners": args.listeners,
             "seconds": args.seconds,
+            "windows": args.windows,
+            "rounds": args.rounds,
+            "variants": args.variants,
             "opus": JOIN_SETTINGS | {"sampling_rate": 48_000},
             "loadavg_start": os.getloadavg(),
             "nproc": os.cpu_count(),
@@ -318,45 +369,64 @@ async def main() -> None:
     net = Netns()
     try:
         net.open()
-        for kind in args.servers:
-            if kind == "janus" and shutil.which("janus") is None:
-                results["notes"]["janus"] = "janus not installed (VOICEROOM_WITH_BENCH=1)"
-                results[kind] = None
-                continue
-            with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
-                try:
-                    results[kind] = await run_server(kind, net, args, Path(tmp))
-                except Exception as exc:  # report, and still run the other server
-                    results[kind] = None
-                    results["notes"][kind] = f"{type(exc).__name__}: {exc}"
-                    print(f"{kind}: FAILED {exc}", flush=True)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for round_no in range(args.rounds):
+            for kind in args.servers:
+                if kind == "janus" and shutil.which("janus") is None:
+                    results["notes"]["janus"] = "janus not installed (VOICEROOM_WITH_BENCH=1)"
+                    continue
+                for media in args.variants if kind == "voiceroom" else [""]:
+                    name = kind if not media else f"{kind} {media}"
+                    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+                        try:
+                            r = await run_server(kind, net, args, Path(tmp), media)
+                            r["round"] = round_no
+                            runs.setdefault(name, []).append(r)
+                        except Exception as exc:  # report, and still run the others
+                            results["notes"][f"{name} round {round_no}"] = (
+                                f"{type(exc).__name__}: {exc}"
+                            )
+                            print(f"{name}: FAILED {exc}", flush=True)
+        results["runs"] = runs
+        # Per server (and variant): the run with the median 0-listener CPU.
+        for name, rs in runs.items():
+            zero = [r for r in rs if r["cpu_pct_8_talkers_0_listeners"] is not None]
+            pick = sorted(zero, key=lambda r: r["cpu_pct_8_talkers_0_listeners"])
+            results[name] = (pick or rs)[len(pick or rs) // 2]
     finally:
         net.close()
     results["meta"]["loadavg_end"] = os.getloadavg()
-    v, j = results.get("voiceroom"), results.get("janus")
+    names = list(results.get("runs", {}))
+    v = results.get(next((n for n in names if n.startswith("voiceroom")), ""))
+    j = results.get("janus")
     if v and j:
         cv, cj = v["cpu_pct_8_talkers_0_listeners"], j["cpu_pct_8_talkers_0_listeners"]
         pv, pj = v["us_per_listener_packet"], j["us_per_listener_packet"]
         results["ratio_cpu_8_talkers_voiceroom_to_janus"] = cv / cj if cv and cj else None
         results["ratio_per_listener_packet_janus_to_voiceroom"] = pj / pv if pv and pj else None
     print()
-    for kind in args.servers:
+    for kind in names or args.servers:
         r = results.get(kind)
         if r:
             per = r["us_per_listener_packet"]
             zero = r["cpu_pct_8_talkers_0_listeners"]
+            cj = j["cpu_pct_8_talkers_0_listeners"] if j else None
+            ratio = zero / cj if zero and cj else None
+            results.setdefault("ratio_cpu_8_talkers_to_janus", {})[kind] = ratio
             print(
-                f"{kind:9s}: 8 talkers, 0 listeners "
-                f"{'n/a' if zero is None else f'{zero:.1f} %'} of a core; "
+                f"{kind}: 8 talkers, 0 listeners "
+                f"{'n/a' if zero is None else f'{zero:.1f} %'} of a core"
+                f"{'' if ratio is None else f' ({ratio:.2f}x Janus)'}; "
                 f"{'n/a' if per is None else f'{per:.1f} us'} per listener-packet"
             )
         else:
-            print(f"{kind:9s}: no result ({results['notes'].get(kind)})")
-    with contextlib.suppress(KeyError):
+            print(f"{kind}: no result")
+    rc = results.get("ratio_cpu_8_talkers_voiceroom_to_janus")
+    rp = results.get("ratio_per_listener_packet_janus_to_voiceroom")
+    if rc is not None or rp is not None:
         print(
-            f"ratios: CPU 8 talkers voiceroom/janus "
-            f"{results['ratio_cpu_8_talkers_voiceroom_to_janus']:.2f}, per listener-packet "
-            f"janus/voiceroom {results['ratio_per_listener_packet_janus_to_voiceroom']:.1f}"
+            f"ratios: CPU 8 talkers voiceroom/janus {'n/a' if rc is None else f'{rc:.2f}'}, "
+            f"per listener-packet janus/voiceroom {'n/a' if rp is None else f'{rp:.1f}'}"
         )
     Path(args.json).write_text(json.dumps(results, indent=2))  # noqa: ASYNC240 - at exit
     print(f"wrote {args.json}")

@@ -282,6 +282,7 @@ NON_SETTING_ENV = frozenset(
         "VOICEROOM_WITH_NET_TOOLS",
         "VOICEROOM_WITH_BENCH",  # bootstrap.sh: Janus for scripts/bench_janus.py
         "VOICEROOM_BENCH_ADDR",  # scripts/benchlib: the address inside bench_janus's netns
+        "VOICEROOM_BENCH_MEDIA",  # scripts/benchlib/harness.py: MediaConfig overrides (JSON)
         "VOICEROOM_UPDATE_SCREENSHOTS",
     }
     # scripts/test.sh and the store's tests (scripts/pg_test.sh, tests/store/test_crash.py)
@@ -649,7 +650,9 @@ SETTING_DOCS: dict[str, str] = {
     "RTP clock.",
     "media_settings.encode_threads": "Threads besides the event loop's that encode a tick's "
     "distinct mixes in parallel (libopus releases the GIL), so one busy room can use a "
-    "second core; 0 encodes inline.",
+    "second core; used for 5 s once 3 ticks within 1 s took over 8 ms or started late "
+    "(quick ticks encode inline: the hand-off would cost more than it saves); 0 always "
+    "encodes inline.",
     "media_settings.silence_dbov": "RFC 6464 audio level (dBov) at or below which a "
     "publisher's packet counts as silence: not decoded, VAD-checked or mixed after the "
     "hang-over. Unset (none) ignores the levels.",
@@ -657,6 +660,10 @@ SETTING_DOCS: dict[str, str] = {
     "publisher's silence is skipped (quiet word endings stay in).",
     "media_settings.process_certificate": "One DTLS certificate and SSL context for every "
     "peer of the process instead of one per peer: cheaper joins.",
+    "media_settings.uplink_at_tick": "Read each publisher's uplink UDP socket at the start "
+    "of the 20 ms mixer tick (kernel receive timestamps keep the arrival times) instead of "
+    "waking the event loop for every datagram: less CPU per talker; false reads as asyncio "
+    "does.",
 }
 
 

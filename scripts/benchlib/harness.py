@@ -56,7 +56,9 @@ class Ours(Backend):
     def __init__(self) -> None:
         from voiceroom.media import MediaConfig, MediaRoom
 
-        self.room = MediaRoom("bench", config=MediaConfig())
+        # A variant for side-by-side runs, e.g. '{"encode_threads": 0}' (bench_janus.py).
+        overrides = json.loads(os.environ.get("VOICEROOM_BENCH_MEDIA") or "{}")
+        self.room = MediaRoom("bench", config=MediaConfig(**overrides))
         self._latency_cursor = 0
         self._latencies: list[float] = []
         self._poller: asyncio.Task[None] | None = None

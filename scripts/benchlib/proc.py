@@ -93,6 +93,7 @@ class Child:
         name: str = "",
         prefix: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        cwd: str | None = None,
     ) -> Child:
         """``prefix``: e.g. ``("ip", "netns", "exec", ns)`` (it execs, so the pid stays
         the Python process's); ``env``: extra environment variables."""
@@ -106,7 +107,7 @@ class Child:
             stdout=asyncio.subprocess.PIPE,
             stderr=None,  # inherit: child tracebacks show up in the bench output
             env=child_env() | (env or {}),
-            cwd=str(ROOT),
+            cwd=cwd or str(ROOT),
             limit=16 * 1024 * 1024,
         )
         return cls(proc, name or module)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import time
+from typing import Any
 
 import aioice
 import aiortc
@@ -45,6 +47,9 @@ def test_signatures_we_call_or_replace() -> None:
         "StreamStatistics.add": "(self, packet: aiortc.rtp.RtpPacket) -> None",
         "aioice.Connection.sendto": "(self, data: bytes, component: int) -> None",
         "aioice.Connection.data_received": "(self, data: bytes, component: int) -> None",
+        "aioice.StunProtocol.datagram_received": (
+            "(self, data: bytes | str, addr: tuple[typing.Any, ...]) -> None"
+        ),
     }
     assert inspect.iscoroutinefunction(RTCRtpReceiver._handle_rtp_packet)
     assert inspect.iscoroutinefunction(RTCRtpReceiver.receive)
@@ -92,6 +97,53 @@ def test_receiver_stream_statistics_are_what_rtcp_reports_use() -> None:
     src = inspect.getsource(RTCRtpReceiver._run_rtcp)
     assert "self.__remote_streams.items()" in src
     assert StreamStatistics(48_000).packets_received == 0
+
+
+def test_stream_statistics_add_we_reimplement_is_unchanged() -> None:
+    # add_stream_statistics is StreamStatistics.add with the arrival time passed in; any
+    # upstream change must be re-read before bumping this hash.
+    assert internals.stats_add_source_sha256() == internals.STATS_ADD_SOURCE_SHA256
+    assert "arrival = int(time.time() * self._clockrate)" in inspect.getsource(StreamStatistics.add)
+
+
+def test_add_stream_statistics_matches_aiortc_packet_for_packet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same packets, same arrival times: every field RTCP reports read is identical,
+    through reordering, duplicates, a loss and a sequence wrap."""
+    import random
+
+    import aiortc.rtcrtpreceiver as rtcrtpreceiver
+    from aiortc.rtp import RtpPacket
+
+    rng = random.Random(7)
+    seqs = [(65_500 + i) & 0xFFFF for i in range(80)]
+    del seqs[20]  # a loss
+    seqs[30], seqs[31] = seqs[31], seqs[30]  # reordering
+    seqs.insert(40, seqs[39])  # a duplicate
+    theirs, ours = StreamStatistics(48_000), StreamStatistics(48_000)
+    wall = 1_700_000_000.0
+    for seq in seqs:
+        wall += 0.020 + rng.uniform(-0.004, 0.012)
+        ts = (4_000_000_000 + ((seq - 65_500) & 0xFFFF) * 960) & 0xFFFFFFFF
+        monkeypatch.setattr(rtcrtpreceiver.time, "time", lambda w=wall: w)
+        theirs.add(RtpPacket(payload_type=111, sequence_number=seq, timestamp=ts, ssrc=1))
+        internals.add_stream_statistics(ours, seq, ts, wall)
+        assert vars(ours) == vars(theirs)
+    # (the duplicate counts as received, as in aiortc: one lost, one extra)
+    assert ours.jitter > 0 and ours.cycles == 1 << 16 and ours.packets_lost == 0
+    assert 0 < ours.jitter < 48_000 * 0.02
+    assert ours.fraction_lost == theirs.fraction_lost
+
+
+def test_uplink_reader_relies_on_asyncio_and_aioice_as_they_are() -> None:
+    import asyncio.selector_events as selector_events
+
+    # pause_reading takes the socket out of the selector; resume_reading puts it back.
+    src = inspect.getsource(selector_events._SelectorTransport.pause_reading)
+    assert "self._loop._remove_reader(self._sock_fd)" in src
+    # aioice's protocol keeps its transport where the reader finds the socket.
+    assert "self.transport = " in inspect.getsource(aioice.ice.StunProtocol.connection_made)
 
 
 @pytest.mark.parametrize("attr", ["_codecs", "_headerExtensions"])
@@ -282,3 +334,79 @@ def test_client_audio_levels_hook_where_aiortc_reads_them() -> None:
     assert "enc_frame = await self._next_encoded_frame(codec)" in run
     assert "packet.extensions.audio_level = (False, -enc_frame.audio_level)" in run
     assert RTCEncodedFrame([b"x"], 0, None).audio_level is None
+
+
+@pytest.mark.media
+@pytest.mark.timeout(60)
+async def test_a_publishers_uplink_is_read_by_the_tick_and_given_back_to_the_loop() -> None:
+    """Real peers: while s1 publishes, its socket is out of the event loop's selector and
+    the tick reads it (with kernel receive times); its tone is still heard; when it stops
+    publishing the loop reads the socket again and the peer stays connected."""
+    import asyncio
+
+    from tests.media.client import AudioClient, tone_level
+    from voiceroom.media import MediaConfig, MediaRoom
+    from voiceroom.room.routing import Routing, make_mix
+
+    room = MediaRoom("t", config=MediaConfig())
+    await room.start()
+    speaker, listener = AudioClient("s1"), AudioClient("l1")
+    try:
+        await speaker.accept(await room.connect("s1", await speaker.offer()))
+        await listener.accept(await room.connect("l1", await listener.offer()))
+        room.set_routing(
+            Routing(
+                default=make_mix({"s1": 1.0}),
+                overrides={"s1": make_mix({})},
+                publishers=frozenset({"s1"}),
+            )
+        )
+        ingest = room._peers["s1"].ingest
+        seen: list[tuple[float, float]] = []  # (arrival given, when pushed)
+
+        class Recording:
+            def __init__(self, jitter: Any) -> None:
+                self._jitter = jitter
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._jitter, name)
+
+            def push(self, seq: int, payload: bytes, now: float) -> bool:
+                seen.append((now, time.monotonic()))
+                return bool(self._jitter.push(seq, payload, now))
+
+        ingest.jitter = Recording(ingest.jitter)  # type: ignore[assignment]
+        speaker.send_tone(440.0)
+        await asyncio.sleep(2.0)
+        stats = room.stats()
+        assert stats["uplinks_read_at_tick"] == 1
+        assert stats["rx_read_at_tick"] > 50
+        assert stats["rx_fast_path"] > 50
+        reader = room._peers["s1"].reader
+        assert reader is not None and reader.active
+        sock = reader._sock
+        assert sock is not None
+        selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+        with pytest.raises(KeyError):
+            selector.get_key(sock.fileno())  # not woken per datagram
+        assert room._peers["l1"].reader is not None
+        assert not room._peers["l1"].reader.active  # a listener's socket stays in the loop
+        loud = [r for r in listener.received[-40:] if tone_level(r.pcm, 440.0) > 0.2]
+        assert len(loud) > 30
+        # Arrival times are the kernel's receive times on the monotonic clock: before the
+        # push, by less than a tick plus scheduling slack (a wrong clock offset would be
+        # off by decades).
+        assert len(seen) > 50
+        assert all(0 <= pushed - arrival < 0.1 for arrival, pushed in seen[5:])
+        room.set_routing(Routing(default=make_mix({}), publishers=frozenset()))
+        await asyncio.sleep(0.2)
+        assert room.stats()["uplinks_read_at_tick"] == 0 and not reader.active
+        assert selector.get_key(sock.fileno()) is not None  # the loop reads it again
+        before = room.stats()["rx_fast_path"]
+        await asyncio.sleep(0.5)
+        assert room.stats()["rx_fast_path"] > before + 10  # through the loop now
+        assert room.peer_connection("s1") is not None
+    finally:
+        await speaker.close()
+        await listener.close()
+        await room.close()

@@ -30,6 +30,8 @@ def test_parallel_encodes_are_the_serial_encodes_byte_for_byte() -> None:
         MediaRoom("b", config=MediaConfig(encode_threads=1)),
         MediaRoom("c", config=MediaConfig(encode_threads=3)),
     ]
+    for room in rooms:
+        room._parallel_until = 1 << 62  # as after a slow tick: threads armed
     channels = [[r._new_channel() for _ in range(5)] for r in rooms]
     for _tick in range(30):
         pcm = [rng.integers(-8000, 8000, FRAME_SAMPLES, dtype=np.int16) for _ in range(5)]
@@ -42,6 +44,78 @@ def test_parallel_encodes_are_the_serial_encodes_byte_for_byte() -> None:
         assert [ch.payload for ch in channels[1]] == ref
         assert [ch.payload for ch in channels[2]] == ref
     assert rooms[0].stats()["parallel_encode_ticks"] == 0
+
+
+def test_encode_threads_are_used_only_while_ticks_are_slow() -> None:
+    # A tick that fits easily in the frame encodes inline (a hand-off per tick would cost
+    # more than it saves); a slow or late tick arms the threads for a while.
+    from voiceroom.media import room as room_module
+
+    room = MediaRoom("a", config=MediaConfig(encode_threads=1))
+    chs = [room._new_channel() for _ in range(4)]
+    for ch in chs:
+        ch.out[:] = 1000
+    submitted = []
+    pool = _encode_pool(1)
+    assert pool is not None
+    real_submit = pool.submit
+
+    def submit(fn: object, *a: object) -> object:
+        submitted.append(fn)
+        return real_submit(fn, *a)  # type: ignore[arg-type]
+
+    pool.submit = submit  # type: ignore[method-assign]
+    try:
+        room._ticks = 10
+        room._encode(chs)
+        assert submitted == [] and room.stats()["parallel_armed"] == 0
+        room._parallel_until = room._ticks + room_module._PARALLEL_HOLD_TICKS
+        room._encode(chs)
+        assert len(submitted) == 1 and room.stats()["parallel_armed"] == 1
+        room._ticks += room_module._PARALLEL_HOLD_TICKS + 1
+        room._encode(chs)
+        assert len(submitted) == 1 and room.stats()["parallel_armed"] == 0
+    finally:
+        del pool.submit
+
+
+def test_a_lone_slow_tick_does_not_arm_the_encode_threads_but_a_run_does() -> None:
+    from voiceroom.media import room as room_module
+
+    room = MediaRoom("a", config=MediaConfig(encode_threads=1))
+    room._ticks = 100
+    room._slow_tick()  # a garbage collection, one preemption
+    room._ticks += room_module._PARALLEL_WINDOW
+    room._slow_tick()  # another, long after
+    assert room.stats()["parallel_armed"] == 0
+    for _ in range(room_module._PARALLEL_SLOW_TICKS):
+        room._ticks += 5
+        room._slow_tick()
+    assert room.stats()["parallel_armed"] == 1
+
+
+async def test_slow_ticks_arm_the_encode_threads() -> None:
+    from voiceroom.media import room as room_module
+
+    room = MediaRoom("a", config=MediaConfig(encode_threads=1))
+    ticks = 0
+    real_tick = room.tick
+
+    def slow_tick(now: float) -> None:
+        nonlocal ticks
+        real_tick(now)
+        ticks += 1
+        if 5 <= ticks < 5 + room_module._PARALLEL_SLOW_TICKS:
+            time.sleep(room_module._PARALLEL_ABOVE * 1.5)
+
+    room.tick = slow_tick  # type: ignore[method-assign]
+    await room.start()
+    try:
+        await asyncio.sleep(0.4)
+        assert ticks >= 5 + room_module._PARALLEL_SLOW_TICKS
+        assert room.stats()["parallel_armed"] == 1
+    finally:
+        await room.close()
 
 
 def test_encodes_claimed_by_the_encode_threads_are_the_same_bytes() -> None:

@@ -62,3 +62,11 @@ def test_detector_reports_speech_then_silence(tmp_path: Path) -> None:
     assert 10 <= start < 10 + 25  # speech onset within half a second
     assert end >= 10 + len(speech)  # not before the speech ends
     assert det.update(None, 99.0) is None  # idle source: stays silent
+
+
+def test_to_16k_is_the_mean_of_each_triple_rounded_down() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        x = rng.integers(-32768, 32767, 960, dtype=np.int16)
+        want = (x.reshape(-1, 3).astype(np.int32).sum(axis=1) // 3).astype(np.int16)
+        assert to_16k(x) == want.tobytes()

@@ -21,6 +21,14 @@ fails loudly if an upgrade changes them. Why each one is needed:
   Everything else (STUN/consent never reaches ``data_received``; DTLS, RTCP, other SSRCs
   and payload types) takes aiortc's path unchanged. Not counted any more: the DTLS
   transport's ``packetsReceived``/``bytesReceived`` (``getStats`` only) for those packets.
+* **Uplink read by the tick** - a publisher's nominated host socket is taken out of the
+  event loop (``pause_reading``) and read by the mixer tick (:class:`UplinkReader`): one
+  wake-up per 20 ms instead of one per datagram. Each datagram keeps the kernel's receive
+  time (``SO_TIMESTAMPNS``) as its arrival time, for our jitter buffer and for aiortc's
+  ``StreamStatistics`` (RTCP receiver reports), which :func:`add_stream_statistics`
+  updates exactly as ``StreamStatistics.add`` does, with that time instead of "now".
+  Everything else read there (STUN, DTLS, RTCP, other SSRCs) goes to aioice's protocol as
+  asyncio would have delivered it.
 * **Negotiated codec and header extensions** - ``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions`` hold what the answer agreed (payload type, mid extension id).
 * **Direct RTP send** - encode once, then per listener only: RTP header, SRTP protect,
@@ -42,6 +50,8 @@ import asyncio
 import datetime
 import hashlib
 import inspect
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -50,11 +60,13 @@ import aioice
 import aiortc
 import aiortc.rtcpeerconnection
 import pylibsrtp
+from aioice import ice as aioice_ice
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_gt
 from OpenSSL import SSL
 from pylibsrtp._binding import (  # type: ignore[import-not-found]  # cffi, no stubs
     ffi as _srtp_ffi,
@@ -146,14 +158,50 @@ def install_rtp_tap(
     receiver.receive = receive  # type: ignore[method-assign]
 
 
-class FastPath:
-    """Counters of one peer's fast RTP ingest (tests and stats)."""
+# (datagram, arrival on the monotonic clock, arrival on the wall clock) -> taken?
+RtpHandler = Callable[[bytes, float, float], bool]
 
-    __slots__ = ("dropped", "packets")
+
+def _no_handler(data: bytes, arrival: float, wall: float) -> bool:
+    return False
+
+
+class FastPath:
+    """One peer's fast RTP ingest: its counters (tests and stats) and ``handle``, which
+    takes a datagram of the routed stream (returns True) or leaves it (False)."""
+
+    __slots__ = ("dropped", "handle", "packets")
 
     def __init__(self) -> None:
         self.packets = 0
         self.dropped = 0  # failed SRTP authentication or malformed header
+        self.handle: RtpHandler = _no_handler
+
+
+def add_stream_statistics(
+    stream: StreamStatistics, seq: int, timestamp: int, arrival_wall: float
+) -> None:
+    """``StreamStatistics.add`` for a packet that arrived at ``arrival_wall``
+    (``time.time()`` seconds) instead of now, without building an ``RtpPacket``: the same
+    fields, the same arithmetic (RFC 3550 A.8 jitter in Q4), so aiortc's receiver reports
+    (fraction lost, cumulative lost, jitter) are what its own path would send."""
+    max_seq = stream.max_seq
+    in_order = max_seq is None or uint16_gt(seq, max_seq)
+    stream.packets_received += 1
+    if stream.base_seq is None:
+        stream.base_seq = seq
+    if in_order:
+        arrival = int(arrival_wall * stream._clockrate)
+        if max_seq is not None and seq < max_seq:
+            stream.cycles += 1 << 16
+        stream.max_seq = seq
+        last_ts = stream._last_timestamp
+        if timestamp != last_ts and stream.packets_received > 1:
+            assert stream._last_arrival is not None and last_ts is not None
+            diff = abs((arrival - stream._last_arrival) - (timestamp - last_ts))
+            stream._jitter_q4 += diff - ((stream._jitter_q4 + 8) >> 4)
+        stream._last_arrival = arrival
+        stream._last_timestamp = timestamp
 
 
 def rtp_header(plain: bytes) -> tuple[int, int, bytes] | None:
@@ -243,47 +291,150 @@ def install_fast_rtp_path(
     streams: dict[int, Any] = getattr(receiver, _RX_STREAMS)
     original = connection.data_received
 
-    def data_received(data: bytes, component: int) -> None:
+    def handle(data: bytes, arrival: float, wall: float) -> bool:
         srtp = dtls._rx_srtp
         if (
-            srtp is not None
-            and len(data) >= 12
-            and 127 < data[0] < 192
-            and data[1] & 0x7F == payload_type
+            srtp is None
+            or len(data) < 12
+            or not 127 < data[0] < 192
+            or data[1] & 0x7F != payload_type
         ):
-            ssrc = int.from_bytes(data[8:12])
-            stream = streams.get(ssrc)
-            if stream is not None and ssrc_table.get(ssrc) is receiver:
-                try:
-                    plain = srtp.unprotect(data)
-                except pylibsrtp.Error:
-                    stats.dropped += 1  # aiortc drops these too
-                    return
-                header = rtp_header(plain)
-                if header is None:
-                    stats.dropped += 1
-                    return
-                seq, timestamp, payload = header
-                stats.packets += 1
-                stream.add(
-                    RtpPacket(
-                        payload_type=payload_type,
-                        sequence_number=seq,
-                        timestamp=timestamp,
-                        ssrc=ssrc,
-                    )
-                )
-                if payload:
-                    if levels and plain[0] & 0x10:
-                        level = rtp_audio_level(plain, level_id)
-                        if level is not None and level >= quiet:
-                            payload = QuietPayload(payload)
-                    sink(seq, timestamp, payload, time.monotonic())
-                return
-        original(data, component)
+            return False
+        ssrc = int.from_bytes(data[8:12])
+        stream = streams.get(ssrc)
+        if stream is None or ssrc_table.get(ssrc) is not receiver:
+            return False
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            stats.dropped += 1  # aiortc drops these too
+            return True
+        header = rtp_header(plain)
+        if header is None:
+            stats.dropped += 1
+            return True
+        seq, timestamp, payload = header
+        stats.packets += 1
+        add_stream_statistics(stream, seq, timestamp, wall)
+        if payload:
+            if levels and plain[0] & 0x10:
+                level = rtp_audio_level(plain, level_id)
+                if level is not None and level >= quiet:
+                    payload = QuietPayload(payload)
+            sink(seq, timestamp, payload, arrival)
+        return True
 
+    def data_received(data: bytes, component: int) -> None:
+        if not handle(data, time.monotonic(), time.time()):
+            original(data, component)
+
+    stats.handle = handle
     connection.data_received = data_received  # type: ignore[method-assign]
     return stats
+
+
+# Linux <asm-generic/socket.h> (Python's socket module does not export it): a datagram's
+# kernel receive time (CLOCK_REALTIME) as a struct timespec in its ancillary data.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_CMSG_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+_MAX_DATAGRAM = 65_535
+# Datagrams read per drain at most (a stall's backlog is read over the next ticks).
+_MAX_DRAIN = 64
+
+
+class UplinkReader:
+    """One peer's uplink socket read by the mixer tick instead of by the event loop.
+
+    :meth:`start` takes the nominated pair's UDP socket out of the loop's selector
+    (``pause_reading``: no wake-up and no asyncio callback per datagram) and turns on
+    kernel receive timestamps; :meth:`drain`, called at the start of every tick, reads what
+    arrived. This stream's RTP goes to the fast path (``FastPath.handle``) with its kernel
+    arrival time, so the jitter buffer and the RTCP statistics see the times they would
+    have seen (a little earlier: without the loop's wake-up delay); every other datagram
+    (STUN consent, DTLS, RTCP, not yet routed SSRCs) goes to aioice's
+    ``datagram_received`` as asyncio would have delivered it, at most one tick later.
+    Only host pairs read through asyncio's selector transport qualify (not TURN relays):
+    :meth:`start` returns False otherwise and the loop keeps reading. :meth:`stop` gives
+    the socket back to the loop."""
+
+    __slots__ = ("_dtls", "_fast", "_protocol", "_sock", "_transport", "active", "datagrams")
+
+    def __init__(self, dtls: RTCDtlsTransport, fast: FastPath) -> None:
+        self._dtls = dtls
+        self._fast = fast
+        self._protocol: Any = None
+        self._transport: Any = None
+        self._sock: socket.socket | None = None
+        self.active = False
+        self.datagrams = 0  # read by drain (stat)
+
+    def start(self) -> bool:
+        if self.active:
+            return True
+        pair = self._dtls.transport._connection._nominated.get(1)
+        if pair is None or type(pair.protocol) is not aioice_ice.StunProtocol:
+            return False
+        protocol = pair.protocol
+        transport = getattr(protocol, "transport", None)
+        sock = getattr(transport, "_sock", None)
+        if (
+            not isinstance(sock, socket.socket)
+            or sock.type != socket.SOCK_DGRAM
+            or transport is None
+            or transport.is_closing()
+            or not transport.is_reading()
+        ):
+            return False
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            return False  # not Linux: no receive times, keep the loop reading
+        transport.pause_reading()
+        self._protocol, self._transport, self._sock = protocol, transport, sock
+        self.active = True
+        return True
+
+    def stop(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        transport = self._transport
+        self._protocol = self._transport = self._sock = None
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def drain(self) -> int:
+        """Read and dispatch what arrived since the last drain; returns how many."""
+        sock = self._sock
+        if sock is None or self._transport.is_closing():
+            self.active = False
+            return 0
+        recvmsg = sock.recvmsg
+        handle = self._fast.handle
+        datagram_received = self._protocol.datagram_received
+        offset = time.monotonic() - time.time()
+        n = 0
+        while n < _MAX_DRAIN:
+            try:
+                data, ancdata, _flags, addr = recvmsg(_MAX_DATAGRAM, _CMSG_SPACE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._protocol.error_received(exc)  # as asyncio's transport does
+                break
+            n += 1
+            wall = 0.0
+            for level, kind, cdata in ancdata:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = _TIMESPEC.unpack_from(cdata)
+                    wall = sec + nsec * 1e-9
+            if not wall:
+                wall = time.time()
+            if not handle(data, wall + offset, wall):
+                datagram_received(data, addr)
+        self.datagrams += n
+        return n
 
 
 def negotiated_payload_type(transceiver: RTCRtpTransceiver, mime: str = "audio/opus") -> int:
@@ -450,6 +601,14 @@ def wrap_outgoing_rtp(
 RECEIVE_SOURCE_SHA256 = "d6d8d8d7a0bf4e95f3fb7cb78cf275d0a5f50c4912e0cb8498272008779916ef"
 
 
+# The same for StreamStatistics.add, which add_stream_statistics re-implements.
+STATS_ADD_SOURCE_SHA256 = "d157b75e24b7ff53119b8973fa8311e00d329655d5e47be10b166d892a3300e1"
+
+
+def stats_add_source_sha256() -> str:
+    return hashlib.sha256(inspect.getsource(StreamStatistics.add).encode()).hexdigest()
+
+
 def receive_source_sha256() -> str:
     return hashlib.sha256(inspect.getsource(RTCRtpReceiver.receive).encode()).hexdigest()
 
@@ -469,4 +628,7 @@ def signatures() -> dict[str, str]:
         "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
         "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
         "aioice.Connection.data_received": str(inspect.signature(aioice.Connection.data_received)),
+        "aioice.StunProtocol.datagram_received": str(
+            inspect.signature(aioice_ice.StunProtocol.datagram_received)
+        ),
     }

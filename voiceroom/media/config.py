@@ -40,7 +40,8 @@ class MediaConfig:
     # Fan-out: send an RTCP-SR-consistent state to aiortc's sender every N ticks
     sr_sync_ticks: int = 10
     # Threads besides the event loop's that encode a tick's distinct mixes in parallel
-    # (libopus releases the GIL): one busy room can use a second core. 0: encode inline.
+    # (libopus releases the GIL): one busy room can use a second core. Armed for 5 s by 3
+    # ticks over 8 ms or late within 1 s (quick ticks encode inline). 0: always inline.
     encode_threads: int = 1
     # RFC 6464 client-to-mixer audio level: a publisher packet at or below this level
     # (dBov) is silence and is neither decoded, VAD-checked nor mixed once more than
@@ -50,6 +51,9 @@ class MediaConfig:
     # One DTLS certificate and SSL context for every peer of the process (as Janus does)
     # instead of a new key, certificate and context per peer: cheaper joins.
     process_certificate: bool = True
+    # Read each publisher's uplink socket at the start of the mixer tick (kernel receive
+    # timestamps keep the arrival times) instead of waking the event loop per datagram.
+    uplink_at_tick: bool = True
 
     def __post_init__(self) -> None:
         if not 6_000 <= self.bitrate <= 510_000:

@@ -7,7 +7,7 @@ are shifted back before accumulation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,8 @@ from voiceroom.media.config import FRAME_SAMPLES
 from voiceroom.room.routing import Mix
 
 Acc = npt.NDArray[np.int32]
+# A mix's audible terms: (source, Q14 gain != 0).
+Terms = tuple[tuple[str, int], ...]
 
 MAX_GAIN = 4.0
 _Q = 14
@@ -50,6 +52,60 @@ def accumulate(acc: Acc, frames: Mapping[str, Pcm], mix: Mix, scratch: Acc) -> i
     return added
 
 
+def _add_term(acc: Acc, frame: Pcm, q: int, scratch: Acc, sign: int = 1) -> None:
+    """``acc += sign * term`` where term is ``frame`` at Q14 gain ``q`` (as accumulate)."""
+    if q == _UNITY:
+        term: Pcm | Acc = frame
+    else:
+        np.multiply(frame, q, out=scratch, dtype=np.int32)
+        scratch >>= _Q
+        term = scratch
+    if sign > 0:
+        acc += term
+    else:
+        acc -= term
+
+
+def mix_many(
+    jobs: Sequence[tuple[Acc, Terms]], frames: Mapping[str, Pcm], total: Acc, scratch: Acc
+) -> None:
+    """Fill each job's ``acc`` with the sum of its terms, each source scaled as
+    :func:`accumulate` scales it; every term's source must have a frame in ``frames``.
+
+    Mix-minus mixes share all but one or two terms (everyone but the listener), so the
+    union of the jobs' terms is summed once into ``total`` and a job that lacks fewer terms
+    than it has is ``total`` minus what it lacks: with 8 talkers, 16 array operations
+    instead of 56. Integer arithmetic, so the result is exactly the direct sum (tested)."""
+    base: dict[str, int] = {}
+    for _, terms in jobs:
+        for source, q in terms:
+            base.setdefault(source, q)
+    plans: list[list[tuple[str, int]] | None] = []
+    any_from_total = False
+    for _, terms in jobs:
+        plan: list[tuple[str, int]] | None = None
+        if all(base[source] == q for source, q in terms):
+            have = {source for source, _ in terms}
+            missing = [(s, q) for s, q in base.items() if s not in have]
+            if len(missing) < len(terms):
+                plan = missing
+                any_from_total = True
+        plans.append(plan)
+    if any_from_total:
+        total.fill(0)
+        for source, q in base.items():
+            _add_term(total, frames[source], q, scratch)
+    for (acc, terms), lack in zip(jobs, plans, strict=True):
+        if lack is None:
+            acc.fill(0)
+            for source, q in terms:
+                _add_term(acc, frames[source], q, scratch)
+        else:
+            np.copyto(acc, total)
+            for source, q in lack:
+                _add_term(acc, frames[source], q, scratch, -1)
+
+
 def level(frame: Pcm) -> float:
     """Mean absolute amplitude: cheap loudness for ranking speakers."""
     return float(np.abs(frame.astype(np.int32)).mean())
@@ -69,10 +125,11 @@ class Limiter:
     ``release_frames`` frames. Continuity matters because each mix keeps one encoder.
     """
 
-    __slots__ = ("_ramp", "_release", "_threshold", "gain")
+    __slots__ = ("_in_range", "_ramp", "_release", "_threshold", "gain")
 
     def __init__(self, *, threshold: float = 0.89, release_frames: int = 10) -> None:
         self._threshold = threshold * 32767.0
+        self._in_range = self._threshold <= 32767.0  # unlimited frames then fit in int16
         self._release = 1.0 / release_frames
         self.gain = 1.0
         self._ramp = np.linspace(0.0, 1.0, FRAME_SAMPLES, dtype=np.float32)
@@ -83,7 +140,9 @@ class Limiter:
         wanted = 1.0 if peak <= self._threshold else self._threshold / peak
         start = self.gain
         if start >= 1.0 and wanted >= 1.0:
-            np.clip(acc, -32768, 32767, out=acc)
+            if not self._in_range:
+                np.clip(acc, -32768, 32767, out=acc)
+            # else peak <= threshold <= full scale: every sample fits, nothing to clip
             out[:] = acc
             return out
         if wanted <= start:

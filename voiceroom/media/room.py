@@ -46,7 +46,7 @@ from voiceroom.media.config import FRAME_SAMPLES, MediaConfig
 from voiceroom.media.fanout import RtpStream, mid_extension, ntp_now, send_all
 from voiceroom.media.ingest import Ingest
 from voiceroom.media.jitter import FRAME_SECONDS
-from voiceroom.media.mixer import Acc, Limiter, accumulate, gain_q14, level, loudest
+from voiceroom.media.mixer import Acc, Limiter, Terms, gain_q14, level, loudest, mix_many
 from voiceroom.media.music import MusicPlayer
 from voiceroom.media.net import apply as apply_net
 from voiceroom.media.net import rtc_ice_servers
@@ -68,6 +68,19 @@ _MAX_CATCH_UP = 4
 # The fan-out CPU stat is sampled on one tick in this many: reading the thread CPU clock is
 # a real syscall (no vDSO), measured at ~30 us a call on the 2-vCPU box, twice per mix.
 _FANOUT_SAMPLE_TICKS = 16
+# Encode threads are used only while ticks are expensive: handing encodes to a thread
+# costs a wake-up and two context switches per tick (~2 points of a core measured with 8
+# talkers), which buys nothing while the loop thread's whole tick fits in a fraction of
+# the 20 ms frame. Ticks that took longer than this (wall) or started late ...
+_PARALLEL_ABOVE = 0.008
+# ... this many times within the last _PARALLEL_WINDOW ticks (a lone outlier, a garbage
+# collection or one preemption, does not) arm them ...
+_PARALLEL_SLOW_TICKS = 3
+_PARALLEL_WINDOW = 50
+# ... for this many ticks (then inline ticks re-measure).
+_PARALLEL_HOLD_TICKS = 250
+# os.cpu_count() is a system call path taking ~50 us here: once per process.
+_CPUS = os.cpu_count() or 1
 
 
 class MediaError(VoiceroomError):
@@ -95,6 +108,7 @@ class _Peer:
     stream: RtpStream | None = None
     detector: SpeakingDetector | None = None
     fast: internals.FastPath | None = None
+    reader: internals.UplinkReader | None = None  # once ready (uplink_at_tick)
     join: _JoinClock | None = None  # until the first packet is sent
 
 
@@ -170,7 +184,7 @@ def _encode_pool(threads: int) -> ThreadPoolExecutor | None:
     """The process's encode threads, started on first use and shared by its rooms (rooms
     on one event loop run their ticks one after the other anyway)."""
     global _POOL
-    if threads <= 0 or (os.cpu_count() or 1) < 2:
+    if threads <= 0 or _CPUS < 2:
         return None  # one core: a hand-off would only add work
     pool = _POOL
     if pool is None or pool._max_workers < threads:
@@ -209,10 +223,13 @@ class MediaRoom:
         self._shared = 0  # mixes served by another mix's identical encode (stat)
         self._groups_dirty = True
         self._not_ready: set[str] = set()
+        # Publishers' uplink sockets read at the start of each tick (uplink_at_tick).
+        self._readers: list[internals.UplinkReader] = []
         self._music: MusicPlayer | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._scratch: Acc = np.zeros(FRAME_SAMPLES, dtype=np.int32)
+        self._total: Acc = np.zeros(FRAME_SAMPLES, dtype=np.int32)  # mix_many's union sum
         # Stats
         self._ticks = 0
         self._late_ticks = 0
@@ -227,6 +244,8 @@ class MediaRoom:
         self._tick_cost = np.zeros(_TICK_RING, dtype=np.float64)
         self._speaking_errors = 0
         self._parallel_ticks = 0
+        self._parallel_until = 0  # encode threads armed up to this tick number
+        self._slow_ticks: deque[int] = deque(maxlen=_PARALLEL_SLOW_TICKS)  # recent, numbers
         self._joins = 0
         self._join_ms: dict[str, deque[float]] = {
             k: deque(maxlen=_JOIN_RING) for k in (*_JOIN_PHASES, "total")
@@ -248,6 +267,7 @@ class MediaRoom:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._stop_readers()  # nothing drains them any more: the event loop reads again
 
     async def close(self) -> None:
         self._closed = True
@@ -257,6 +277,7 @@ class MediaRoom:
                 await self._task
             self._task = None
         await self.stop_music()
+        self._stop_readers()
         peers = list(self._peers.values())
         self._peers.clear()
         self._groups_dirty = True
@@ -365,6 +386,10 @@ class MediaRoom:
     def _drop_peer(self, peer: _Peer) -> None:
         self._not_ready.discard(peer.user)
         self._groups_dirty = True
+        if peer.reader is not None:
+            peer.reader.stop()
+            if peer.reader in self._readers:
+                self._readers.remove(peer.reader)
         if peer.detector is not None and peer.detector.hysteresis.reported:
             self._emit_speaking(peer.user, False)
 
@@ -430,11 +455,23 @@ class MediaRoom:
                 except Exception:
                     log.exception("media tick failed in room %s", self.room_id)
             tick += behind
-            self._tick_cost[self._ticks % _TICK_RING] = (time.monotonic() - now) / (behind + 1)
+            cost = (time.monotonic() - now) / (behind + 1)
+            self._tick_cost[self._ticks % _TICK_RING] = cost
+            if cost > _PARALLEL_ABOVE or late > FRAME_SECONDS / 2:
+                self._slow_tick()
+
+    def _slow_tick(self) -> None:
+        """A slow or late tick: arm the encode threads if it is not a lone one."""
+        slow = self._slow_ticks
+        slow.append(self._ticks)
+        if len(slow) == slow.maxlen and self._ticks - slow[0] < _PARALLEL_WINDOW:
+            self._parallel_until = self._ticks + _PARALLEL_HOLD_TICKS
 
     def tick(self, now: float) -> None:
         """One 20 ms mixing step (public so benchmarks can drive it without a clock)."""
         self._ticks += 1
+        for reader in self._readers:
+            reader.drain()  # publishers' packets since the last tick, with their arrival
         if self._pending is not None:
             self._apply_routing(self._pending)
             self._pending = None
@@ -481,30 +518,32 @@ class MediaRoom:
         # (e.g. a silent seat holder's mix-minus is then the audience mix). Groups are
         # ordered largest first, so the audience keeps its own encoder running.
         missing = self._sources.difference(frames) if self._sources else None
-        done: dict[tuple[tuple[str, int], ...], _Channel] | None = {} if missing else None
+        done: dict[Terms, _Channel] | None = {} if missing else None
         shared = 0
         jobs: list[_Channel] = []  # channels to encode this tick, in group order
+        mixes: list[tuple[Acc, Terms]] = []  # their accumulators and audible terms
         plan: list[tuple[list[RtpStream], _Channel]] = []
         for mix, streams in self._groups:
             channel = self._channels.get(mix)
             if channel is None:
                 channel = self._channels[mix] = self._new_channel()
             channel.used = self._ticks
+            terms = self._terms[mix]
+            if missing:
+                terms = tuple(t for t in terms if t[0] not in missing)
             if done is not None:
-                assert missing is not None
-                key = tuple(t for t in self._terms[mix] if t[0] not in missing)
-                twin = done.get(key)
+                twin = done.get(terms)
                 if twin is not None:
                     shared += 1
                     plan.append((streams, twin))
                     continue
-                done[key] = channel
-            acc = channel.acc
-            acc.fill(0)
-            accumulate(acc, frames, mix, self._scratch)
-            channel.limiter.process(acc, channel.out)
+                done[terms] = channel
+            mixes.append((channel.acc, terms))
             jobs.append(channel)
             plan.append((streams, channel))
+        mix_many(mixes, frames, self._total, self._scratch)
+        for channel in jobs:
+            channel.limiter.process(channel.acc, channel.out)
 
         self._encode(jobs)
         for streams, channel in plan:
@@ -549,12 +588,17 @@ class MediaRoom:
         )
 
     def _encode(self, jobs: list[_Channel]) -> None:
-        """Encode every job's PCM into its payload. With two or more, the encode threads
-        and this thread take jobs from one shared list (libopus runs without the GIL), so
-        a tick's encodes take about half the wall time on two cores. This thread never
-        waits for a thread the OS has not scheduled yet: whatever no thread has claimed
-        when it runs out, it encodes itself; it only waits for encodes already running."""
-        pool = _encode_pool(self.config.encode_threads) if len(jobs) >= 2 else None
+        """Encode every job's PCM into its payload. With two or more while the encode
+        threads are armed (a recent tick was slow or late), they and this thread take jobs
+        from one shared list (libopus runs without the GIL), so a tick's encodes take about
+        half the wall time on two cores. This thread never waits for a thread the OS has
+        not scheduled yet: whatever no thread has claimed when it runs out, it encodes
+        itself; it only waits for encodes already running."""
+        pool = (
+            _encode_pool(self.config.encode_threads)
+            if len(jobs) >= 2 and self._parallel_until >= self._ticks
+            else None
+        )
         if pool is None:
             for ch in jobs:
                 ch.payload = ch.encoder.encode(ch.out)
@@ -613,6 +657,8 @@ class MediaRoom:
                 send=internals.datagram_sender(dtls),
                 extension=mid_extension(internals.mid_extension_id(t), t.mid),
             )
+            if self.config.uplink_at_tick and peer.fast is not None:
+                peer.reader = internals.UplinkReader(dtls, peer.fast)
             self._not_ready.discard(user)
             self._groups_dirty = True
             if peer.join is not None:
@@ -653,6 +699,27 @@ class MediaRoom:
         }
         self._sources = frozenset(src for terms in self._terms.values() for src, _ in terms)
         self._groups_dirty = False
+        self._update_readers()
+
+    def _update_readers(self) -> None:
+        """Publishers' uplinks are read by the tick; everyone else's by the event loop (a
+        listener sends only RTCP and STUN: draining its socket every tick would cost more
+        than the rare wake-up)."""
+        readers = []
+        for user, peer in self._peers.items():
+            reader = peer.reader
+            if reader is None:
+                continue
+            if user in self._accept and reader.start():
+                readers.append(reader)
+            else:
+                reader.stop()
+        self._readers = readers
+
+    def _stop_readers(self) -> None:
+        for reader in self._readers:
+            reader.stop()
+        self._readers = []
 
     def _sync_sender_reports(self) -> None:
         ntp = ntp_now()
@@ -713,6 +780,7 @@ class MediaRoom:
             "encodes_per_tick": float(self._encodes_last),
             "shared_mixes_per_tick": float(self._shared),
             "parallel_encode_ticks": float(self._parallel_ticks),
+            "parallel_armed": float(self._parallel_until >= self._ticks),
             "rx_silent_skipped": float(sum(p.ingest.skipped for p in self._peers.values())),
             "packets_out": float(self._packets_out),
             "fanout_us_per_packet": (
@@ -723,6 +791,10 @@ class MediaRoom:
             ),
             "rx_packets": float(sum(j.received for j in jitter)),
             "rx_fast_path": float(sum(p.fast.packets for p in self._peers.values() if p.fast)),
+            "rx_read_at_tick": float(
+                sum(p.reader.datagrams for p in self._peers.values() if p.reader)
+            ),
+            "uplinks_read_at_tick": float(len(self._readers)),
             "rx_late": float(sum(j.late for j in jitter)),
             "rx_lost": float(sum(j.lost for j in jitter)),
             "rx_fec": float(sum(j.fec for j in jitter)),

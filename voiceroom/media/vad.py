@@ -30,10 +30,12 @@ class _Vad:
 
 
 def to_16k(frame48: Pcm) -> bytes:
-    """48 kHz -> 16 kHz by averaging triples: a crude low-pass, ample for VAD."""
-    out: bytes = (
-        (frame48.reshape(-1, 3).astype(np.int32).sum(axis=1) // 3).astype(np.int16).tobytes()
-    )
+    """48 kHz -> 16 kHz by averaging triples: a crude low-pass, ample for VAD. (Three
+    strided adds: numpy's ``sum(axis=1)`` over rows of 3 is slower than the whole VAD.)"""
+    acc = np.add(frame48[0::3], frame48[1::3], dtype=np.int32)
+    acc += frame48[2::3]
+    acc //= 3
+    out: bytes = acc.astype(np.int16).tobytes()
     return out
 
 
