@@ -231,9 +231,9 @@ def _serve(config: Config, *, demo: bool) -> int:
 
     if demo:
         config = demo_config(config)
+    count = worker_count(config)  # refuses what cannot work before anything starts
     configure_logging(config.log_level, json=config.log_json)
 
-    count = worker_count(config)
 
     def ready(server: Any, links: dict[str, str]) -> None:
         print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")

@@ -128,7 +128,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> Any:
         # FastAPI's own handler encodes the echoed input as UTF-8 and fails (500) on a lone
         # surrogate (JSON allows "\ud800"); ASCII-escaped JSON carries any input.
-        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        # A body that is not UTF-8 is echoed as bytes: shown with its odd bytes escaped.
+        detail = jsonable_encoder(
+            exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "backslashreplace")}
+        )
+        body = json.dumps({"detail": detail}, ensure_ascii=True)
         return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(ApiError)
