@@ -234,7 +234,6 @@ def _serve(config: Config, *, demo: bool) -> int:
     count = worker_count(config)  # refuses what cannot work before anything starts
     configure_logging(config.log_level, json=config.log_json)
 
-
     def ready(server: Any, links: dict[str, str]) -> None:
         print(f"voiceroom: demo room ready on port {server.port}. Open one link per browser:")
         for label, link in links.items():
