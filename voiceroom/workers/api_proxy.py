@@ -71,8 +71,8 @@ class ApiProxy:
     def _client(self, h: WorkerHandle) -> httpx.AsyncClient:
         client = self._clients.get(h.index)
         if client is None:
-            slot = self.front.workers.slot(h.index, set())
-            transport = httpx.AsyncHTTPTransport(uds=str(slot.api_socket))
+            socket_path = self.front.workers.api_socket(h.index)
+            transport = httpx.AsyncHTTPTransport(uds=str(socket_path))
             client = httpx.AsyncClient(
                 transport=transport, base_url="http://worker", timeout=self.config.webhook_timeout
             )

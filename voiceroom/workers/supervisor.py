@@ -99,11 +99,15 @@ class Supervisor:
         self._started = True
         self._respare()
 
+    def api_socket(self, index: int) -> Path:
+        """Where worker ``index`` serves its HTTP API (the front's API proxy)."""
+        return self.socket_dir / f"api-{index}.sock"
+
     def slot(self, index: int, recover: set[str]) -> WorkerSlot:
         return WorkerSlot(
             index=index,
             ws_socket=self.socket_dir / f"ws-{index}.sock",
-            api_socket=self.socket_dir / f"api-{index}.sock",
+            api_socket=self.api_socket(index),
             public_port=self.public_port,
             recover=frozenset(recover),
             deliver_webhooks=index == 0,
