@@ -165,3 +165,21 @@ async def test_join_check_explains_refusals_as_json(h: Harness) -> None:
     assert "Bob" not in json.dumps(ended)
     _, _, metrics = await asyncio.to_thread(http_get, f"{h.http}/metrics")
     assert 'voiceroom_join_checks_total{code="room_ended"} 1' in metrics
+
+
+async def test_a_host_entering_a_new_room_is_not_lost_to_a_slow_streak_read(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored check-in streak is read before the join is queued; on a loaded server that
+    read can outlast several room ticks (0.05 s here). The new, still empty room must not be
+    disposed of meanwhile (it was, and the host got 4004 "room not open")."""
+    from voiceroom.signalling.room_host import RoomHost
+
+    async def slow_read(self: RoomHost, user: str) -> None:
+        await asyncio.sleep(0.5)  # ten ticks
+        return None
+
+    monkeypatch.setattr(RoomHost, "stored_streak", slow_read)
+    host = await h.join("host", "host")
+    assert host.welcome["body"]["snapshot"]["room"] == "r"
+    await host.ok("chat.send", {"text": "we are live"})

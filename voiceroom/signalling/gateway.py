@@ -230,13 +230,7 @@ class Gateway:
                 conn.close(CloseCode.INTERNAL_ERROR, "try again")
                 await conn.writer
                 return
-            streak = None
-            if host is not None:
-                try:  # the check-in streak across shows: read here, not inside a room job
-                    streak = await host.stored_streak(claims.user)
-                except Exception:
-                    log.exception("check-in streak could not be read")  # join without it
-            if host is None or not host.submit(lambda: host.join(conn, resume, streak)):
+            if host is None or not await host.admit(conn, resume):
                 conn.send(encode_error(None, ErrorCode.ROOM_ENDED, "the room is not open"))
                 conn.close(CloseCode.ROOM_CLOSED, "room not open")
                 await conn.writer

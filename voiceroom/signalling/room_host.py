@@ -130,6 +130,7 @@ class RoomHost:
         self.venue = recovered.venue if recovered is not None else Venue(room_id, policy)
         self.metrics = metrics
         self.persistent = persistent  # kept open when empty (e.g. the --demo room)
+        self._arriving = 0  # joins between admission and their queued job (see admit)
         self.clock = clock
         self.seq = 0
         self.replay = ReplayBuffer(config.replay_buffer)
@@ -264,6 +265,21 @@ class RoomHost:
             return None
         row: CheckinRow | None = await self.writer.call(lambda store: store.checkin(user))
         return row
+
+    async def admit(self, conn: Connection, resume: int | None) -> bool:
+        """Read the joiner's stored streak (off the room job), then queue the join; False if
+        the room closed meanwhile. While a join is on its way the room is not empty: a tick
+        must not dispose of a room its host is entering (the read can take a while)."""
+        self._arriving += 1
+        try:
+            try:
+                streak = await self.stored_streak(conn.user)
+            except Exception:
+                self.log.exception("check-in streak could not be read")  # join without it
+                streak = None
+            return self.submit(lambda: self.join(conn, resume, streak))
+        finally:
+            self._arriving -= 1
 
     def join(self, conn: Connection, resume: int | None, streak: CheckinRow | None = None) -> None:
         """A connection arrives: join or rejoin, newest connection wins, welcome.
@@ -756,8 +772,10 @@ class RoomHost:
         self._dispose(ended=True)
 
     def _dispose_if_empty(self) -> None:
-        # Not while jobs wait (e.g. a join queued behind the last leave): a later tick will.
-        if not self.room.members and not self.persistent and not self.closed and self._jobs.empty():
+        # Not while jobs wait (e.g. a join queued behind the last leave) or a join is on its
+        # way (admit): a later tick will.
+        idle = self._jobs.empty() and not self._arriving
+        if not self.room.members and not self.persistent and not self.closed and idle:
             self._dispose(ended=False)
 
     def _dispose(self, *, ended: bool) -> None:
