@@ -123,38 +123,56 @@ class Limiter:
     When a frame's peak exceeds the threshold the gain drops to fit at once (ramped across
     the frame from the previous gain, so no step), and recovers towards unity over
     ``release_frames`` frames. Continuity matters because each mix keeps one encoder.
+
+    It runs for every mix on every tick, so it works in buffers it owns and calls the
+    ufuncs directly (``acc.max()`` and ``np.clip`` go through Python wrappers); the
+    arithmetic, and so every output sample, is what ``out[:] = clip(acc * gains)`` gives.
     """
 
-    __slots__ = ("_in_range", "_ramp", "_release", "_threshold", "gain")
+    __slots__ = ("_gains", "_in_range", "_ramp", "_release", "_scaled", "_threshold", "gain")
 
     def __init__(self, *, threshold: float = 0.89, release_frames: int = 10) -> None:
         self._threshold = threshold * 32767.0
-        self._in_range = self._threshold <= 32767.0  # unlimited frames then fit in int16
+        # A threshold at or below full scale means limited frames fit in int16 by
+        # construction (every gain is <= threshold / peak), so the backstop clip is only
+        # needed above it.
+        self._in_range = self._threshold <= 32767.0
         self._release = 1.0 / release_frames
         self.gain = 1.0
         self._ramp = np.linspace(0.0, 1.0, FRAME_SAMPLES, dtype=np.float32)
+        self._gains = np.empty(FRAME_SAMPLES, dtype=np.float32)
+        self._scaled = np.empty(FRAME_SAMPLES, dtype=np.float64)
 
     def process(self, acc: Acc, out: Pcm) -> Pcm:
         """Limit ``acc`` (int32, modified) into ``out`` (int16); returns ``out``."""
-        peak = float(max(int(acc.max()), -int(acc.min())))
+        peak = float(max(int(_max(acc)), -int(_min(acc))))
         wanted = 1.0 if peak <= self._threshold else self._threshold / peak
         start = self.gain
         if start >= 1.0 and wanted >= 1.0:
             if not self._in_range:
                 np.clip(acc, -32768, 32767, out=acc)
             # else peak <= threshold <= full scale: every sample fits, nothing to clip
-            out[:] = acc
+            np.copyto(out, acc, casting="unsafe")
             return out
+        gains: float | npt.NDArray[np.float32]
         if wanted <= start:
             # Attack: no look-ahead, so take the whole frame down at once (never overshoot).
-            gains: float | npt.NDArray[np.float32] = wanted
+            gains = wanted
             self.gain = wanted
         else:
-            # Release: ramp up linearly; every gain in the ramp is <= wanted.
+            # Release: ramp up linearly (float32, as start + (end - start) * ramp); every
+            # gain in the ramp is <= wanted.
             end = min(wanted, start + self._release)
-            gains = start + (end - start) * self._ramp
+            gains = np.multiply(self._ramp, end - start, out=self._gains)
+            np.add(gains, start, out=gains)
             self.gain = end
-        scaled = acc * gains
-        np.clip(scaled, -32768, 32767, out=scaled)
-        out[:] = scaled
+        scaled = np.multiply(acc, gains, out=self._scaled)
+        if not self._in_range:
+            np.clip(scaled, -32768, 32767, out=scaled)
+        np.copyto(out, scaled, casting="unsafe")
         return out
+
+
+# The reductions themselves: ``ndarray.max`` adds Python frames per call.
+_max = np.maximum.reduce
+_min = np.minimum.reduce
