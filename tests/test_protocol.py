@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 
 import msgpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voiceroom import protocol as p
@@ -138,3 +139,70 @@ def test_fuzz_structured_bodies(type_: str, body: dict[str, object], id: object)
     except p.ProtocolError:
         return
     assert isinstance(r.message, p.MESSAGES[type_])
+
+
+# --- wire form: plain() is dataclasses.asdict, only faster --------------------------------
+def _wire_types() -> list[type]:
+    """Every event of every core, and every view and snapshot class they are built of."""
+    from voiceroom.commerce import core as shop_core
+    from voiceroom.commerce import events as shop_events
+    from voiceroom.games import events as games_events
+    from voiceroom.room import core as room_core
+    from voiceroom.room import events as room_events
+    from voiceroom.room import model as room_model
+
+    found: list[type] = [
+        *room_events.EVENT_TYPES,
+        *shop_events.EVENT_TYPES,
+        *games_events.EVENT_TYPES,
+        room_core.Snapshot,
+        shop_core.ShopSnapshot,
+        # games_core.GamesSnapshot has ``Any`` fields, for which hypothesis draws objects
+        # (exceptions) that equal only themselves: the populated venue below covers it.
+    ]
+    for module in (room_model, shop_events):
+        found += [
+            v
+            for name, v in vars(module).items()
+            if name.endswith("View") and isinstance(v, type) and dataclasses.is_dataclass(v)
+        ]
+    return found
+
+
+@pytest.mark.parametrize("cls", _wire_types(), ids=lambda c: c.__name__)
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_plain_equals_asdict(cls: type, data: st.DataObject) -> None:
+    from voiceroom.wire_form import plain
+
+    value = data.draw(st.from_type(cls))
+    got, want = plain(value), dataclasses.asdict(value)
+    assert got == want
+    assert repr(got) == repr(want)  # the same container types too (tuple is not list)
+
+
+def test_plain_of_a_populated_venue_equals_asdict() -> None:
+    """A room with seats taken, a queue, chat, a product on sale and games, as each
+    member sees it: Venue.snapshot (plain) against asdict of the same views."""
+    from voiceroom.commerce import commands as sc
+    from voiceroom.room.model import Profile, Role
+    from voiceroom.venue import Venue
+
+    v = Venue("wire")
+    v.join(Profile("h", "Host", Role.HOST), 0.0)
+    for i in range(5):
+        v.join(Profile(f"u{i}", f"U{i}", Role.LISTENER), 0.0)
+    v.handle("h", c.StartShow(), 1.0)
+    v.handle("u0", c.RaiseHand(), 1.5)
+    v.handle("u1", c.SendChat("hello"), 1.6)
+    v.handle("h", sc.AddProduct("bag", {"en": "Bag", "ar": "حقيبة"}, 12_900, "SAR", 10), 2.0)
+    v.handle("h", sc.StartSale("bag", 9_900, 5, 60.0), 3.0)
+    for viewer in ("h", "u0", "u3"):
+        body = v.snapshot(viewer)
+        actor = v.room.actor(viewer)
+        want = dataclasses.asdict(v.room.snapshot(viewer))
+        for core in v.cores:
+            want[core.NAME] = dataclasses.asdict(core.snapshot(actor))
+        assert body == want
+        assert repr(body) == repr(want)
+        assert body["shop"]["sales"]

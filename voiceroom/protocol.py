@@ -44,6 +44,7 @@ from voiceroom.room.commands import COMMANDS, Command
 from voiceroom.room.errors import ErrorCode
 from voiceroom.room.events import Event
 from voiceroom.venue import merge_command_names
+from voiceroom.wire_form import plain
 
 VERSION: Final = 1
 
@@ -287,7 +288,7 @@ def _pack(obj: dict[str, Any]) -> bytes:
 def to_wire(value: Any) -> Any:
     """A dataclass (event, view, snapshot) as plain maps and arrays."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return plain(value)
     return value
 
 
@@ -310,7 +311,7 @@ def encode_event(event: Event, seq: int | None) -> bytes:
     frame: dict[str, Any] = {"v": VERSION, "type": event.TYPE}
     if seq is not None:
         frame["seq"] = seq
-    frame["body"] = dataclasses.asdict(event)
+    frame["body"] = plain(event)
     return _pack(frame)
 
 

@@ -32,6 +32,7 @@ from voiceroom.room.events import Emit
 from voiceroom.room.model import Actor, Phase, Profile, Role, RoomConfig
 from voiceroom.room.rules import RULES as ROOM_RULES
 from voiceroom.room.rules import Rule
+from voiceroom.wire_form import plain
 
 # The identity that server-only calls (the HTTP API, the demo loader) act under. It is not a
 # member and cannot be reached from the wire: ``handle_as_server`` is not a wire command.
@@ -188,12 +189,12 @@ class Venue:
     # ------------------------------------------------------------------ reads
     def snapshot(self, viewer: str) -> dict[str, Any]:
         """What one member sees: the room snapshot plus one key per side core."""
-        body = dataclasses.asdict(self.room.snapshot(viewer))
+        body: dict[str, Any] = plain(self.room.snapshot(viewer))
         actor = self.room.actor(viewer)
         for core in self.cores:
             view = core.snapshot(actor)
             is_dc = dataclasses.is_dataclass(view) and not isinstance(view, type)
-            body[core.NAME] = dataclasses.asdict(view) if is_dc else view
+            body[core.NAME] = plain(view) if is_dc else view
         return body
 
     def to_state(self) -> bytes:

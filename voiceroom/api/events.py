@@ -12,7 +12,7 @@ started), per room.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from voiceroom.commerce.events import (
@@ -37,6 +37,7 @@ from voiceroom.room.events import (
     SeatUpdated,
     TierChanged,
 )
+from voiceroom.wire_form import plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,10 @@ class RoomFacts:
 
 @dataclass(frozen=True, slots=True)
 class Wire:
-    """A room event in wire form: its body (``dataclasses.asdict``) and the users it was
-    addressed to by name. The projection reads only this, so the store's transaction hook
-    can run it over the event records it commits (``EventRecord.body`` / ``.users``)."""
+    """A room event in wire form: its body (``wire_form.plain``, equal to
+    ``dataclasses.asdict``) and the users it was addressed to by name. The projection
+    reads only this, so the store's transaction hook can run it over the event records it
+    commits (``EventRecord.body`` / ``.users``)."""
 
     type: str
     body: Mapping[str, Any]
@@ -336,7 +338,7 @@ class EventFeed:
             if type(event) not in WEBHOOKS:
                 continue
             to = emit.to
-            wire = Wire(event.TYPE, asdict(event), to.users, to.roles != frozenset())
+            wire = Wire(event.TYPE, plain(event), to.users, to.roles != frozenset())
             out.extend(project(facts, room, seq, wire, now))
             if isinstance(event, PhaseChanged) and event.phase == "ended":
                 self._facts.pop(room, None)

@@ -19,6 +19,7 @@ from voiceroom.room.events import Emit
 from voiceroom.room.model import Profile, Role, RoomConfig
 from voiceroom.store.base import Entry, EntryKind, EventRecord, Store
 from voiceroom.venue import Venue
+from voiceroom.wire_form import plain
 
 
 def profile_body(profile: Profile) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def event_record(
         seq=seq,
         n=n,
         type=emit.event.TYPE,
-        body=dataclasses.asdict(emit.event) if body is None else body,
+        body=plain(emit.event) if body is None else body,
         at=at,
         roles=None if to.roles is None else tuple(sorted(r.value for r in to.roles)),
         users=tuple(sorted(to.users)),

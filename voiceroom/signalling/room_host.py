@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import secrets
 import time
@@ -73,6 +72,7 @@ from voiceroom.store.base import (
 from voiceroom.store.base import room_config_wire as _config_wire
 from voiceroom.store.writer import StoreWriter
 from voiceroom.venue import Venue, needs_entropy
+from voiceroom.wire_form import plain
 
 Job = Callable[[], None]
 After = list[Callable[[], None]]
@@ -620,7 +620,7 @@ class RoomHost:
             else:
                 self.seq += 1
                 # One wire body for both the frame and the journal's event record.
-                body = dataclasses.asdict(emit.event)
+                body = plain(emit.event)
                 numbered.append((self.seq, emit, body))
                 frame = encode_message(emit.event.TYPE, body, seq=self.seq)
                 self.replay.append(Numbered(self.seq, emit, frame))
