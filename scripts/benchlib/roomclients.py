@@ -35,9 +35,15 @@ SHOPPER_TONE = 880.0
 AUDIBLE = 0.05  # tones are sent at 0.3 of full scale
 
 
+_BASIS: dict[tuple[float, int], np.ndarray] = {}
+
+
 def level(pcm: np.ndarray, freq: float) -> float:
     x = pcm[:FRAME].astype(np.float64)
-    w = np.exp(-2j * np.pi * freq * np.arange(len(x)) / RATE)
+    key = (freq, len(x))
+    w = _BASIS.get(key)
+    if w is None:  # one DFT bin's basis per tone and length, computed once
+        w = _BASIS[key] = np.exp(-2j * np.pi * freq * np.arange(len(x)) / RATE)
     return float(abs(np.dot(x, w)) * 2 / FRAME / 32767)
 
 
@@ -52,8 +58,13 @@ class Ear:
     first_audible_at: float | None = None
 
 
-async def open_ear(client: Any, freqs: tuple[float, ...]) -> tuple[Ear, float]:
-    """Negotiate a listening peer over the room socket; returns it and the answer time."""
+async def open_ear(
+    client: Any, freqs: tuple[float, ...], *, keep: bool = True
+) -> tuple[Ear, float]:
+    """Negotiate a listening peer over the room socket; returns it and the answer time.
+    ``keep`` False: stop decoding once the first audible packet came (a joiner in a wave
+    only times its first audio; 100 of them decoding every packet afterwards would take
+    CPU from the server on this shared box)."""
     from voiceroom.media import aiortc_internals as internals
 
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -63,6 +74,8 @@ async def open_ear(client: Any, freqs: tuple[float, ...]) -> tuple[Ear, float]:
     dec = opuslib.Decoder(RATE, 1)
 
     def sink(seq: int, timestamp: int, payload: bytes, arrival: float) -> None:
+        if not keep and ear.first_audible_at is not None:
+            return
         raw = opuslib.api.decoder.decode(dec.decoder_state, payload, len(payload), 5760, False, 1)
         pcm = np.frombuffer(raw, dtype=np.int16)
         levels = tuple(level(pcm, f) for f in freqs)
@@ -110,7 +123,7 @@ class Members:
         t0 = time.monotonic()
         client = await RoomClient.join(self.url, token)
         t_ws = time.monotonic()
-        ear, t_sdp = await open_ear(client, (HOST_TONE,))
+        ear, t_sdp = await open_ear(client, (HOST_TONE,), keep=False)
         self._closers += [ear.pc, client]
         await asyncio.wait_for(ear.first_audible.wait(), 20)
         assert ear.first_audible_at is not None
@@ -177,6 +190,12 @@ async def main() -> None:
     args = ap.parse_args()
     loopback_only()
     raise_nofile()
+    # One DTLS certificate for all the peers of this process, as the server does: each
+    # stands for a browser on its own machine, and aiortc's per-peer EC key, certificate
+    # and OpenSSL context are client CPU that this 2-core box takes from the server.
+    from voiceroom.media import aiortc_internals
+
+    aiortc_internals.use_process_certificate(True)
     members = Members(args.url, args.secret, args.room, args.prefix)
     try:
         await serve_stdio(members.handle, max_seconds=args.max_seconds)
