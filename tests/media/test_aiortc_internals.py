@@ -16,6 +16,7 @@ import aiortc
 import pylibsrtp
 import pytest
 from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCCertificate
 from aiortc.rtcrtpreceiver import StreamStatistics
 
 from voiceroom.media import aiortc_internals as internals
@@ -43,6 +44,9 @@ def test_signatures_we_call_or_replace() -> None:
         "RTCCertificate._create_ssl_context": (
             "(self, srtp_profiles: list[aiortc.rtcdtlstransport.SRTPProtectionProfile]) "
             "-> OpenSSL.SSL.Context"
+        ),
+        "RTCCertificate.getFingerprints": (
+            "(self) -> list[aiortc.rtcdtlstransport.RTCDtlsFingerprint]"
         ),
         "StreamStatistics.add": "(self, packet: aiortc.rtp.RtpPacket) -> None",
         "aioice.Connection.sendto": "(self, data: bytes, component: int) -> None",
@@ -310,6 +314,9 @@ async def test_process_certificate_one_per_process_and_one_context_per_profiles(
         )._srtp_profiles
         cert = certs[0][0]
         assert cert._create_ssl_context(profiles) is cert._create_ssl_context(profiles)
+        # Fingerprints are computed once, and are what aiortc itself computes.
+        assert cert.getFingerprints() == RTCCertificate.getFingerprints(cert)
+        assert cert.getFingerprints() is not cert.getFingerprints()  # callers get a copy
         # ...and a certificate within _RENEW_BEFORE of its expiry (30 days) is replaced.
         assert internals.ProcessCertificate.generateCertificate() is cert
         old = internals.ProcessCertificate._RENEW_BEFORE

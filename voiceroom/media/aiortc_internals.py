@@ -556,6 +556,13 @@ class ProcessCertificate(RTCCertificate):
     def __init__(self, key: Any, cert: Any) -> None:
         super().__init__(key=key, cert=cert)
         self._contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+        self._fingerprints: list[Any] | None = None
+
+    def getFingerprints(self) -> list[Any]:
+        """aiortc hashes the certificate three ways for every answer; it does not change."""
+        if self._fingerprints is None:
+            self._fingerprints = super().getFingerprints()
+        return list(self._fingerprints)
 
     @classmethod
     def generateCertificate(cls) -> ProcessCertificate:
@@ -625,6 +632,7 @@ def signatures() -> dict[str, str]:
         "RTCCertificate._create_ssl_context": str(
             inspect.signature(RTCCertificate._create_ssl_context)
         ),
+        "RTCCertificate.getFingerprints": str(inspect.signature(RTCCertificate.getFingerprints)),
         "StreamStatistics.add": str(inspect.signature(StreamStatistics.add)),
         "aioice.Connection.sendto": str(inspect.signature(aioice.Connection.sendto)),
         "aioice.Connection.data_received": str(inspect.signature(aioice.Connection.data_received)),
