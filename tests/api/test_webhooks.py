@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,36 @@ async def test_dead_letter_then_redeliver_by_id(make_api: ApiFactory, receiver: 
     for outcome in ("failed", "dead", "delivered"):
         assert f'voiceroom_webhook_attempts_total{{outcome="{outcome}"}}' in metrics
     assert "voiceroom_webhook_messages_total 2.0" in metrics
+
+
+async def test_a_new_url_for_a_failing_endpoint_is_tried_at_once(
+    make_api: ApiFactory, receiver: Receiver
+) -> None:
+    """Fixing a broken endpoint's URL (the same name posted again) retries what waits for
+    it now, not after the backoff the broken address had earned."""
+    api = await make_api(webhook_backoff=1.0)
+    broken = Receiver()
+    await broken.start()
+    broken.mode = "fail"
+    try:
+        await add_endpoint(api, "shop", broken.url, ["room.*"])
+        await api.ok("POST", "/rooms", json={"id": "r-fix", "title": "t", "market": RIYADH})
+        head: dict[str, Any] = {}
+        for _ in range(300):
+            page = await api.ok("GET", "/webhooks/deliveries", endpoint="shop", state="pending")
+            rows = page["deliveries"]
+            if rows and rows[0]["attempts"] >= 3 and rows[0]["next_at"] - time.time() > 1.0:
+                head = rows[0]
+                break
+            await asyncio.sleep(0.05)
+        assert head, "the broken endpoint never backed off"
+        await add_endpoint(api, "shop", receiver.url, ["room.*"])
+        await receiver.wait_for(lambda r: r.types() == ["room.scheduled"], within=5)
+        arrived = time.time()
+        assert arrived < head["next_at"], (arrived, head)  # before the old backoff ran out
+        assert receiver.received[0].headers["webhook-id"] == head["msg_id"]
+    finally:
+        await broken.stop()
 
 
 async def test_endpoints_from_config_and_api(make_api: ApiFactory, receiver: Receiver) -> None:

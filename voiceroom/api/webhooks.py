@@ -223,8 +223,20 @@ class WebhookService:
         """Add (or replace) an endpoint through the API: kept with the outbox, so a durable
         outbox delivers its rows after a restart."""
         e = endpoint
+        old = self.endpoints.get(e.name)
         await self.outbox.save_endpoint(e.name, e.url, e.secret, e.events)
+        if old is not None and (old.url, old.secret) != (e.url, e.secret):
+            await self._retry_head_now(e.name)
         self.add_endpoint(endpoint)
+
+    async def _retry_head_now(self, name: str) -> None:
+        """An endpoint got a new URL or secret (typically: someone fixed a broken one).
+        What waits for it is tried at once with a fresh backoff, not after the backoff the
+        old address earned. Delivery is in order, so only the head has been tried."""
+        row = await self.outbox.head(name)
+        now = self.clock()
+        if row is not None and row.next_at > now:
+            await self.outbox.record(replace(row, attempts=0, next_at=now))
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.endpoints[endpoint.name] = endpoint
