@@ -3,6 +3,7 @@ participants, history; every change is seen by members as room events."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,3 +272,24 @@ async def test_api_rooms_survive_a_restart_with_the_store(
     assert [(p["user"], p["tier"]) for p in people["participants"]] == [("s1", "vip")]
     chat = await second.ok("GET", "/rooms/riyadh-1/chat")
     assert [m["text"] for m in chat["messages"]] == ["before the restart"]
+
+
+async def test_an_api_room_stays_open_while_empty_across_a_restart(
+    make_api: ApiFactory, tmp_path: Path
+) -> None:
+    """A room made with POST /rooms exists before anyone joins, and after a restart too:
+    links can be minted, its shop read, and it does not close when its members leave
+    (found by a docs-only client: it came back as an ordinary room, or not at all)."""
+    settings = {"store": "sqlite", "data_dir": tmp_path}
+    first = await make_api(**settings)
+    await first.ok("POST", "/rooms", json={"id": "r-api", "title": "t", "market": RIYADH})
+    await first.http.aclose()
+    await first.server.shutdown()
+    second = await make_api(**settings)
+    assert (await second.ok("GET", "/rooms/r-api"))["live"] is not None
+    await second.ok("GET", "/rooms/r-api/shop")
+    shopper = await join(second, "r-api", "s1")
+    await shopper.ok("leave")
+    await asyncio.sleep(1.0)  # past the reconnect grace (0.6 s) and an idle tick
+    assert (await second.ok("GET", "/rooms/r-api"))["live"] is not None
+    await second.ok("POST", "/rooms/r-api/links", json={"user": "u2", "name": "U2"})

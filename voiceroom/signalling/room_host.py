@@ -885,18 +885,20 @@ class Registry:
         if self.writer is None:
             return []
         records = await self.writer.call(lambda store: store.rooms())
-        back: list[str] = []
+        back: list[RoomRecord] = []
         for rec in records:
             if rec.phase == "ended":
                 self._ended[rec.id] = None
             else:
                 self._stored.add(rec.id)
-                if rec.hosted and (only is None or rec.id in only):
-                    back.append(rec.id)
+                if rec.comes_back and (only is None or rec.id in only):
+                    back.append(rec)
         opened = []
-        for room_id in back:
+        for rec in back:
+            room_id = rec.id
             try:
-                await self.open(room_id)
+                # An API room stays open while empty after a restart as before it.
+                await self.open(room_id, persistent=rec.made_by_api)
                 opened.append(room_id)
             except Exception:
                 # One room that cannot be rebuilt must not keep the others down: it stays

@@ -93,6 +93,18 @@ class RoomRecord:
     last_seq: int = 0  # the last event seq
     hosted: bool = True  # a server runs it now (False once it closed empty): restart loads it
 
+    @property
+    def made_by_api(self) -> bool:
+        """Created through the HTTP API (only those records carry a market): such a room
+        stays open while empty until it ends, across restarts too."""
+        return self.market is not None
+
+    @property
+    def comes_back(self) -> bool:
+        """Whether a restart brings the room back: it was running, or it is an API room
+        (open while empty), and it has not ended."""
+        return self.phase != "ended" and (self.hosted or self.made_by_api)
+
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRecord:

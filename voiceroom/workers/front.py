@@ -120,7 +120,7 @@ class Front:
         store = open_store(self.config.store, self.config.data_dir)
         try:
             store.upgrade()
-            hosted = [r.id for r in store.rooms() if r.hosted and r.phase != "ended"]
+            hosted = [r.id for r in store.rooms() if r.comes_back]
         finally:
             store.close()
         plan: dict[int, set[str]] = {}
