@@ -213,7 +213,7 @@ async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
     "/rooms",
     response_model=RoomList,
     **guard(Scope.ROOMS_READ),
-    summary="List rooms, optionally by phase and market",
+    summary="List rooms, optionally by state and market",
 )
 async def list_rooms(
     ctx: Ctx,
