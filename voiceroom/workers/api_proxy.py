@@ -32,6 +32,12 @@ from voiceroom.config import Config
 from voiceroom.observability import get_logger
 from voiceroom.workers.supervisor import WorkerHandle, WorkerUnavailable
 
+# How long the front waits for a worker to answer an API call. Its own work (a long chat
+# history read, a store commit) may take a while; not the webhook receivers' timeout,
+# which is for strangers. A worker that stops answering altogether is restarted by the
+# supervisor's heartbeat (10 s) before this runs out.
+_WORKER_CALL_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
 if TYPE_CHECKING:
     from voiceroom.workers.front import Front
 
@@ -74,7 +80,7 @@ class ApiProxy:
             socket_path = self.front.workers.api_socket(h.index)
             transport = httpx.AsyncHTTPTransport(uds=str(socket_path))
             client = httpx.AsyncClient(
-                transport=transport, base_url="http://worker", timeout=self.config.webhook_timeout
+                transport=transport, base_url="http://worker", timeout=_WORKER_CALL_TIMEOUT
             )
             self._clients[h.index] = client
         return client
