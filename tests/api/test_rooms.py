@@ -282,11 +282,13 @@ async def test_an_api_room_stays_open_while_empty_across_a_restart(
     (found by a docs-only client: it came back as an ordinary room, or not at all)."""
     settings = {"store": "sqlite", "data_dir": tmp_path}
     first = await make_api(**settings)
-    await first.ok("POST", "/rooms", json={"id": "r-api", "title": "t", "market": RIYADH})
+    made = await first.ok("POST", "/rooms", json={"id": "r-api", "title": "t", "market": RIYADH})
     await first.http.aclose()
     await first.server.shutdown()
     second = await make_api(**settings)
-    assert (await second.ok("GET", "/rooms/r-api"))["live"] is not None
+    again = await second.ok("GET", "/rooms/r-api")
+    assert again["live"] is not None
+    assert again["created_at"] == made["created_at"]  # the same instant, to the microsecond
     await second.ok("GET", "/rooms/r-api/shop")
     shopper = await join(second, "r-api", "s1")
     await shopper.ok("leave")

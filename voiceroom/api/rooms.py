@@ -185,7 +185,12 @@ async def create_room(body: RoomCreate, ctx: Ctx) -> RoomOut:
         now,
     )
     ctx.records[room_id] = record
-    meta = {"title": body.title, "market": body.market.name, "time_zone": body.market.time_zone}
+    meta = {
+        "title": body.title,
+        "market": body.market.name,
+        "time_zone": body.market.time_zone,
+        "created_at": now,  # the store keeps the time this answer gives
+    }
     host = await ctx.registry.open(room_id, persistent=True, room_config=room_config, meta=meta)
     ctx.feed.publish(
         [

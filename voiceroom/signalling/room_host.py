@@ -148,12 +148,13 @@ class RoomHost:
             if writer is not None:
                 writer.submit(Write(room_id, hosted=True), _noop)
         elif writer is not None:
+            # The API passes its own created_at (the one it answered with) in ``meta``.
+            fields: dict[str, Any] = {"created_at": clock(), **dict(meta or {})}
             record = RoomRecord(
                 room_id,
                 _config_wire(policy),
-                created_at=clock(),
                 show_starts_at=policy.show_starts_at,
-                **dict(meta or {}),
+                **fields,
             )
             writer.submit(Write(room_id, room_record=record), _noop)
         self.conns: dict[str, Connection] = {}
