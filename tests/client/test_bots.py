@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.client.conftest import Live
+from tests.client.conftest import SECRET, Live
+from voiceroom.auth import issue_token
 from voiceroom.client import (
     Bot,
     ConnectionLost,
@@ -23,7 +24,9 @@ from voiceroom.client import (
     tone_level,
 )
 from voiceroom.client.bot import BotConfig
+from voiceroom.config import Config
 from voiceroom.room.errors import ErrorCode
+from voiceroom.server import Server
 
 pytestmark = pytest.mark.media
 
@@ -151,10 +154,31 @@ async def test_host_bot_runs_a_consultation_on_a_schedule(live: Live) -> None:
     assert not host.report.errors, host.report.errors
 
 
+async def test_the_client_knows_the_music_library(tmp_path: Path) -> None:
+    """``room.tracks``: the names ``play_music`` accepts, from the welcome and from sync."""
+    from voiceroom.server import DEMO_MUSIC_DIR
+
+    server = Server(Config(port=0, secret=SECRET, media=False, music_dir=DEMO_MUSIC_DIR))
+    await server.start()
+    try:
+        url = f"ws://127.0.0.1:{server.port}"
+        token = issue_token(SECRET, room="music", user="h", name="H", role="host")
+        async with await RoomClient.join(url, token) as host:
+            assert host.tracks == ["demo-warmup.ogg"]
+            host.tracks = []
+            await host.sync()
+            assert host.tracks == ["demo-warmup.ogg"]
+            await host.play_music(host.tracks[0])
+            assert host.state.music is not None
+    finally:
+        await server.shutdown()
+
+
 async def test_bad_requests_raise_typed_errors_with_the_server_code(live: Live) -> None:
     with pytest.raises(JoinRefused) as refused:
         await RoomClient.join(live.url, "not-a-token")
     assert refused.value.status == 401
+    assert refused.value.reason and refused.value.reason == refused.value.reason.strip()
     with pytest.raises(JoinRefused) as missing:
         await RoomClient.join(live.url, live.token("early"))  # no host opened the room yet
     assert missing.value.status == 404

@@ -142,6 +142,27 @@ def test_recorder_keeps_the_last_seconds_and_writes_wav(tmp_path: Path) -> None:
         assert f.getnframes() == 13 * FRAME_SAMPLES
 
 
+def test_recorder_hears_silence_once_nothing_arrives() -> None:
+    """A stalled or closed peer: the time since its last frame is silence, so a bot does
+    not go on "hearing" a tone through an outage (found by a docs-only client)."""
+    now = [100.0]
+    rec = Recorder(keep_seconds=5.0, clock=lambda: now[0])
+    tone = ToneSource(700.0)
+    for _ in range(100):  # 2 s of tone, as it arrives
+        rec.write(tone.read())
+        now[0] += 0.02
+    assert tone_level(rec.recent(1.0), 700.0) > 0.2
+    now[0] += 0.1  # a late frame or two: still the tone
+    assert tone_level(rec.recent(1.0), 700.0) > 0.2
+    now[0] += 0.5  # 0.6 s without a frame: the last second is mostly silence
+    half = rec.recent(1.0)
+    assert len(half) == 48_000 and not half[-24_000:].any() and half[:16_000].any()
+    now[0] += 5.0  # the peer is gone
+    assert tone_level(rec.recent(1.0), 700.0) == 0.0
+    rec.write(tone.read())  # audio again
+    assert tone_level(rec.recent(0.02), 700.0) > 0.2
+
+
 def _args(*argv: str) -> argparse.Namespace:
     return add_bot_arguments(argparse.ArgumentParser()).parse_args(list(argv))
 

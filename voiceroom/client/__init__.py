@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from voiceroom.client.connection import RoomClient, ws_url
     from voiceroom.client.errors import ClientError, ConnectionLost, JoinRefused, ServerError
     from voiceroom.client.media import MediaPeer
+    from voiceroom.client.shop import format_price
     from voiceroom.client.state import Event, RoomState
 
 _WHERE = {
@@ -54,6 +55,7 @@ _WHERE = {
     "JoinRefused": "errors",
     "ServerError": "errors",
     "MediaPeer": "media",
+    "format_price": "shop",
     "Event": "state",
     "RoomState": "state",
 }
@@ -76,6 +78,7 @@ __all__ = [
     "ServerError",
     "SilenceSource",
     "ToneSource",
+    "format_price",
     "tone_level",
     "ws_url",
 ]

@@ -14,6 +14,7 @@ import fractions
 import math
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -198,13 +199,26 @@ class PublishTrack(MediaStreamTrack):
             return packet
 
 
+# Nothing received for longer than this (10 frames, beyond a receiver's own jitter): the
+# time since the last frame counts as silence in :meth:`Recorder.recent`.
+STALL_SECONDS: Final = 0.2
+
+
 class Recorder:
     """Keeps the last ``keep_seconds`` of received audio in memory (for FFT checks) and
     optionally writes everything to a 48 kHz mono 16-bit WAV file."""
 
-    def __init__(self, *, keep_seconds: float = 10.0, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keep_seconds: float = 10.0,
+        path: str | Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ring = np.zeros(max(FRAME_SAMPLES, int(keep_seconds * SAMPLE_RATE)), np.int16)
         self._written = 0  # samples ever received
+        self._clock = clock
+        self._last_write: float | None = None
         self._wav: wave.Wave_write | None = None
         self.path: Path | None = None
         if path is not None:
@@ -231,6 +245,7 @@ class Recorder:
             self._wav = None
 
     def write(self, pcm: Pcm) -> None:
+        self._last_write = self._clock()
         n = len(pcm)
         size = len(self._ring)
         if n >= size:
@@ -246,9 +261,25 @@ class Recorder:
             self._wav.writeframes(pcm.tobytes())
 
     def recent(self, seconds: float) -> Pcm:
-        """The last ``seconds`` received (fewer if less was received)."""
+        """The last ``seconds`` of time, as heard (fewer samples if less was received).
+        When nothing has arrived for over :data:`STALL_SECONDS` (the peer stalled or was
+        closed), the time since the last frame is silence: a bot must not go on "hearing"
+        a tone through an outage."""
+        wanted = int(seconds * SAMPLE_RATE)
+        if self._last_write is not None:
+            gap = self._clock() - self._last_write
+            if gap > STALL_SECONDS:
+                silent = min(int(gap * SAMPLE_RATE), wanted)
+                heard = self._tail(wanted - silent)
+                return np.concatenate([heard, np.zeros(silent, np.int16)])
+        return self._tail(wanted)
+
+    def _tail(self, wanted: int) -> Pcm:
+        """The last ``wanted`` samples received (fewer if less was received)."""
         size = len(self._ring)
-        n = min(int(seconds * SAMPLE_RATE), size, self._written)
+        n = min(wanted, size, self._written)
+        if n <= 0:
+            return np.zeros(0, np.int16)
         end = self._written % size
         if n <= end:
             return self._ring[end - n : end].copy()

@@ -107,6 +107,8 @@ class RoomClient(ShopVerbs):
         self.reconnect_delays = tuple(reconnect_delays)
         self.state = RoomState()
         self.session: Wire = {}
+        # The room's music library (welcome and sync): the names play_music() accepts.
+        self.tracks: list[str] = []
         self.last_seq = 0
         self.resumes = 0
         self.version = 0  # bumped on every change of state or connection
@@ -216,6 +218,8 @@ class RoomClient(ShopVerbs):
         """Replace the mirror with a fresh snapshot."""
         reply = await self.request("sync")
         self.state.load_snapshot(reply["snapshot"])
+        if "tracks" in reply:
+            self.tracks = [str(t) for t in reply["tracks"] or ()]
         self.last_seq = max(self.last_seq, int(reply["seq"]))
         await self._notify()
 
@@ -442,7 +446,8 @@ class RoomClient(ShopVerbs):
                 **extra,
             )
         except InvalidStatus as exc:
-            text = (exc.response.body or b"").decode(errors="replace")
+            # The server's reason is one line of text; the HTTP body ends with a newline.
+            text = (exc.response.body or b"").decode(errors="replace").strip()
             raise JoinRefused(exc.response.status_code, text) from None
         except InvalidHandshake as exc:
             raise JoinRefused(0, str(exc)) from None
@@ -458,6 +463,8 @@ class RoomClient(ShopVerbs):
             raise ClientError(f"expected welcome, got {first.get('type')!r}")
         body: Wire = first.get("body") or {}
         self.session = dict(body.get("session") or {})
+        if "tracks" in body:
+            self.tracks = [str(t) for t in body["tracks"] or ()]
         snapshot = body.get("snapshot")
         if snapshot is not None:
             self.state.load_snapshot(snapshot)
