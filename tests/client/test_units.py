@@ -195,3 +195,6 @@ def test_cli_options_become_bot_configs(tmp_path: Path, monkeypatch: pytest.Monk
     assert bots[0].expect_tones == (700.0,)
     with pytest.raises(ValueError):
         configs_from_args(_args("ws://h:1"))  # no token, no secret
+    for listening in (["--record", "x.wav"], ["--expect-tone", "700"]):
+        with pytest.raises(ValueError, match="need media"):  # nothing would be heard
+            configs_from_args(_args("ws://h:1/?token=t", "--no-media", *listening))

@@ -493,6 +493,9 @@ def configs_from_args(args: argparse.Namespace) -> list[BotConfig]:
     )
     if args.count < 1:
         raise ValueError("--count must be at least 1")
+    if args.no_media and (args.record or args.record_dir or args.expect_tone):
+        # Nothing would be heard: refuse rather than exit 0 with no file or no check.
+        raise ValueError("--record, --record-dir and --expect-tone need media (drop --no-media)")
     secret = args.secret or os.environ.get("VOICEROOM_SECRET")
     has_token = bool(args.token) or "token=" in args.url
     if has_token and args.count == 1:

@@ -30,7 +30,7 @@ def add_bot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     s.add_argument("--speak", action="store_true", help="take a seat / raise a hand")
     src = s.add_mutually_exclusive_group()
     src.add_argument("--tone", type=float, metavar="HZ", help="publish a sine tone")
-    src.add_argument("--file", type=Path, help="publish a WAV/OGG file")
+    src.add_argument("--file", type=Path, help="publish an audio file (anything PyAV decodes)")
     src.add_argument("--silence", action="store_true", help="publish silence")
     s.add_argument("--no-loop", action="store_true", help="play --file once")
     s.add_argument("--no-invites", action="store_true", help="ignore seat invitations")
