@@ -68,6 +68,8 @@ async def test_host_bot_promotes_speaker_and_listener_hears_the_tone(
             state = await client.wait_until(lambda s: s.seated, timeout=10)
             assert state.my_seat is not None and state.my_seat > 0
             await eventually(lambda: host.report.promoted == ["sam"])
+            assert host.report.seated_at is not None  # the host holds seat 0 from its join
+            assert speaker.report.seated_at is not None
             assert speaker.media is not None and speaker.media.publishing
             level = await listener.media.wait_for_tone(SPEAKER_HZ, timeout=5)
             assert level > 0.05

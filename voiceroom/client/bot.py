@@ -331,13 +331,13 @@ class Bot:
             self.say(f"sale {sale_id}: claimed")
 
     def _sync_publishing(self, state: RoomState) -> None:
+        if state.seated and self.report.seated_at is None:
+            self.report.seated_at = self.elapsed  # a host is seated from its join on
         if self.media is None:
             return
         cfg = self.config
         wants_to_publish = cfg.speak or cfg.silence or cfg.tone is not None or cfg.file is not None
         if state.seated and wants_to_publish and not self.media.publishing:
-            if self.report.seated_at is None:
-                self.report.seated_at = self.elapsed
             self.media.publish(self._source())
             self.say(f"on seat {state.my_seat}: publishing {self._source_name()}")
         elif not state.seated and self.media.publishing:
