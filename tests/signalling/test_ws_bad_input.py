@@ -84,6 +84,16 @@ async def test_slow_consumer_is_closed_not_waited_for(make_server: ServerFactory
             break
     # Read again at once: the close frame waits behind the buffered events, and the server
     # drops the socket (1006) if the closing handshake takes more than a couple of seconds.
+    # Normal buffers first: with 4 KiB windows the kernel's sender waits for its zero-window
+    # probe timer (backing off 0.2, 0.4, 0.8 s...) rather than the reader's window update,
+    # and draining took over those 2 s in about half the runs on a quiet box.
+    slow.ws.transport.get_extra_info("socket").setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20
+    )
+    for server_side in h.server._ws.connections:  # type: ignore[union-attr]
+        sock = server_side.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
     slow.ws.transport.resume_reading()
     code, _ = await slow.closed(wait=10)
     assert code == 4002
