@@ -68,7 +68,9 @@ const ui = {
 
 async function main() {
   const token = new URLSearchParams(location.search).get("token");
+  window.voiceroomBoot = "catalog"; // how far start-up got (the browser tests report it)
   await setLocale(pickLocale(token ? tokenClaims(token).locale : null));
+  window.voiceroomBoot = "shell";
   buildShell();
   if (!token) {
     app.noToken = true;
@@ -85,6 +87,7 @@ async function main() {
   session.connect();
   setInterval(tick, 1000);
   window.voiceroom = app; // for people debugging in the console, and for the browser test
+  window.voiceroomBoot = "connecting";
 }
 
 // ------------------------------------------------------------------ wiring

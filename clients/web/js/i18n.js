@@ -25,9 +25,28 @@ export function pickLocale(tokenLocale) {
   return "en";
 }
 
+// A catalog request that hangs (a connection the network silently dropped) must not leave
+// the page dead before it even connects: each try gets a deadline, and a new try a new
+// request.
+const CATALOG_TIMEOUT_MS = 4000;
+const CATALOG_TRIES = 3;
+
+async function loadCatalog(lang) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const reply = await fetch(`i18n/${lang}.json`, { signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS) });
+      if (!reply.ok) throw new Error(`i18n/${lang}.json: HTTP ${reply.status}`);
+      return await reply.json();
+    } catch (err) {
+      if (attempt >= CATALOG_TRIES) throw err;
+      console.warn("voiceroom: catalog request failed, trying again", String(err));
+    }
+  }
+}
+
 export async function setLocale(lang, { remember = false } = {}) {
   if (!(lang in LOCALES)) lang = "en";
-  const load = async (l) => (await fetch(`i18n/${l}.json`)).json();
+  const load = loadCatalog;
   [catalog, fallback] = await Promise.all([load(lang), lang === "en" ? null : load("en")]);
   fallback ??= catalog;
   current = lang;
