@@ -285,13 +285,6 @@ def _pack(obj: dict[str, Any]) -> bytes:
     return data
 
 
-def to_wire(value: Any) -> Any:
-    """A dataclass (event, view, snapshot) as plain maps and arrays."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(value)
-    return value
-
-
 def encode_reply(id: int, body: Mapping[str, Any] | None = None) -> bytes:
     return _pack({"v": VERSION, "type": "reply", "id": id, "ok": True, "body": dict(body or {})})
 

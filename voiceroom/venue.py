@@ -16,7 +16,6 @@ order as ``Room.handle`` — so a refused sender learns nothing about the state.
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
@@ -32,7 +31,7 @@ from voiceroom.room.events import Emit
 from voiceroom.room.model import Actor, Phase, Profile, Role, RoomConfig
 from voiceroom.room.rules import RULES as ROOM_RULES
 from voiceroom.room.rules import Rule
-from voiceroom.wire_form import plain
+from voiceroom.wire_form import plain, to_wire
 
 # The identity that server-only calls (the HTTP API, the demo loader) act under. It is not a
 # member and cannot be reached from the wire: ``handle_as_server`` is not a wire command.
@@ -192,9 +191,7 @@ class Venue:
         body: dict[str, Any] = plain(self.room.snapshot(viewer))
         actor = self.room.actor(viewer)
         for core in self.cores:
-            view = core.snapshot(actor)
-            is_dc = dataclasses.is_dataclass(view) and not isinstance(view, type)
-            body[core.NAME] = plain(view) if is_dc else view
+            body[core.NAME] = to_wire(core.snapshot(actor))
         return body
 
     def to_state(self) -> bytes:

@@ -39,6 +39,14 @@ def plain(value: Any) -> Any:
     return dataclasses.asdict(_Boxed(value))["value"]  # anything else: as asdict does
 
 
+def to_wire(value: Any) -> Any:
+    """A dataclass (command, event, view, snapshot) as plain maps and arrays; anything
+    else as it is."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(value)
+    return value
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Boxed:
     value: Any

@@ -13,10 +13,10 @@ from voiceroom.commerce import events as ev
 from voiceroom.commerce.coupons import generate_codes
 from voiceroom.commerce.errors import CommerceCode
 from voiceroom.commerce.money import CURRENCIES
-from voiceroom.protocol import to_wire
 from voiceroom.room.errors import ErrorCode, RuleError
 from voiceroom.room.events import EVERYONE, Emit, PhaseChanged
 from voiceroom.room.model import Actor, Role
+from voiceroom.wire_form import to_wire
 
 from .helpers import ENTROPY, HOST, actor, dress, events_of, make_shop, product_balance
 

@@ -214,12 +214,16 @@ class RoomClient(ShopVerbs):
         await self.request("ping")
         return time.monotonic() - t0
 
+    def _take_tracks(self, body: Wire) -> None:
+        """The music library a welcome or a sync reply lists (absent: unchanged)."""
+        if "tracks" in body:
+            self.tracks = [str(t) for t in body["tracks"] or ()]
+
     async def sync(self) -> None:
         """Replace the mirror with a fresh snapshot."""
         reply = await self.request("sync")
         self.state.load_snapshot(reply["snapshot"])
-        if "tracks" in reply:
-            self.tracks = [str(t) for t in reply["tracks"] or ()]
+        self._take_tracks(reply)
         self.last_seq = max(self.last_seq, int(reply["seq"]))
         await self._notify()
 
@@ -463,8 +467,7 @@ class RoomClient(ShopVerbs):
             raise ClientError(f"expected welcome, got {first.get('type')!r}")
         body: Wire = first.get("body") or {}
         self.session = dict(body.get("session") or {})
-        if "tracks" in body:
-            self.tracks = [str(t) for t in body["tracks"] or ()]
+        self._take_tracks(body)
         snapshot = body.get("snapshot")
         if snapshot is not None:
             self.state.load_snapshot(snapshot)

@@ -2,8 +2,9 @@
 event records from emits, and recovery (latest snapshot + replay of later entries through
 the same ``Venue`` entry points).
 
-Commands are journaled in their wire form (``protocol.to_wire`` / ``parse_body``), so one
-schema serves both wire and disk, and replay validates them exactly as a client's frame.
+Commands are journaled in their wire form (``wire_form.to_wire`` / ``protocol.parse_body``),
+so one schema serves both wire and disk, and replay validates them exactly as a client's
+frame.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceroom.protocol import is_ephemeral, parse_body, to_wire
+from voiceroom.protocol import is_ephemeral, parse_body
 from voiceroom.room.commands import Command
 from voiceroom.room.events import Emit
 from voiceroom.room.model import Profile, Role, RoomConfig
 from voiceroom.store.base import Entry, EntryKind, EventRecord, Store
 from voiceroom.venue import Venue
-from voiceroom.wire_form import plain
+from voiceroom.wire_form import plain, to_wire
 
 
 def profile_body(profile: Profile) -> dict[str, Any]:
