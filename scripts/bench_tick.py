@@ -66,8 +66,9 @@ def packets(freq: float | None, n: int) -> list[bytes]:
 
 def config(encode_threads: int, levels: bool) -> MediaConfig:
     names = {f.name for f in dataclasses.fields(MediaConfig)}
-    # No RTCP sender-report sync: the peers here have no aiortc sender.
-    kw: dict[str, Any] = {"sr_sync_ticks": 1 << 30}
+    kw: dict[str, Any] = {}
+    if "sr_sync_ticks" in names:  # an older tree: no sender-report sync, no aiortc sender here
+        kw["sr_sync_ticks"] = 1 << 30
     if "encode_threads" in names:
         kw["encode_threads"] = encode_threads
     if "silence_dbov" in names and not levels:

@@ -646,8 +646,9 @@ SETTING_DOCS: dict[str, str] = {
     "media_settings.max_mixed_speakers": "Mix only the N loudest active publishers; empty: all.",
     "media_settings.limiter_threshold": "Output limiter threshold, fraction of full scale.",
     "media_settings.limiter_release_frames": "20 ms frames the limiter takes back to unity gain.",
-    "media_settings.sr_sync_ticks": "Mixer ticks between RTCP sender-report syncs of the "
-    "RTP clock.",
+    "media_settings.sr_interval_ticks": "Mixer ticks (20 ms) between two RTCP sender "
+    "reports to each peer, 1..500: the tick sends them, staggered over the peers, for the "
+    "packet it just wrote (50: once a second).",
     "media_settings.encode_threads": "Threads besides the event loop's that encode a tick's "
     "distinct mixes in parallel (libopus releases the GIL), so one busy room can use a "
     "second core; used for 5 s once 3 ticks within 1 s took over 8 ms or started late "

@@ -6,6 +6,7 @@ aiortc source, fix what moved, re-run the media tests, then bump the pins here a
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import inspect
 import time
@@ -81,6 +82,11 @@ async def test_private_attributes_exist_on_live_objects() -> None:
         ):
             assert isinstance(getattr(tx, name), int), name
         assert getattr(tx, internals._TX_STARTED) is False
+        assert getattr(tx, internals._TX_CNAME) is None  # set by send()
+        assert isinstance(getattr(tx, internals._TX_LSR), int | type(None))
+        assert isinstance(getattr(tx, internals._TX_LSR_TIME), float | type(None))
+        for name in (internals._TX_RTCP_STARTED, internals._TX_RTCP_EXITED):
+            assert isinstance(getattr(tx, name), asyncio.Event), name
         assert isinstance(tx._ssrc, int)
         assert isinstance(t._codecs, list) and isinstance(t._headerExtensions, list)
         dtls = tx.transport
@@ -91,10 +97,24 @@ async def test_private_attributes_exist_on_live_objects() -> None:
         await pc.close()
 
 
-def test_sender_rtcp_loop_reads_the_fields_we_write() -> None:
-    src = inspect.getsource(RTCRtpSender._run_rtcp)
-    for field in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
-        assert f"self.{field}" in src, field
+def test_sender_rtcp_task_is_ours_to_replace_and_its_fields_are_read_where_we_expect() -> None:
+    # take_sender_reports: send() starts the RTCP task through the instance attribute,
+    # stop() waits for the two events our replacement sets, and BYE goes out this way.
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "asyncio.ensure_future(self._run_rtcp())" in send
+    stop = inspect.getsource(RTCRtpSender.stop)
+    assert "self.__rtcp_started.wait()" in stop and "self.__rtcp_exited.wait()" in stop
+    run = inspect.getsource(RTCRtpSender._run_rtcp)
+    assert "RtcpByePacket(sources=[self._ssrc])" in run and "self._send_rtcp(" in run
+    assert "self.__cname" in run  # the CNAME our SDES carries
+    # record_sender_report: the round-trip time from the peer's receiver reports...
+    handle = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "self.__lsr == report.lsr" in handle and "self.__lsr_time" in handle
+    assert "self.__packet_count - report.packets_lost" in handle
+    # ...and the sender's getStats read the fields we write.
+    stats = inspect.getsource(RTCRtpSender.getStats)
+    assert "self.__packet_count" in stats and "self.__octet_count" in stats
+    assert internals._SRTCP_MAX_TRAILER == pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN
 
 
 def test_receiver_stream_statistics_are_what_rtcp_reports_use() -> None:

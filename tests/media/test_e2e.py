@@ -12,13 +12,16 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from aiortc.rtp import RtcpSrPacket
 
 from tests.media.client import AudioClient, Received, tone_level
 from tests.media.conftest import LAG, Join
 from voiceroom.media import MediaRoom
+from voiceroom.media.config import MediaConfig
 from voiceroom.media.fanout import RtpStream
 from voiceroom.room.routing import MUSIC_SOURCE, Routing, make_mix
 
@@ -508,3 +511,61 @@ def test_the_suite_reports_skip_reasons() -> None:
     options = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]
     assert "-ra" in options["ini_options"]["addopts"].split()
     assert "-ra" in (root / ".ci" / "run").read_text()
+
+
+async def test_sender_reports_come_from_the_tick_on_their_interval() -> None:
+    """The tick sends each peer's RTCP SR (+ CNAME) every sr_interval_ticks and aiortc's
+    own SR task sends none; each report's counts and RTP time are those of the packets the
+    listener got; the listener's receiver reports then give the server a round-trip time."""
+    room = MediaRoom("sr", config=MediaConfig(sr_interval_ticks=25))
+    await room.start()
+    clients: list[AudioClient] = []
+    try:
+        for name in ("host", "l1"):
+            client = AudioClient(name)
+            clients.append(client)
+            await client.accept(await room.connect(name, await client.offer()))
+        host, l1 = clients
+        host.send_tone(TONES["host"])
+        room.set_routing(show(["host"]))
+        reports: list[Any] = []
+        rx = l1.transceiver.receiver
+        handle = rx._handle_rtcp_packet
+
+        async def spy(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                reports.append(packet)
+            await handle(packet)
+
+        rx._handle_rtcp_packet = spy  # type: ignore[method-assign]
+        await listen([], 1.0)  # connected and receiving
+        reports.clear()
+        ticks0 = room.stats()["ticks"]
+        await asyncio.sleep(3.0)
+        ticks = room.stats()["ticks"] - ticks0
+        # One report per 25 ticks (0.5 s); aiortc's own task would add one every 0.5-1.5 s.
+        assert abs(len(reports) - ticks / 25) <= 1.5, (len(reports), ticks)
+        assert all(r.ssrc == reports[0].ssrc for r in reports)
+        for a, b in itertools.pairwise(reports):
+            # One packet per tick: counts and RTP time advance together, exactly.
+            span = (b.sender_info.rtp_timestamp - a.sender_info.rtp_timestamp) & 0xFFFFFFFF
+            frames = span // 960
+            assert b.sender_info.packet_count - a.sender_info.packet_count == frames
+            assert frames % 25 == 0 and frames > 0
+        got = reports[-1].sender_info.packet_count
+        assert abs(got - l1.packets) <= 3, (got, l1.packets)  # all sent, all arrived
+        pc = room.peer_connection("l1")
+        assert pc is not None
+        deadline = time.monotonic() + 5.0
+        rtt = None
+        while rtt is None and time.monotonic() < deadline:
+            for stat in (await pc.getStats()).values():
+                if stat.type == "remote-inbound-rtp" and stat.roundTripTime is not None:
+                    rtt = stat.roundTripTime
+            await asyncio.sleep(0.2)
+        assert rtt is not None and 0 <= rtt < 0.5, rtt
+        assert room.stats()["rtcp_reports"] >= 2 * len(reports) - 2  # both peers report
+    finally:
+        for c in clients:
+            await c.close()
+        await room.close()

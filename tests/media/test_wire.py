@@ -1,4 +1,5 @@
-"""SDP munging and RTP header building: pure functions, checked against aiortc's parser."""
+"""SDP munging, RTP headers and RTCP sender reports: pure functions, checked against
+aiortc's parser."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 
 import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtcpPacket, RtcpSdesPacket, RtcpSrPacket, RtpPacket
 
 from voiceroom.media import aiortc_internals as internals
 from voiceroom.media.fanout import RtpStream, mid_extension, send_all
@@ -183,3 +184,43 @@ def test_audio_level_absent_or_malformed_is_none() -> None:
     assert internals.rtp_audio_level(good[:-4], 1) is None  # length beyond the packet
     reserved = _with_extensions([(15, b"\x00"), (1, b"\x10")], two_byte=False, payload=b"")
     assert internals.rtp_audio_level(reserved, 1) is None  # id 15 ends parsing (RFC 8285)
+
+
+@pytest.mark.parametrize("cname", ["", "a", "ab", "abc", "abcd", "{0f3c-uuid-cname}", "x" * 300])
+def test_sender_report_is_what_aiortc_parses(cname: str) -> None:
+    reports: list[bytes] = []
+    s = RtpStream(
+        ssrc=0xCAFE0001,
+        payload_type=111,
+        send=lambda d: True,
+        seq=100,
+        timestamp=0xFFFFFC00,
+        send_rtcp=lambda d: reports.append(d) is None,
+        cname=cname or None,
+    )
+    for _ in range(3):
+        s.send(b"\x01" * 40)
+    ntp = (3_960_000_000 << 32) | 0x80000000
+    assert s.send_report(ntp)
+    assert s.reports == 1 and len(reports) == 1 and len(reports[0]) % 4 == 0
+    packets = RtcpPacket.parse(reports[0])
+    sr = packets[0]
+    assert isinstance(sr, RtcpSrPacket) and sr.ssrc == 0xCAFE0001 and sr.reports == []
+    info = sr.sender_info
+    assert info.ntp_timestamp == ntp
+    # The RTP time of the last tick's packet (the third: two frames after the first).
+    assert info.rtp_timestamp == (0xFFFFFC00 + 2 * 960) & 0xFFFFFFFF
+    assert (info.packet_count, info.octet_count) == (3, 120)
+    if not cname:
+        assert len(packets) == 1
+        return
+    assert len(packets) == 2 and isinstance(packets[1], RtcpSdesPacket)
+    (chunk,) = packets[1].chunks
+    assert chunk.ssrc == 0xCAFE0001 and chunk.items == [(1, cname.encode()[:255])]
+
+
+def test_sender_report_not_sent_counts_nothing() -> None:
+    s = RtpStream(ssrc=1, payload_type=111, send=lambda d: True, send_rtcp=lambda d: False)
+    s.send(b"x")
+    assert not s.send_report(0) and s.reports == 0
+    assert not RtpStream(ssrc=1, payload_type=111, send=lambda d: True).send_report(0)

@@ -40,13 +40,21 @@ fails loudly if an upgrade changes them. Why each one is needed:
   (one certificate per server) the process keeps one certificate, renewed before it
   expires, and one SSL context per SRTP profile list (session cache off: WebRTC does
   not resume DTLS sessions). The fingerprint in each answer is that certificate's.
-* **RTCP sender reports** - aiortc's sender keeps sending SR/SDES; we copy our per-stream
-  counters into its private fields so those reports describe the packets we really sent.
+* **RTCP sender reports from the tick** - aiortc's sender runs a task per peer that wakes
+  every 0.5-1.5 s to build, protect and send an SR/SDES through its coroutine chain (~3 us
+  per listener-packet at fan-out, measured). :func:`take_sender_reports` replaces that
+  task (the BYE at stop is kept); the mixer tick sends each stream's SR with the same
+  direct SRTCP-protect + ``sendto`` as RTP (:func:`datagram_sender` with ``rtcp=True``),
+  for the packet it has just written, so the report's RTP time is exact. The numbers
+  also go into the sender's private fields (:func:`record_sender_report`): its
+  ``getStats`` and its round-trip time from the peer's receiver reports (LSR/DLSR) read
+  them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import hashlib
 import inspect
@@ -65,7 +73,7 @@ from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransce
 from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpByePacket, RtpPacket
 from aiortc.utils import uint16_gt
 from OpenSSL import SSL
 from pylibsrtp._binding import (  # type: ignore[import-not-found]  # cffi, no stubs
@@ -81,6 +89,7 @@ TESTED_AIOICE = "0.13.0"
 _DTLS_CONNECTED = DtlsState.CONNECTED
 # pylibsrtp.Session.protect reserves this much of its 1,500-byte buffer for the auth tag.
 _SRTP_MAX_TRAILER: int = pylibsrtp.SRTP_MAX_TRAILER_LEN
+_SRTCP_MAX_TRAILER: int = pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN
 
 # seq, timestamp, payload, arrival (time.monotonic(), the event loop's clock)
 RtpSink = Callable[[int, int, bytes, float], None]
@@ -99,6 +108,11 @@ _TX_RTP = "_RTCRtpSender__rtp_timestamp"
 _TX_PACKETS = "_RTCRtpSender__packet_count"
 _TX_OCTETS = "_RTCRtpSender__octet_count"
 _TX_STARTED = "_RTCRtpSender__started"
+_TX_CNAME = "_RTCRtpSender__cname"
+_TX_LSR = "_RTCRtpSender__lsr"
+_TX_LSR_TIME = "_RTCRtpSender__lsr_time"
+_TX_RTCP_STARTED = "_RTCRtpSender__rtcp_started"
+_TX_RTCP_EXITED = "_RTCRtpSender__rtcp_exited"
 
 
 def versions_match() -> bool:
@@ -467,18 +481,49 @@ def sender_ssrc(sender: RTCRtpSender) -> int:
     return int(sender._ssrc)
 
 
-def update_sender_report(
+def sender_cname(sender: RTCRtpSender) -> str | None:
+    """The RTCP CNAME aiortc's sender put in its SDES (set when it started)."""
+    cname = getattr(sender, _TX_CNAME)
+    return str(cname) if cname is not None else None
+
+
+def take_sender_reports(sender: RTCRtpSender) -> None:
+    """aiortc's sender sends no periodic SR/SDES of its own (call before it starts): the
+    mixer tick sends them. Its RTCP task is replaced by one that only waits to be
+    cancelled, then sends the BYE and signals its end as aiortc's does (``stop`` waits for
+    both events)."""
+    started: asyncio.Event = getattr(sender, _TX_RTCP_STARTED)
+    exited: asyncio.Event = getattr(sender, _TX_RTCP_EXITED)
+
+    async def run_rtcp() -> None:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Future()
+        try:
+            await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        finally:
+            exited.set()
+
+    sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
+
+
+def record_sender_report(
     sender: RTCRtpSender, *, ntp: int, rtp_timestamp: int, packets: int, octets: int
 ) -> None:
-    """Make the sender's periodic RTCP SR describe the stream we send around it."""
+    """Note an SR we sent for ``sender``'s stream where aiortc keeps its own: its
+    ``getStats`` reads the counters, and the round-trip time from the peer's next receiver
+    report is computed from the LSR and the time it was sent."""
     setattr(sender, _TX_NTP, ntp)
     setattr(sender, _TX_RTP, rtp_timestamp)
     setattr(sender, _TX_PACKETS, packets)
     setattr(sender, _TX_OCTETS, octets)
+    setattr(sender, _TX_LSR, (ntp >> 16) & 0xFFFFFFFF)
+    setattr(sender, _TX_LSR_TIME, time.time())
 
 
-def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
-    """A synchronous ``send(rtp_bytes) -> sent?`` for one peer: SRTP protect + sendto.
+def datagram_sender(dtls: RTCDtlsTransport, *, rtcp: bool = False) -> DatagramSend:
+    """A synchronous ``send(rtp_bytes) -> sent?`` for one peer: SRTP protect + sendto
+    (``rtcp=True``: ``send(rtcp_bytes)``, SRTCP protect + sendto).
 
     No coroutine per packet: at fan-out a listener-packet must cost microseconds. The
     nominated pair, its socket and remote address, and the SRTP session's C handles are
@@ -500,9 +545,9 @@ def datagram_sender(dtls: RTCDtlsTransport) -> DatagramSend:
     cdata: Any = None
     buf: Any = None
     len_p: Any = _srtp_ffi.new("int *")
-    protect = _srtp_lib.srtp_protect
+    protect = _srtp_lib.srtp_protect_rtcp if rtcp else _srtp_lib.srtp_protect
     ok = _srtp_lib.srtp_err_status_ok
-    room = 1_500 - _SRTP_MAX_TRAILER
+    room = 1_500 - (_SRTCP_MAX_TRAILER if rtcp else _SRTP_MAX_TRAILER)
 
     def send(data: bytes) -> bool:
         nonlocal cached_pair, cached_transport, cached_tx, sock_sendto, addr, srtp, cdata, buf

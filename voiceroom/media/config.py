@@ -37,8 +37,9 @@ class MediaConfig:
     max_mixed_speakers: int | None = None  # mix only the N loudest active publishers
     limiter_threshold: float = 0.89  # of int16 full scale, ~ -1 dBFS
     limiter_release_frames: int = 10  # ~200 ms back to unity gain
-    # Fan-out: send an RTCP-SR-consistent state to aiortc's sender every N ticks
-    sr_sync_ticks: int = 10
+    # RTCP sender report (+ SDES CNAME) to each peer every N ticks, sent by the tick for
+    # the packet it just wrote (peers staggered over the ticks): 50 = once a second
+    sr_interval_ticks: int = 50
     # Threads besides the event loop's that encode a tick's distinct mixes in parallel
     # (libopus releases the GIL): one busy room can use a second core. Armed for 5 s by 3
     # ticks over 8 ms or late within 1 s (quick ticks encode inline). 0: always inline.
@@ -74,8 +75,10 @@ class MediaConfig:
             raise MediaConfigError("max_mixed_speakers must be >= 1 or None")
         if not 0.1 <= self.limiter_threshold <= 1.0:
             raise MediaConfigError("limiter_threshold must be 0.1..1.0")
-        if self.limiter_release_frames < 1 or self.sr_sync_ticks < 1:
-            raise MediaConfigError("limiter_release_frames and sr_sync_ticks must be >= 1")
+        if self.limiter_release_frames < 1:
+            raise MediaConfigError("limiter_release_frames must be >= 1")
+        if not 1 <= self.sr_interval_ticks <= 500:
+            raise MediaConfigError("sr_interval_ticks must be 1..500 (20 ms to 10 s)")
         if not 0 <= self.encode_threads <= 16:
             raise MediaConfigError("encode_threads must be 0..16")
         if self.silence_dbov is not None and not -127 <= self.silence_dbov <= 0:

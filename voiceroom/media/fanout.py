@@ -18,6 +18,10 @@ from voiceroom.media.config import FRAME_SAMPLES
 
 _HEADER = struct.Struct("!BBHII")
 _pack = _HEADER.pack
+# RTCP SR with no report blocks (RFC 3550 §6.4.1): V=2 RC=0, PT 200, length 6 (32-bit words
+# minus one); SSRC, NTP timestamp, RTP timestamp, packet count, octet count.
+_SR = struct.Struct("!BBHIQIII")
+_pack_sr = _SR.pack
 # NTP epoch (1900) to Unix epoch (1970), RFC 5905.
 _NTP_OFFSET = 2_208_988_800
 
@@ -30,6 +34,17 @@ def mid_extension(ext_id: int | None, mid: str | None) -> bytes:
     body = bytes([(ext_id << 4) | (len(value) - 1)]) + value
     body += b"\x00" * (-len(body) % 4)
     return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
+def sdes_cname(ssrc: int, cname: str | None) -> bytes:
+    """RTCP SDES packet with one chunk, ``ssrc``'s CNAME (RFC 3550 §6.5), or b"" without
+    one. A compound RTCP packet carries it after the SR (§6.1)."""
+    if not cname:
+        return b""
+    value = cname.encode()[:255]
+    chunk = struct.pack("!IBB", ssrc, 1, len(value)) + value
+    chunk += b"\x00" * (4 - len(chunk) % 4)  # the END item, padded to 32 bits: 1-4 zeros
+    return struct.pack("!BBH", 0x81, 202, (4 + len(chunk)) // 4 - 1) + chunk
 
 
 def ntp_now() -> int:
@@ -46,11 +61,14 @@ class RtpStream:
         "_b1",
         "_ext",
         "_marker_next",
+        "_sdes",
         "_send",
+        "_send_rtcp",
         "last_timestamp",
         "octets",
         "packets",
         "payload_type",
+        "reports",
         "send_failures",
         "seq",
         "ssrc",
@@ -66,10 +84,15 @@ class RtpStream:
         extension: bytes = b"",
         seq: int | None = None,
         timestamp: int | None = None,
+        send_rtcp: Callable[[bytes], bool] | None = None,
+        cname: str | None = None,
     ) -> None:
         self.ssrc = ssrc
         self.payload_type = payload_type
         self._send = send
+        self._send_rtcp = send_rtcp
+        self._sdes = sdes_cname(ssrc, cname)
+        self.reports = 0  # RTCP sender reports sent
         self._ext = extension
         self._b0 = 0x90 if extension else 0x80  # V=2, X when an extension block follows
         self._b1 = payload_type & 0x7F
@@ -99,6 +122,28 @@ class RtpStream:
             self.send_failures += 1
             self._marker_next = True
         self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+
+    def send_report(self, ntp: int) -> bool:
+        """Send an RTCP SR (and SDES CNAME) for the tick just sent, at wall time ``ntp``:
+        its RTP timestamp is that tick's, sent or not (RFC 3550 §6.4.1: the same instant as
+        the NTP time), the counts are what reached the socket. False if not sent (no RTCP
+        sender, or the peer's transport is not up)."""
+        if self._send_rtcp is None:
+            return False
+        report = _pack_sr(
+            0x80,
+            200,
+            6,
+            self.ssrc,
+            ntp,
+            (self.timestamp - FRAME_SAMPLES) & 0xFFFFFFFF,
+            self.packets & 0xFFFFFFFF,
+            self.octets & 0xFFFFFFFF,
+        )
+        if not self._send_rtcp(report + self._sdes):
+            return False
+        self.reports += 1
+        return True
 
     def skip(self) -> None:
         """A tick with nothing sent: the clock moves, the sequence does not (as with DTX,

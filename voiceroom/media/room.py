@@ -89,7 +89,7 @@ class MediaError(VoiceroomError):
 
 class _ParkedTrack(MediaStreamTrack):
     """Given to aiortc's sender so its RTP loop blocks forever instead of polling every
-    20 ms per peer; we write that peer's RTP ourselves. RTCP SR/SDES keep running."""
+    20 ms per peer; we write that peer's RTP, and its RTCP sender reports, ourselves."""
 
     kind = "audio"
 
@@ -109,6 +109,7 @@ class _Peer:
     detector: SpeakingDetector | None = None
     fast: internals.FastPath | None = None
     reader: internals.UplinkReader | None = None  # once ready (uplink_at_tick)
+    sr_slot: int | None = None  # index in MediaRoom._sr_slots, once it has a stream
     join: _JoinClock | None = None  # until the first packet is sent
 
 
@@ -225,6 +226,10 @@ class MediaRoom:
         self._not_ready: set[str] = set()
         # Publishers' uplink sockets read at the start of each tick (uplink_at_tick).
         self._readers: list[internals.UplinkReader] = []
+        # Peers whose RTCP sender report is due on tick numbers = index (mod the length):
+        # each peer reports every sr_interval_ticks, spread over the ticks.
+        self._sr_slots: list[list[_Peer]] = [[] for _ in range(config.sr_interval_ticks)]
+        self._sr_next = 0
         self._music: MusicPlayer | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -280,6 +285,8 @@ class MediaRoom:
         self._stop_readers()
         peers = list(self._peers.values())
         self._peers.clear()
+        for slot in self._sr_slots:
+            slot.clear()
         self._groups_dirty = True
         await asyncio.gather(*(p.pc.close() for p in peers), return_exceptions=True)
 
@@ -316,6 +323,7 @@ class MediaRoom:
                 raise MediaError("offer has no Opus") from exc
             transceiver.direction = "sendrecv"
             transceiver.sender.replaceTrack(_ParkedTrack())
+            internals.take_sender_reports(transceiver.sender)  # the tick sends them
             peer = _Peer(
                 user=user,
                 pc=pc,
@@ -386,6 +394,9 @@ class MediaRoom:
     def _drop_peer(self, peer: _Peer) -> None:
         self._not_ready.discard(peer.user)
         self._groups_dirty = True
+        if peer.sr_slot is not None:
+            self._sr_slots[peer.sr_slot].remove(peer)
+            peer.sr_slot = None
         if peer.reader is not None:
             peer.reader.stop()
             if peer.reader in self._readers:
@@ -572,8 +583,8 @@ class MediaRoom:
             # Drop encoders of mixes nobody hears any more.
             for mix in [m for m, c in self._channels.items() if c.used != self._ticks]:
                 del self._channels[mix]
-        if self._ticks % self.config.sr_sync_ticks == 0:
-            self._sync_sender_reports()
+        if self._sr_slots[self._ticks % len(self._sr_slots)]:
+            self._send_reports()
 
     def _new_channel(self) -> _Channel:
         cfg = self.config
@@ -657,7 +668,12 @@ class MediaRoom:
                 payload_type=peer.payload_type,
                 send=internals.datagram_sender(dtls),
                 extension=mid_extension(internals.mid_extension_id(t), t.mid),
+                send_rtcp=internals.datagram_sender(dtls, rtcp=True),
+                cname=internals.sender_cname(t.sender),
             )
+            peer.sr_slot = self._sr_next
+            self._sr_slots[self._sr_next].append(peer)
+            self._sr_next = (self._sr_next + 1) % len(self._sr_slots)
             if self.config.uplink_at_tick and peer.fast is not None:
                 peer.reader = internals.UplinkReader(dtls, peer.fast)
             self._not_ready.discard(user)
@@ -722,15 +738,16 @@ class MediaRoom:
             reader.stop()
         self._readers = []
 
-    def _sync_sender_reports(self) -> None:
+    def _send_reports(self) -> None:
+        """RTCP sender reports of the peers due this tick, after its packets went out."""
         ntp = ntp_now()
-        for peer in self._peers.values():
+        for peer in self._sr_slots[self._ticks % len(self._sr_slots)]:
             s = peer.stream
-            if s is not None and s.packets:
-                internals.update_sender_report(
+            if s is not None and s.send_report(ntp):
+                internals.record_sender_report(
                     peer.transceiver.sender,
                     ntp=ntp,
-                    rtp_timestamp=s.last_timestamp,
+                    rtp_timestamp=(s.timestamp - FRAME_SAMPLES) & 0xFFFFFFFF,
                     packets=s.packets & 0xFFFFFFFF,
                     octets=s.octets & 0xFFFFFFFF,
                 )
@@ -790,6 +807,7 @@ class MediaRoom:
             "send_failures": float(
                 sum(p.stream.send_failures for p in self._peers.values() if p.stream)
             ),
+            "rtcp_reports": float(sum(p.stream.reports for p in self._peers.values() if p.stream)),
             "rx_packets": float(sum(j.received for j in jitter)),
             "rx_fast_path": float(sum(p.fast.packets for p in self._peers.values() if p.fast)),
             "rx_read_at_tick": float(
