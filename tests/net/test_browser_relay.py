@@ -102,6 +102,13 @@ async def browser_speaks(
                 page = await (await browser.new_context(locale="en-US")).new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
+                # Every request the page makes and how it ended, for a start-up stall.
+                requests: dict[Any, str] = {}
+                page.on("request", lambda r: requests.__setitem__(r, "pending"))
+                page.on("requestfinished", lambda r: requests.__setitem__(r, "finished"))
+                page.on("requestfailed", lambda r: requests.__setitem__(r, f"failed {r.failure}"))
+                console: list[str] = []
+                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
                 url = f"https://{SRV_PUBLIC_IP}:{PORT}/?token={host}&lang=en"
                 # Exactly one load, once the server (started in its namespace meanwhile)
                 # listens. Loads retried until one finished could leave an earlier,
@@ -119,6 +126,9 @@ async def browser_speaks(
                 except pytest.fail.Exception:
                     stuck = await page.evaluate("window.voiceroomBoot ?? null")
                     print(f"relay page: start-up stalled at {stuck!r}; loading it once more")
+                    for r, how in requests.items():
+                        print(f"  request {r.method} {r.url[:100]}: {how}")
+                    print(f"  console: {console[-20:]}")
                     await page.reload(timeout=20_000)
                     await until(lambda: page.evaluate(started), 15, "the page's start-up")
                 # Once started, the first session must go live and connect: no reload. If it

@@ -67,6 +67,48 @@ def test_aioice_surface_we_replace_is_still_there() -> None:
     ):
         assert hasattr(conn, name), name
     assert callable(ice.server_reflexive_candidate) and callable(ice.get_host_addresses)
+    # cache_host_addresses: aioice looks the lister up as a module global at each gather.
+    gather = inspect.getsource(ice.Connection.gather_candidates)
+    assert "addresses = get_host_addresses(" in gather
+
+
+def test_interface_addresses_are_listed_once_per_ttl() -> None:
+    calls: list[tuple[bool, bool]] = []
+    now = [100.0]
+
+    def lister(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        calls.append((use_ipv4, use_ipv6))
+        return ["192.0.2.7"] + (["2001:db8::7"] if use_ipv6 else [])
+
+    cache = media_net.AddressCache(ttl=5.0, clock=lambda: now[0], lister=lister)
+    first = cache(use_ipv4=True, use_ipv6=False)
+    first.append("mutated by a caller")
+    assert cache(use_ipv4=True, use_ipv6=False) == ["192.0.2.7"]
+    assert cache(use_ipv4=True, use_ipv6=True) == ["192.0.2.7", "2001:db8::7"]
+    assert calls == [(True, False), (True, True)]
+    now[0] += 4.9
+    cache(use_ipv4=True, use_ipv6=False)
+    assert len(calls) == 2
+    now[0] += 0.1
+    cache(use_ipv4=True, use_ipv6=False)
+    assert calls[-1] == (True, False) and len(calls) == 3
+
+
+def test_the_media_room_installs_the_address_cache() -> None:
+    from aioice import ice
+
+    original = media_net._LIST_ADDRESSES
+    try:
+        media_net.cache_host_addresses(False)
+        assert ice.get_host_addresses is original
+        media_net.cache_host_addresses()
+        installed = ice.get_host_addresses
+        assert isinstance(installed, media_net.AddressCache)
+        media_net.cache_host_addresses()
+        assert ice.get_host_addresses is installed  # once
+        assert installed(use_ipv4=True, use_ipv6=False) == original(use_ipv4=True, use_ipv6=False)
+    finally:
+        media_net.cache_host_addresses()
 
 
 async def test_loopback_server_keeps_media_on_loopback_in_the_port_range() -> None:

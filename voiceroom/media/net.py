@@ -7,7 +7,9 @@ ephemeral port, and has no setting for either. :func:`apply` replaces one method
 ``get_component_candidates`` binds one UDP socket per configured address, on a port from
 the range, and advertises the public address instead of the bound one when set. STUN
 (server-reflexive) and TURN (relay) candidates are still gathered by aioice's own code.
-Tested with aioice 0.13.0 (``tests/net/test_media_net.py`` checks what is used here).
+:func:`cache_host_addresses` makes aioice reuse the interface list for a few seconds
+instead of listing the interfaces again for every peer. Tested with aioice 0.13.0
+(``tests/net/test_media_net.py`` checks what is used here).
 
 Used by the server's MediaRoom and by the Python client (voiceroom.client.media).
 """
@@ -20,7 +22,8 @@ import functools
 import logging
 import random
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aioice import Candidate
@@ -34,6 +37,11 @@ from voiceroom.ice import MediaNet, MediaNetError, family
 log = logging.getLogger(__name__)
 
 _ORIGINAL = aioice_ice.Connection.get_component_candidates
+_LIST_ADDRESSES = aioice_ice.get_host_addresses
+# How long the machine's interface addresses are reused: aioice lists them (ifaddr,
+# getifaddrs through ctypes) for every peer it gathers for, 1-4 ms of a join's ~5 ms of
+# server CPU measured here; an interface that comes up is used within this time.
+ADDRESS_TTL = 5.0
 
 
 class _PortCursor:
@@ -127,6 +135,38 @@ def host_addresses(net: MediaNet) -> list[str]:
     if net.addresses:
         return list(net.addresses)
     return aioice_ice.get_host_addresses(use_ipv4=True, use_ipv6=net.ipv6)
+
+
+class AddressCache:
+    """``aioice.ice.get_host_addresses`` with each answer kept for ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        ttl: float = ADDRESS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        lister: Callable[..., list[str]] = _LIST_ADDRESSES,
+    ) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._lister = lister
+        self._kept: dict[tuple[bool, bool], tuple[float, list[str]]] = {}
+
+    def __call__(self, use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        now = self._clock()
+        kept = self._kept.get((use_ipv4, use_ipv6))
+        if kept is None or now - kept[0] >= self.ttl:
+            kept = (now, self._lister(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+            self._kept[(use_ipv4, use_ipv6)] = kept
+        return list(kept[1])  # a copy: aioice's callers may extend it
+
+
+def cache_host_addresses(enabled: bool = True) -> None:
+    """Make aioice (every peer connection of the process, the server's and a client's)
+    reuse its interface list for :data:`ADDRESS_TTL` seconds, or list them every time."""
+    if not enabled:
+        aioice_ice.get_host_addresses = _LIST_ADDRESSES
+    elif not isinstance(aioice_ice.get_host_addresses, AddressCache):
+        aioice_ice.get_host_addresses = AddressCache()
 
 
 def ice_connections(pc: RTCPeerConnection) -> list[Any]:

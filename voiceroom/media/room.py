@@ -49,7 +49,7 @@ from voiceroom.media.jitter import FRAME_SECONDS
 from voiceroom.media.mixer import Acc, Limiter, Terms, gain_q14, level, loudest, mix_many
 from voiceroom.media.music import MusicPlayer
 from voiceroom.media.net import apply as apply_net
-from voiceroom.media.net import rtc_ice_servers
+from voiceroom.media.net import cache_host_addresses, rtc_ice_servers
 from voiceroom.media.sdp import OPUS_ANSWER_PARAMS, set_fmtp
 from voiceroom.media.vad import SpeakingDetector
 from voiceroom.room.routing import MUSIC_SOURCE, Mix, Routing
@@ -296,6 +296,7 @@ class MediaRoom:
         """Answer ``user``'s offer. A second connect for the same user replaces the peer."""
         clock = _JoinClock(start=time.monotonic())
         internals.use_process_certificate(self.config.process_certificate)
+        cache_host_addresses()
         if self._closed:
             raise MediaError("room closed")
         old = self._peers.pop(user, None)
