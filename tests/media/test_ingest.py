@@ -102,3 +102,18 @@ def test_only_single_20ms_packets_count_as_one_tick() -> None:
     assert not is_single_20ms(encode(2880))
     assert not is_single_20ms(b"")
     opuslib.api.encoder.destroy(state)
+
+
+def test_a_listener_never_gets_a_decoder() -> None:
+    ingest = Ingest(MediaConfig())
+    for k in range(50):
+        assert ingest.frame(k * FRAME_SECONDS) is None
+    assert ingest._decoder is None  # no libopus state, no buffers for a peer never heard
+    enc = OpusEncoder(bitrate=32_000)
+    tone = (np.sin(np.arange(FRAME_SAMPLES) * 0.05) * 8_000).astype(np.int16)
+    heard = 0
+    for k in range(50, 60):
+        ingest.push(k, enc.encode(tone), k * FRAME_SECONDS)
+        frame = ingest.frame(k * FRAME_SECONDS + 0.001)
+        heard += frame is not None and int(np.abs(frame).max()) > 1_000
+    assert ingest._decoder is not None and heard >= 7

@@ -22,6 +22,7 @@ from voiceroom.media.jitter import JitterBuffer, PullKind
 
 # A packet longer than 20 ms (40/60 ms ptime) leaves samples for later ticks.
 _FIFO_SAMPLES = 6_000 + FRAME_SAMPLES
+_NO_FIFO: Pcm = np.zeros(0, dtype=np.int16)
 
 
 class QuietPayload(bytes):
@@ -67,8 +68,10 @@ class Ingest:
             max_frames=config.jitter_max_frames,
             max_conceal=config.max_conceal_frames,
         )
-        self._decoder = OpusDecoder()
-        self._fifo: Pcm = np.zeros(_FIFO_SAMPLES, dtype=np.int16)
+        # Made on the first packet to decode: most peers are listeners that never publish,
+        # and a decoder with its buffers is ~50 KB and a libopus init per join.
+        self._decoder: OpusDecoder | None = None
+        self._fifo: Pcm = _NO_FIFO
         self._fill = 0
         self._frame: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.decode_errors = 0
@@ -121,25 +124,29 @@ class Ingest:
             if self._fill == 0 and self._skip(pull.kind, pull.payload):
                 self.skipped += 1
                 return None
+            decoder = self._decoder
+            if decoder is None:
+                decoder = self._decoder = OpusDecoder()
+                self._fifo = np.zeros(_FIFO_SAMPLES, dtype=np.int16)
             if self._skipped is not None:
                 # Sound again: replay the last skipped packet into the decoder first.
                 prime, self._skipped = self._skipped, None
                 try:
-                    self._decoder.decode(prime)
+                    decoder.decode(prime)
                 except Exception:
                     self.decode_errors += 1
             try:
                 if pull.kind is PullKind.PACKET:
                     assert pull.payload is not None
-                    pcm = self._decoder.decode(pull.payload)
+                    pcm = decoder.decode(pull.payload)
                 elif pull.kind is PullKind.FEC:
                     assert pull.payload is not None
-                    pcm = self._decoder.decode_fec(pull.payload)
+                    pcm = decoder.decode_fec(pull.payload)
                 else:
-                    pcm = self._decoder.conceal()
+                    pcm = decoder.conceal()
             except Exception:  # a corrupt packet must not take the room down
                 self.decode_errors += 1
-                pcm = self._decoder.conceal()
+                pcm = decoder.conceal()
             if pull.arrival is not None:
                 self.last_arrival = pull.arrival
             if self._fill == 0 and len(pcm) == FRAME_SAMPLES:
