@@ -529,17 +529,20 @@ async def test_sender_reports_come_from_the_tick_on_their_interval() -> None:
         host.send_tone(TONES["host"])
         room.set_routing(show(["host"]))
         reports: list[Any] = []
+        received_then: list[int] = []  # packets the listener had when each report came
         rx = l1.transceiver.receiver
         handle = rx._handle_rtcp_packet
 
         async def spy(packet: Any) -> None:
             if isinstance(packet, RtcpSrPacket):
                 reports.append(packet)
+                received_then.append(l1.packets)
             await handle(packet)
 
         rx._handle_rtcp_packet = spy  # type: ignore[method-assign]
         await listen([], 1.0)  # connected and receiving
         reports.clear()
+        received_then.clear()
         ticks0 = room.stats()["ticks"]
         await asyncio.sleep(3.0)
         ticks = room.stats()["ticks"] - ticks0
@@ -552,8 +555,9 @@ async def test_sender_reports_come_from_the_tick_on_their_interval() -> None:
             frames = span // 960
             assert b.sender_info.packet_count - a.sender_info.packet_count == frames
             assert frames % 25 == 0 and frames > 0
-        got = reports[-1].sender_info.packet_count
-        assert abs(got - l1.packets) <= 3, (got, l1.packets)  # all sent, all arrived
+        # The report follows its packet on the same socket: the listener has just had it.
+        for report, had in zip(reports, received_then, strict=True):
+            assert abs(report.sender_info.packet_count - had) <= 2, (report, had)
         pc = room.peer_connection("l1")
         assert pc is not None
         deadline = time.monotonic() + 5.0
