@@ -59,7 +59,10 @@ export class Session extends EventTarget {
 
   connect() {
     this.stopped = false;
-    this.emit("status", { state: this.lastSeq === null ? "connecting" : "reconnecting", attempt: this.attempt });
+    // joined: as in retry() - a page that was in the room is reconnecting, not "cannot join"
+    // (a status without it made the banner flip between the two during a server restart).
+    const joined = this.lastSeq !== null;
+    this.emit("status", { state: joined ? "reconnecting" : "connecting", attempt: this.attempt, joined });
     const url = this.lastSeq === null ? this.url : `${this.url}&resume=${this.lastSeq}`;
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";

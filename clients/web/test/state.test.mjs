@@ -107,3 +107,31 @@ test("member count: snapshot, then room.count; staff also count joins and leaves
   host.applyEvent("room.count", { members: 3 });
   assert.equal(host.memberCount, 3);
 });
+
+test("a page that was in the room stays 'reconnecting' (joined) on every status of a retry", async () => {
+  // Finding 6: during a server restart the banner flipped between "Connection lost" and
+  // "Cannot join the room yet", because connect() announced `reconnecting` without `joined`.
+  const { Session } = await import("../js/session.js");
+  const sockets = [];
+  const saved = globalThis.WebSocket;
+  globalThis.WebSocket = class { constructor(url) { this.url = url; sockets.push(this); } close() {} };
+  globalThis.WebSocket.OPEN = 1;
+  try {
+    const session = new Session("ws://x/ws?token=t");
+    const seen = [];
+    session.addEventListener("status", ({ detail }) => seen.push(detail));
+    session.connect();
+    assert.equal(seen.at(-1).state, "connecting");
+    session.lastSeq = 7; // a welcome came: we were in the room
+    sockets.at(-1).onclose({ code: 1012, reason: "restart" }); // opened, then dropped
+    clearTimeout(session.retryTimer);
+    session.connect(); // the retry's reconnect
+    assert.match(sockets.at(-1).url, /&resume=7$/);
+    const retrying = seen.filter((s) => s.state === "reconnecting");
+    assert.equal(retrying.length, 2);
+    for (const s of retrying) assert.equal(s.joined, true, JSON.stringify(s));
+    session.close();
+  } finally {
+    globalThis.WebSocket = saved;
+  }
+});
