@@ -187,6 +187,9 @@ class Room:
         self.self_muted: set[str] = set()
         self.moderator_muted: set[str] = set()  # follows the user, not the seat
         self.banned: set[str] = set()
+        # The tier the room last gave each user (grown by the games core, or set by the
+        # API): it outlives a leave, so coming back does not undo it (see _entry_tier).
+        self.tier_memory: dict[str, str] = {}
         self.music: Music | None = None
         # The server's music library as data (names music.play accepts), None when the
         # server has none: set by the host through set_tracks, never read from disk here.
@@ -196,6 +199,11 @@ class Room:
         self._seq = 0
         self._next_consult = 1
         self._next_chat = 1
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A store snapshot pickled before tier_memory existed.
+        state.setdefault("tier_memory", {})
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ entry points
     def handle(self, actor: str, command: c.Command, now: float) -> list[Emit]:
@@ -257,8 +265,9 @@ class Room:
             return out
         if len(self.members) >= self.config.max_members:
             raise RuleError(ErrorCode.ROOM_FULL, "the room is full")
+        tier = self._entry_tier(profile)
         member = Member(
-            profile.user, profile.name, profile.role, profile.tier, profile.locale, joined_at=now
+            profile.user, profile.name, profile.role, tier, profile.locale, joined_at=now
         )
         self.members[member.user] = member
         out.append(Emit(TO_STAFF.plus(member.user), MemberJoined(member.view())))
@@ -318,6 +327,7 @@ class Room:
         member = self.members.get(user)
         if member is None or member.tier == tier:
             return []
+        self.tier_memory[user] = tier
         out: list[Emit] = []
         before_queue = self._positions(self.queue_order())
         before_requests = self._positions(self.request_order())
@@ -335,6 +345,15 @@ class Room:
         self._seat_changed(user, "tier", out)
         self.version += 1
         return out
+
+    def _entry_tier(self, profile: Profile) -> str:
+        """A joiner's tier: their token's, or the one the room gave them before they left
+        when that ranks higher (a shopper who grew to Active stays Active on coming back;
+        a token can still raise them)."""
+        kept = self.tier_memory.get(profile.user)
+        if kept is None or self.config.tier_rank(kept) >= self.config.tier_rank(profile.tier):
+            return profile.tier
+        return kept
 
     # ------------------------------------------------------------------ queries
     def actor(self, user: str) -> Actor | None:
