@@ -59,6 +59,17 @@ test("prices in minor units without floats", () => {
   assert.equal(toMinor("1.5", "JPY"), null);
   assert.equal(toMinor("12.345", "USD"), null);
   assert.equal(toMinor("abc", "USD"), null);
+  // What shoppers type in an Arabic or English page: Arabic-Indic digits, thousands commas.
+  assert.equal(toMinor("١٣٠٠", "SAR"), 130000);
+  assert.equal(toMinor("١٬٣٠٠٫٥", "SAR"), 130050);
+  assert.equal(toMinor("1,250.5", "SAR"), 125050);
+  assert.equal(toMinor("1,250", "SAR"), 125000);
+  assert.equal(toMinor("12,345,678", "JPY"), 12345678);
+  assert.equal(toMinor("1.250,5", "EUR"), 125050);
+  assert.equal(toMinor("1,25", "EUR"), 125);
+  assert.equal(toMinor("1,250", "KWD"), 1250); // three decimals: the comma is the decimal
+  assert.equal(toMinor("1,2,3", "SAR"), null);
+  assert.equal(toMinor("12,50.5", "SAR"), null);
 });
 
 test("a scheduled prompt leaves the queue when it is shown", () => {

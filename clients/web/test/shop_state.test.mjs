@@ -49,6 +49,8 @@ test("typed amounts become minor units or null", () => {
   assert.equal(parseMinor("1.5", 0), null);
   assert.equal(parseMinor("-3", 2), null);
   assert.equal(parseMinor("abc", 2), null);
+  assert.equal(parseMinor("1,250.50", 2), 125050);
+  assert.equal(parseMinor("١٬٢٥٠", 2), 125000);
   assert.equal(exponentOf("KWD"), 3);
   assert.equal(exponentOf("JPY"), 0);
   assert.equal(exponentOf("SAR"), 2);

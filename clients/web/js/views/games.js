@@ -6,6 +6,7 @@ import { h } from "../dom.js";
 import { t, has, locale, formatNumber } from "../i18n.js";
 import { button, card, empty, person } from "./common.js";
 import { verifyDraw } from "../verify.js";
+import { parseMinor } from "./shop_state.js";
 
 const PROMPTS = {
   raise_hand_invite: ["host"],
@@ -51,14 +52,10 @@ export function money(minor, currency) {
   }
 }
 
-/** "129.5" -> 12950 for a 2-digit currency, without floating point; null if not a price. */
+/** What a shopper typed ("129.5", "1,250.50", "١٣٠٠") as minor units of `currency`, without
+ *  floating point; null if not a price. The shop's parser, so both read digits alike. */
 export function toMinor(text, currency) {
-  const m = /^\s*(\d{1,12})(?:[.,](\d+))?\s*$/.exec(text ?? "");
-  if (!m) return null;
-  const d = currencyDigits(currency);
-  const frac = (m[2] ?? "").padEnd(d, "0");
-  if (frac.length > d) return null;
-  return Number(m[1] + frac);
+  return parseMinor(text, currencyDigits(currency));
 }
 
 export function gamesCards(st, ui, act, now) {
@@ -165,7 +162,7 @@ function guessBlock(st, ui, act, host, shopper) {
       const amount = ui.input("guess-amount", { placeholder: t("games.guess.amount"), inputMode: "decimal" });
       rows.push(h("div", { class: "btn-row" }, amount, button(t("games.guess.submit"), () => {
         const minor = toMinor(amount.value, round.currency);
-        if (minor === null) return;
+        if (minor === null) return ui.toast?.(t("shopctl.bad_amount"));
         act("guess.submit", { amount: minor }).then((r) => { if (r) amount.value = ""; });
       }, { kind: "primary", small: true })));
     } else if (g.your_guess != null) {

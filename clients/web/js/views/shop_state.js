@@ -116,13 +116,32 @@ export function formatMoney(minor, currency, exponent, locale) {
   return fmt.format(decimalString(minor, exponent));
 }
 
-/** What a person typed ("199", "199.5", "١٩٩٫٥٠") as integer minor units, or null. */
+/** What a person typed ("199", "199.5", "١٩٩٫٥٠", "1,250.50", "١٬٢٥٠") as integer minor
+ *  units, or null. Grouping separators are taken where they cannot be the decimal one: both
+ *  "," and "." in the text (the last one is the decimal), a separator that repeats, the
+ *  Arabic thousands sign, or one comma before exactly three digits where the currency has
+ *  fewer than three decimals ("1,250" SAR is 1250, "1,250" KWD is 1.250). */
 export function parseMinor(text, exponent) {
-  const ascii = String(text ?? "")
+  let ascii = String(text ?? "")
     .replace(/[\u0660-\u0669]/g, (d) => String(d.charCodeAt(0) - 0x0660))
     .replace(/[\u06f0-\u06f9]/g, (d) => String(d.charCodeAt(0) - 0x06f0))
     .replace(/\u066b/g, ".")
+    .replace(/[\u066c\u00a0\u202f' ]/g, (c, i, all) => (/\d/.test(all[i - 1] ?? "") && /\d/.test(all[i + 1] ?? "") ? "" : c))
     .trim();
+  const grouped = (sep, dec) => new RegExp(`^\\d{1,3}(?:\\${sep}\\d{3})+(?:\\${dec}\\d*)?$`);
+  const commas = (ascii.match(/,/g) ?? []).length;
+  const dots = (ascii.match(/\./g) ?? []).length;
+  if (commas && dots) {
+    const decimalIsDot = ascii.lastIndexOf(".") > ascii.lastIndexOf(",");
+    if (decimalIsDot ? !grouped(",", ".").test(ascii) : !grouped(".", ",").test(ascii)) return null;
+    ascii = decimalIsDot ? ascii.replaceAll(",", "") : ascii.replaceAll(".", "").replace(",", ".");
+  } else if (commas > 1 || (commas === 1 && exponent < 3 && /^\d{1,3},\d{3}$/.test(ascii))) {
+    if (!grouped(",", ".").test(ascii)) return null;
+    ascii = ascii.replaceAll(",", "");
+  } else if (dots > 1) {
+    if (!grouped(".", ",").test(ascii)) return null;
+    ascii = ascii.replaceAll(".", "");
+  }
   const m = /^(\d{1,12})(?:[.,](\d*))?$/.exec(ascii);
   if (!m) return null;
   const frac = m[2] ?? "";
