@@ -2,6 +2,7 @@
 // and catches tampering; the games state follows events; prices parse without floats.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
 import { RoomState } from "../js/state.js";
 import { toMinor } from "../js/views/games.js";
@@ -81,4 +82,32 @@ test("a scheduled prompt leaves the queue when it is shown", () => {
   st.applyEvent("prompt.shown", { id: "show_starting", params: {}, by: null, at: 100, n: 1 });
   assert.deepEqual(st.games.scheduled_prompts.map((x) => x.n), [2]);
   assert.equal(st.games.prompt.id, "show_starting");
+});
+
+const LANGS = ["en", "ar", "zh", "id", "ja"];
+const catalog = (lang) => JSON.parse(readFileSync(new URL(`../i18n/${lang}.json`, import.meta.url), "utf8"));
+
+test("guess results are numbered once: by the list, not again in the row text", () => {
+  for (const lang of LANGS) assert.doesNotMatch(catalog(lang)["games.guess.row"], /\{rank\}/, lang);
+});
+
+test("counts are phrased without plural forms (1 guesses, 3 صوت)", () => {
+  const keys = ["games.guess.count", "games.vote.total", "games.lottery.drawn", "group.completed_count"];
+  for (const lang of ["en", "ar"]) {
+    const c = catalog(lang);
+    // "Votes: {n}": the number follows a label, so no noun has to agree with it.
+    for (const key of keys) for (const n of ["{n}", "{entrants}"]) {
+      const at = c[key].indexOf(n);
+      if (at < 0) continue;
+      const after = c[key].slice(at + n.length);
+      assert.ok(after === "" || /^[،,]/.test(after), `${lang} ${key}: "${c[key]}"`);
+    }
+  }
+});
+
+test("Arabic tier news does not put the tier name where it would need the accusative", () => {
+  // "Noor أصبح الآن نشِط" needs نشِطًا (and أصبحت for a woman): the tier is named as a label.
+  const text = catalog("ar")["games.tier.earned"];
+  assert.doesNotMatch(text, /أصبح/);
+  assert.match(text, /«\{tier\}»/);
 });

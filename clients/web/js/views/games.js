@@ -190,8 +190,9 @@ function guessResult(r) {
   return h("div", { class: "game-result" },
     h("p", { class: "guess-reveal" }, t("games.guess.reveal", { product: iso(r.product), amount: money(r.price, r.currency) })),
     r.winner ? h("p", {}, t("games.guess.winner", { name: iso(r.ranking[0]?.name ?? r.winner) })) : null,
-    h("ol", { class: "guess-ranking" }, r.ranking.map((x) => h("li", {},
-      t("games.guess.row", { rank: x.rank, name: iso(x.name), amount: money(x.amount, r.currency), off: money(x.off_by, r.currency) })))));
+    // The list numbers the rows (by rank: tied guesses share a number); the text does not.
+    h("ol", { class: "guess-ranking" }, r.ranking.map((x) => h("li", { value: x.rank },
+      t("games.guess.row", { name: iso(x.name), amount: money(x.amount, r.currency), off: money(x.off_by, r.currency) })))));
 }
 
 // ---------------------------------------------------------------- giveaway
