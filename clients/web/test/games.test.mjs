@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
 import { RoomState } from "../js/state.js";
-import { toMinor } from "../js/views/games.js";
+import { toMinor, checkedInToday, marketDay } from "../js/views/games.js";
 
 const seed = new Uint8Array([...Array(32).keys()]);
 const entrants = ["alice", "bob", "carol", "dave"];
@@ -110,4 +110,18 @@ test("Arabic tier news does not put the tier name where it would need the accusa
   const text = catalog("ar")["games.tier.earned"];
   assert.doesNotMatch(text, /أصبح/);
   assert.match(text, /«\{tier\}»/);
+});
+
+test("check-in is done for the rest of the market's day", () => {
+  const st = new RoomState();
+  st.applySnapshot({ room: "r", phase: "show", seat_count: 2, tiers: [], you: { user: "u1", name: "U", role: "listener", tier: "new" },
+    seats: [], members: [], member_count: 1, consultations: [], chat: [], games: { market_zone: "Asia/Riyadh", streak: null } });
+  const now = Date.UTC(2026, 11, 3, 22, 30) / 1000; // 01:30 on 4 December in Riyadh
+  assert.equal(marketDay("Asia/Riyadh", now), "2026-12-04");
+  assert.equal(checkedInToday(st.games, now), false);
+  st.applyEvent("checkin.done", { user: "u1", name: "U", day: "2026-12-04", streak: 2 });
+  assert.equal(checkedInToday(st.games, now), true);
+  assert.equal(checkedInToday(st.games, now + 86400), false); // a new day: check in again
+  st.applyEvent("checkin.done", { user: "u2", name: "V", day: "2026-12-05", streak: 1 });
+  assert.equal(st.games.streak.day, "2026-12-04"); // someone else's check-in is not ours
 });

@@ -67,7 +67,7 @@ export function gamesCards(st, ui, act, now) {
   if (g.prompt) out.push(promptCard(g.prompt));
   out.push(card("games", t("games.title"),
     feed(g),
-    shopper ? myProgress(st, act) : null,
+    shopper ? myProgress(st, act, now) : null,
     voteBlock(st, ui, act, host, shopper),
     guessBlock(st, ui, act, host, shopper),
     lotteryBlock(st, ui, act, host),
@@ -89,9 +89,24 @@ function feed(g) {
     : t("games.checkin.done", { name: iso(f.name), n: f.streak })));
 }
 
-function myProgress(st, act) {
+/** The calendar day (YYYY-MM-DD) at `now` in the show's market zone: the server's check-in day. */
+export function marketDay(zone, now) {
+  try {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now * 1000);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this member already checked in on the market's today (the button is then done). */
+export function checkedInToday(g, now) {
+  return !!g?.streak && g.streak.day === marketDay(g.market_zone ?? "UTC", now);
+}
+
+function myProgress(st, act, now) {
   const g = st.games;
-  const row = [button(t("games.checkin.button"), () => act("checkin.daily"), { small: true })];
+  const done = checkedInToday(g, now);
+  const row = [button(t(done ? "games.checkin.checked" : "games.checkin.button"), () => act("checkin.daily"), { small: true, disabled: done })];
   if (g.streak) row.push(h("span", { class: "muted" }, t("games.checkin.streak", { n: g.streak.count })));
   // Tier progress is counted by the server (chat scores at most every 10 s), so the page
   // shows it as of the last snapshot only when it is fresh: right after joining.
