@@ -394,6 +394,12 @@ def test_prompt_by_id_with_checked_params() -> None:
     refused(p, "h", gc.SendPrompt("buy_now_or_else"), GamesCode.UNKNOWN_PROMPT)
     refused(p, "h", gc.SendPrompt("vote_now", {"evil": "x"}), ErrorCode.INVALID_ARGUMENT)
     refused(p, "h", gc.SendPrompt("vote_now", {"question": "x" * 101}), ErrorCode.INVALID_ARGUMENT)
+    # Every detail the text uses is required: no "Flash sale on X for  minutes".
+    for params in ({"product": "X"}, {"product": "X", "minutes": " "}, {}):
+        refused(p, "h", gc.SendPrompt("flash_sale_now", params), ErrorCode.INVALID_ARGUMENT)
+    refused(p, "h", gc.SchedulePrompt("vote_now", 60.0, {}), ErrorCode.INVALID_ARGUMENT)
+    (y,) = events_of(p.handle("h", gc.SendPrompt("checkin_today"), 3.0), ge.PromptShown)
+    assert y.params == {}
 
 
 def test_scheduled_prompt_fires_once_in_tick() -> None:

@@ -63,6 +63,10 @@ def check_prompt(prompt_id: str, params: Any) -> dict[str, str]:
                 ErrorCode.INVALID_ARGUMENT, f"param {key} must be text of <= {MAX_PARAM_CHARS}"
             )
         out[key] = value
+    # Every {name} the text uses must be filled: "Flash sale on X for  minutes" is no prompt.
+    missing = sorted(k for k in allowed if not out.get(k, "").strip())
+    if missing:
+        raise RuleError(ErrorCode.INVALID_ARGUMENT, f"{prompt_id} needs {', '.join(missing)}")
     return out
 
 

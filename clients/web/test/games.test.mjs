@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
 import { RoomState } from "../js/state.js";
-import { toMinor, checkedInToday, marketDay } from "../js/views/games.js";
+import { toMinor, checkedInToday, marketDay, missingParams } from "../js/views/games.js";
 
 const seed = new Uint8Array([...Array(32).keys()]);
 const entrants = ["alice", "bob", "carol", "dave"];
@@ -124,4 +124,11 @@ test("check-in is done for the rest of the market's day", () => {
   assert.equal(checkedInToday(st.games, now + 86400), false); // a new day: check in again
   st.applyEvent("checkin.done", { user: "u2", name: "V", day: "2026-12-05", streak: 1 });
   assert.equal(st.games.streak.day, "2026-12-04"); // someone else's check-in is not ours
+});
+
+test("a prompt is not sent with a detail its text needs left blank", () => {
+  assert.deepEqual(missingParams("flash_sale_now", { product: "Scarf" }), ["minutes"]);
+  assert.deepEqual(missingParams("flash_sale_now", { product: "Scarf", minutes: " " }), ["minutes"]);
+  assert.deepEqual(missingParams("flash_sale_now", { product: "Scarf", minutes: "10" }), []);
+  assert.deepEqual(missingParams("checkin_today", {}), []);
 });

@@ -292,6 +292,11 @@ function drawHref(d) {
 }
 
 // ---------------------------------------------------------------- prompts and market
+/** The details a prompt's text uses that are still blank (the server refuses those too). */
+export function missingParams(id, params) {
+  return (PROMPTS[id] ?? []).filter((name) => !String(params?.[name] ?? "").trim());
+}
+
 function promptSender(st, ui, act) {
   const select = keep("prompt-id", () => h("select", { class: "input", "aria-label": "prompt", onChange: () => ui.rerender() }));
   const id = select.value || "raise_hand_invite";
@@ -305,6 +310,12 @@ function promptSender(st, ui, act) {
     h("div", { class: "game-form" }, select, inputs.map(([, el]) => el), later,
       button(t("games.prompt.send"), () => {
         const params = Object.fromEntries(inputs.map(([n, el]) => [n, el.value.trim()]).filter(([, v]) => v));
+        const missing = missingParams(id, params);
+        for (const [n, el] of inputs) el.toggleAttribute("aria-invalid", missing.includes(n));
+        if (missing.length) {
+          inputs.find(([n]) => n === missing[0])[1].focus();
+          return ui.toast?.(t("games.prompt.missing"));
+        }
         const minutes = Number.parseFloat(later.value);
         // The server fires it by its own clock; ours only has to be within a minute of it.
         if (minutes > 0) act("prompt.schedule", { id, params, at: Date.now() / 1000 + minutes * 60 }).then((r) => { if (r) later.value = ""; });
