@@ -286,6 +286,28 @@ def test_time_on_the_mic_scores_per_whole_minute() -> None:
     assert p.games.boards.room.points["a"] == 6
 
 
+def test_a_shopper_hears_their_own_score_whenever_it_changes() -> None:
+    # The boards carry only the top N: score.yours keeps "You: N pts" and the tier progress
+    # of the shopper's page current, for them alone.
+    p = show("a", active_after=5)
+
+    def mine(out: list[Emit]) -> list[tuple[int, int]]:
+        sent = [e for e in out if isinstance(e.event, ge.ScoreYours)]
+        assert all(e.to == to_users("a") for e in sent)
+        return [(e.event.points, e.event.interactions) for e in sent]  # type: ignore[attr-defined]
+
+    assert mine(p.handle("a", c.SendChat("hi"), 2.0)) == [(1, 1)]
+    p.handle("h", gc.OpenVote("q", ["x", "y"]), 3.0)
+    (vote,) = mine(p.handle("a", gc.CastVote(0), 4.0))
+    assert vote[1] == 2 and vote[0] == p.games.boards.room.points["a"]
+    assert mine(p.handle("h", c.SendChat("staff do not score"), 5.0)) == []
+    p.handle("h", c.InviteToSeat("a", 2), 10.0)
+    p.handle("a", c.AcceptInvite(), 10.0)
+    before = p.games.boards.room.points["a"]
+    assert mine(p.tick(70.0)) == [(before + 2, 2)]  # a mic minute: points, no interaction
+    assert mine(p.handle("a", c.LeaveSeat(), 200.0)) == [(before + 6, 2)]
+
+
 def test_show_board_counts_from_the_show_start() -> None:
     p = Pair()
     p.join("h", Role.HOST, "vip")

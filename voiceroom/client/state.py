@@ -193,6 +193,11 @@ def _yours(key: str, field: str) -> Callable[[Wire, Wire], None]:
     return apply
 
 
+def _score(games: Wire, body: Wire) -> None:
+    games["your_points"] = body["points"]
+    games["interactions"] = body["interactions"]
+
+
 def _market(games: Wire, body: Wire) -> None:
     games["market_zone"] = body["zone"]
 
@@ -211,6 +216,7 @@ _GAMES: dict[str, Callable[[Wire, Wire], None]] = {
     "vote.tally": _tally,
     "vote.closed": _set(vote=None, vote_tallies=None, last_vote=...),
     "leaderboard.updated": _board,
+    "score.yours": _score,
     "prompt.shown": _set(prompt=...),
     "market.changed": _market,
 }

@@ -27,7 +27,7 @@ from voiceroom.games.rules import RULES
 from voiceroom.room import events as room_ev
 from voiceroom.room.commands import Command
 from voiceroom.room.errors import ErrorCode, RuleError
-from voiceroom.room.events import EVERYONE, Emit
+from voiceroom.room.events import EVERYONE, Emit, to_users
 from voiceroom.room.model import MODERATORS, Actor, Role
 from voiceroom.room.rules import Rule
 
@@ -129,6 +129,7 @@ class Games:
             for user, n in minutes.items():
                 self.mic_since[user] += 60.0 * n
                 self.boards.add(user, POINTS["mic_minute"] * n, now)
+                self._score(user, out)
             self.boards.flush(now, self.roster, out, force=True)
         else:
             self.boards.flush(now, self.roster, out)
@@ -223,7 +224,7 @@ class Games:
         seen = self.roster.members.get(e.user)
         if seen is not None:
             seen.role = Role(e.role)
-            self._mic_follow(now)
+            self._mic_follow(now, out)
 
     def _tier(self, e: room_ev.TierChanged, now: float, out: list[Emit]) -> None:
         seen = self.roster.members.get(e.user)
@@ -235,7 +236,7 @@ class Games:
             self.roster.seats.pop(e.seat.index, None)
         else:
             self.roster.seats[e.seat.index] = e.seat.user
-        self._mic_follow(now)
+        self._mic_follow(now, out)
 
     def _chat(self, e: room_ev.ChatPosted, now: float, out: list[Emit]) -> None:
         msg = e.message
@@ -278,29 +279,40 @@ class Games:
         if seen is None or not seen.shopper:
             return  # staff run the show; they do not score
         self.boards.add(user, POINTS[kind], now)
+        if kind in INTERACTIONS:
+            self.interactions[user] = self.interactions.get(user, 0) + 1
+        self._score(user, out)
         if kind not in INTERACTIONS:
             return
-        n = self.interactions[user] = self.interactions.get(user, 0) + 1
+        n = self.interactions[user]
         grown = tiers.grows_into(seen.tier, n, self.config.active_after)
         if grown is not None:
             seen.tier = grown
             out.append(Emit(EVERYONE, ev.TierEarned(user, seen.name, grown, n)))
 
-    def _mic_follow(self, now: float) -> None:
+    def _score(self, user: str, out: list[Emit]) -> None:
+        """Tell a shopper their points and interactions as they are now (``score.yours``)."""
+        points = self.boards.room.points.get(user, 0)
+        out.append(Emit(to_users(user), ev.ScoreYours(points, self.interactions.get(user, 0))))
+
+    def _mic_follow(self, now: float, out: list[Emit]) -> None:
         """Start or bank mic time for shoppers who sat down or stood up."""
         seated = {u for u in self.roster.seated() if self._is_shopper(u)}
         for user in list(self.mic_since):
             if user not in seated:
-                self._bank_mic(user, now)
+                self._bank_mic(user, now, out)
         for user in sorted(seated):  # set order varies by process: keep replay identical
             self.mic_since.setdefault(user, now)
 
-    def _bank_mic(self, user: str, now: float) -> None:
+    def _bank_mic(self, user: str, now: float, out: list[Emit] | None = None) -> None:
+        """Bank a shopper's whole minutes on the mic; ``out`` (None: they left) hears of it."""
         since = self.mic_since.pop(user, None)
         if since is not None:
             minutes = int((now - since) // 60)
             if minutes > 0 and self._is_shopper(user):
                 self.boards.add(user, POINTS["mic_minute"] * minutes, now)
+                if out is not None:
+                    self._score(user, out)
 
     def _unbanked_minutes(self, now: float) -> dict[str, int]:
         return {

@@ -203,6 +203,17 @@ class TierEarned(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreYours(Event):
+    """To one shopper, whenever they score: their points on the ``room`` board and their
+    interactions (the snapshot's ``your_points`` and ``interactions``, kept current; the
+    boards only carry the top N, and nothing else carries the tier progress)."""
+
+    TYPE: ClassVar[str] = "score.yours"
+    points: int
+    interactions: int
+
+
+@dataclass(frozen=True, slots=True)
 class PromptShown(Event):
     """A prompt by id: clients show ``prompt.<id>`` from their own catalog (locale and
     market idiom), filling ``params``. Never prose."""
@@ -246,6 +257,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LeaderboardUpdated,
     CheckedIn,
     TierEarned,
+    ScoreYours,
     PromptShown,
     PromptScheduled,
     MarketChanged,

@@ -19,6 +19,7 @@ export const GAMES_HANDLERS = {
     if (b.user === st.you.user) g.streak = { day: b.day, count: b.streak };
     g.feed = [...(g.feed ?? []).slice(-2), { kind: "checkin", ...b }];
   },
+  "score.yours": (g, b) => { g.your_points = b.points; g.interactions = b.interactions; },
   "tier.earned": (g, b) => { g.feed = [...(g.feed ?? []).slice(-2), { kind: "tier", ...b }]; },
   "prompt.shown": (g, b) => {
     g.prompt = b;
@@ -47,9 +48,6 @@ export function applyGamesEvent(st, type, body) {
   if (type === "lottery.opened") {
     // Remember each commitment as first seen, to check the draw against it later.
     st.games.seen_commitment = { ...st.games.seen_commitment, [body.id]: body.commitment };
-  }
-  if (type.endsWith(".yours") || (type === "checkin.done" && body.user === st.you?.user)) {
-    st.games.touched = true; // our own interactions moved on since the snapshot
   }
   handler(st.games, body, st);
   return true;

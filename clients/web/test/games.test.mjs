@@ -132,3 +132,12 @@ test("a prompt is not sent with a detail its text needs left blank", () => {
   assert.deepEqual(missingParams("flash_sale_now", { product: "Scarf", minutes: "10" }), []);
   assert.deepEqual(missingParams("checkin_today", {}), []);
 });
+
+test("your points and tier progress follow score.yours, not only the snapshot", () => {
+  const st = new RoomState();
+  st.applySnapshot({ room: "r", phase: "show", seat_count: 2, tiers: [], you: { user: "u1", name: "U", role: "listener", tier: "new" },
+    seats: [], members: [], member_count: 1, consultations: [], chat: [], games: { your_points: 52, interactions: 0, active_after: 10 } });
+  st.applyEvent("score.yours", { points: 55, interactions: 1 }); // a chat message scored
+  assert.equal(st.games.your_points, 55);
+  assert.equal(st.games.interactions, 1);
+});

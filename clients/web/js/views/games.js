@@ -108,9 +108,9 @@ function myProgress(st, act, now) {
   const done = checkedInToday(g, now);
   const row = [button(t(done ? "games.checkin.checked" : "games.checkin.button"), () => act("checkin.daily"), { small: true, disabled: done })];
   if (g.streak) row.push(h("span", { class: "muted" }, t("games.checkin.streak", { n: g.streak.count })));
-  // Tier progress is counted by the server (chat scores at most every 10 s), so the page
-  // shows it as of the last snapshot only when it is fresh: right after joining.
-  if (st.you.tier === "new" && g.active_after && !g.touched) {
+  // Tier progress is counted by the server (chat scores at most every 10 s): the snapshot's
+  // number, then each score.yours, so chat and claims move it as votes and guesses do.
+  if (st.you.tier === "new" && g.active_after) {
     row.push(h("span", { class: "muted" }, t("games.tier.progress", { n: Math.min(g.interactions ?? 0, g.active_after), total: g.active_after })));
   }
   return h("div", { class: "btn-row game-me" }, row);
