@@ -1,7 +1,7 @@
 // Wires the page: token -> locale -> session -> room state -> views, and audio.
 // Everything a person must know (reconnecting, mic blocked, errors, tap to listen) is put
 // on screen here, not only logged.
-import { Session } from "./session.js";
+import { Session, CLOSE } from "./session.js";
 import { RoomState } from "./state.js";
 import { Media } from "./media.js";
 import { h, fill, icon } from "./dom.js";
@@ -53,15 +53,21 @@ const ui = {
   outcomes: new Map(), // "sale:1" -> what the last claim was told: claimed, sold_out, ...
   toast: (text) => toast(text),
   rerender: () => render(),
-  /** The same input element on every render, so typing survives a re-render. */
+  leave: () => leaveRoom(),
+  /** The same input element on every render, so typing survives a re-render. Its name
+   *  for screen readers is the visible words: the <label> around it (or `label` given
+   *  here), else its placeholder - never an aria-label from the key ("sale-qty") or a
+   *  sample value ("99.00") that would hide the label. */
   input(key, props) {
     let el = this.inputs.get(key);
+    const { label, ...attrs } = props;
     if (!el) {
-      el = h("input", { class: "input", ...props });
+      el = h("input", { class: "input", ...attrs });
       this.inputs.set(key, el);
     }
     if (props.placeholder) el.placeholder = props.placeholder; // follows a language switch
-    el.setAttribute("aria-label", props.placeholder ?? key);
+    if (label) el.setAttribute("aria-label", label);
+    else el.removeAttribute("aria-label");
     return el;
   },
 };
@@ -145,6 +151,18 @@ function wireMedia(media) {
     // ICE failed (network change, server restart): media.js negotiates again by itself
     // (with backoff, while signalling is up); the person is told once per failure.
     if (detail.connection === "failed" && app.conn.state === "open") toast(t("audio.network_blocked"));
+  });
+}
+
+/** Leave the room for good (protocol `leave`; the server closes with 1000): the page shows
+ *  "You left the room" with Rejoin (views/gone.js). Not ending it: End the room does that. */
+function leaveRoom() {
+  app.session.leave().catch((err) => console.warn("voiceroom: leave", err)).finally(() => {
+    // Left while the socket was down (no close event will come): out all the same.
+    if (app.closed) return;
+    app.closed = app.conn = { state: "closed", code: CLOSE.NORMAL, reason: "left" };
+    app.media.close();
+    render();
   });
 }
 

@@ -83,6 +83,19 @@ export class RoomState {
   /** The voice reaches nobody while muted, by self or by a moderator. */
   get micLive() { return this.canSpeak && !this.selfMuted && !this.moderatorMuted; }
 
+  /** The music is paused in the mix for everyone while a listen-in 1v1 runs (protocol.md
+   *  3.3, who hears whom). */
+  get musicPaused() { return !!this.music && this.stageConsultation?.mode === "listen_in"; }
+  /** What this member hears of the music: not while paused, nor inside a private call
+   *  (the pair hear only each other; the room hears the music as before). */
+  get musicHeard() { return !!this.music && !this.musicPaused && this.myConsultation?.mode !== "private"; }
+  /** On a seat during a listen-in 1v1 without being one of its pair: seated, mic live,
+   *  and yet nobody hears this member until it ends. */
+  get unheardOnSeat() {
+    const k = this.stageConsultation;
+    return !this.ended && !!this.mySeat && k?.mode === "listen_in" && k.staff !== this.you.user && k.shopper !== this.you.user;
+  }
+
   /** A speaking ring for `user`, only if this member can hear them: never for a private
    *  pair we are not part of (the server does not send those either; an old one may have). */
   ringOn(user) {

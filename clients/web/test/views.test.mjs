@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { RoomState } from "../js/state.js";
 import { farewell } from "../js/views/gone.js";
 import { tierKey } from "../js/views/common.js";
+import { consultLine, seatText } from "../js/views/stage.js";
 
 const read = (rel) => JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8"));
 const catalogs = { en: read("../i18n/en.json"), ar: read("../i18n/ar.json") };
@@ -124,4 +125,77 @@ test("the two Mute buttons (my mic, a seat) never share a label", () => {
     // The two 1v1 modes read differently from each other too.
     assert.notEqual(cat["consult.mode_private"], cat["consult.mode_listen_in"], lang);
   }
+});
+
+// A translator over one catalog, as i18n.t fills it (numbers as given).
+const translator = (cat) => (key, params = {}) => {
+  assert.ok(key in cat, key);
+  return cat[key].replace(/\{(\w+)\}/g, (_, n) => String(params[n] ?? ""));
+};
+
+test("a seat's screen-reader name is what the seat shows, numbered as shown", () => {
+  // Finding 11: "Seat 0: Hana (host)" for the host's unnumbered seat, "Seat 2: free" for a
+  // locked one, "Seat 1: free" where the screen says "Take seat".
+  const en = translator(catalogs.en);
+  const st = liveRoom();
+  const host = { ...taken(0, "h"), name: "Hana" };
+  assert.deepEqual(seatText(st, host, false, en), { label: "Hana", aria: "Host's seat: Hana" });
+  assert.equal(seatText(st, seat(0), false, en).aria, "Host's seat: Free");
+  assert.deepEqual(seatText(st, seat(2, { status: "locked" }), false, en), { label: "Locked", aria: "Seat 2: Locked" });
+  assert.deepEqual(seatText(st, seat(1), true, en), { label: "Take seat", aria: "Seat 1: Take seat" });
+  assert.deepEqual(seatText(st, seat(3), false, en), { label: "Free", aria: "Seat 3: Free" });
+  assert.equal(seatText(st, taken(1, "s1"), false, en).aria, "Seat 1: s1");
+  const ar = translator(catalogs.ar);
+  assert.equal(seatText(st, seat(2, { status: "locked" }), false, ar).aria, "المقعد 2: مقفل");
+  assert.equal(seatText(st, host, false, ar).aria, "مقعد المضيف: Hana");
+});
+
+test("in a 1v1 the pair read about themselves; seated speakers a listen-in silences are told", () => {
+  // Finding 16: the shopper in the 1v1 read "Hana is in a private consultation with Ann".
+  const en = translator(catalogs.en);
+  const strip = (s) => s.replace(/[\u2068\u2069]/g, "");
+  for (const mode of ["private", "listen_in"]) {
+    const ann = liveRoom({ ...me, user: "ann", name: "Ann" });
+    ann.applyEvent("consult.started", { consultation: pairWithAnn(mode) });
+    const hana = liveRoom({ ...me, user: "h", name: "Hana", role: "host" });
+    hana.applyEvent("consult.started", { consultation: pairWithAnn(mode) });
+    const audience = liveRoom();
+    audience.applyEvent("consult.started", { consultation: pairWithAnn(mode) });
+    assert.equal(strip(consultLine(ann, en)), strip(en(`consult.with_stage_${mode}`, { name: "Hana" })));
+    assert.equal(strip(consultLine(hana, en)), strip(en(`consult.with_stage_${mode}`, { name: "Ann" })));
+    assert.equal(strip(consultLine(audience, en)), strip(en(`phase.consult_${mode}`, { host: "Hana", shopper: "Ann" })));
+  }
+  assert.equal(consultLine(liveRoom(), en), null);
+
+  // s1 holds seat 1: not heard during a listen-in (unless one of the pair), heard in private.
+  const s1 = liveRoom({ ...me, user: "s1", name: "s1" });
+  assert.equal(s1.unheardOnSeat, false);
+  s1.applyEvent("consult.started", { consultation: pairWithAnn("listen_in") });
+  assert.equal(s1.unheardOnSeat, true);
+  s1.applyEvent("consult.updated", { consultation: pairWithAnn("private"), by: "h" });
+  assert.equal(s1.unheardOnSeat, false);
+  const ann = liveRoom({ ...me, user: "ann", name: "Ann" }); // seated shopper of the pair
+  ann.applyEvent("consult.started", { consultation: pairWithAnn("listen_in") });
+  assert.equal(ann.unheardOnSeat, false);
+  assert.equal(liveRoom().unheardOnSeat, false); // not seated: nothing to tell
+  assert.ok(catalogs.ar["consult.not_heard"]);
+});
+
+test("'Now playing' only while the music is in this member's mix", () => {
+  // protocol.md 3.3: a listen-in 1v1 pauses the music in the mix; a private pair hear only
+  // each other (the room keeps the music).
+  const music = { track: "intro.ogg", gain: 0.5, loop: true };
+  const audience = liveRoom();
+  const ann = liveRoom({ ...me, user: "ann", name: "Ann" });
+  for (const st of [audience, ann]) st.applyEvent("music.changed", music);
+  assert.deepEqual([audience.musicHeard, audience.musicPaused], [true, false]);
+  for (const st of [audience, ann]) st.applyEvent("consult.started", { consultation: pairWithAnn("listen_in") });
+  assert.deepEqual([audience.musicHeard, audience.musicPaused, ann.musicHeard], [false, true, false]);
+  for (const st of [audience, ann]) st.applyEvent("consult.updated", { consultation: pairWithAnn("private"), by: "h" });
+  assert.deepEqual([audience.musicHeard, audience.musicPaused], [true, false]); // the show goes on
+  assert.deepEqual([ann.musicHeard, ann.musicPaused], [false, false]); // in the pair: not heard
+  for (const st of [audience, ann]) st.applyEvent("consult.ended", { id: 3, kind: "stage", by: "h", reason: "ended" });
+  assert.equal(ann.musicHeard, true);
+  audience.applyEvent("music.changed", { track: null });
+  assert.deepEqual([audience.musicHeard, audience.musicPaused], [false, false]);
 });

@@ -1,17 +1,20 @@
 // What this member can do themselves: answer an invite, mute/unmute, leave the seat, raise
-// a hand (and see their place), ask for a private consultation, end their own 1v1.
+// a hand (and see their place), ask for a private consultation, end their own 1v1, leave
+// the room (everyone, the host too: leaving is not ending the room).
 import { h, bdi, icon } from "../dom.js";
 import { t, formatCountdown } from "../i18n.js";
 import { button, card, roleLabel, tierBadge, avatar } from "./common.js";
 
 export function myCard(st, ui, act, now) {
-  const rows = [whoAmI(st)];
+  const rows = [whoAmI(st, st.ended ? null : ui.leave)];
   if (st.ended) return card("me", null, ...rows);
   if (st.invite) rows.push(inviteRow(st, act, now));
   const k = st.myConsultation;
   // A moderator's stage 1v1 is run from the host panel (mode, back to the show): one
   // control, not a second button with the same sentence here.
   if (k && !(k.kind === "stage" && st.isModerator)) rows.push(consultRow(st, k, act));
+  // Seated, but a listen-in 1v1 is the only voice in the mix: say so, or the mic looks live.
+  if (st.unheardOnSeat) rows.push(h("p", { class: "notice notice-unheard", role: "status" }, t("consult.not_heard")));
   if (st.canSpeak) rows.push(micRow(st, ui, act));
   if (st.role === "listener" && !st.mySeat && !k) {
     rows.push(handRow(st, act));
@@ -20,12 +23,15 @@ export function myCard(st, ui, act, now) {
   return card("me", null, ...rows);
 }
 
-function whoAmI(st) {
+function whoAmI(st, leave) {
   const me = st.you;
+  // A moderator leaving is asked first: the room stays open (End the room closes it).
+  const onLeave = () => (!st.isModerator || confirm(t("confirm.leave_host"))) && leave();
   return h("div", { class: "whoami" },
     avatar(me.user, me.name),
-    h("div", {}, h("div", { class: "whoami-name", title: me.name }, bdi(me.name), " ", tierBadge(me.tier)),
-      h("div", { class: "muted" }, roleLabel(st.mySeat && st.role === "listener" ? "speaker" : st.role))));
+    h("div", { class: "grow" }, h("div", { class: "whoami-name", title: me.name }, bdi(me.name), " ", tierBadge(me.tier)),
+      h("div", { class: "muted" }, roleLabel(st.mySeat && st.role === "listener" ? "speaker" : st.role))),
+    leave ? h("button", { type: "button", class: "btn btn-secondary btn-sm leave-room", id: "leave-room", onClick: onLeave }, icon("exit"), h("span", {}, t("room.leave"))) : null);
 }
 
 function inviteRow(st, act, now) {
@@ -40,8 +46,9 @@ function inviteRow(st, act, now) {
 
 function consultRow(st, k, act) {
   const partner = k.staff === st.you.user ? k.shopper_name : k.staff_name;
+  // A stage 1v1's sentence is in the phase banner already (stage.js consultLine).
   return h("div", { class: "notice notice-consult" },
-    h("p", {}, t(`consult.with_${k.kind}_${k.mode}`, { name: "\u2068" + partner + "\u2069" })),
+    k.kind === "stage" ? null : h("p", {}, t(`consult.with_${k.kind}_${k.mode}`, { name: "\u2068" + partner + "\u2069" })),
     button(t("consult.end"), () => act("consult.end", { id: k.id }), { kind: "danger" }));
 }
 

@@ -10,7 +10,7 @@ export function hostCard(st, ui, act) {
   const live = st.phase !== "ended";
   const rows = [];
   if (isHost && st.phase === "warmup") {
-    const minutes = ui.input("schedule-minutes", { type: "number", min: "1", max: "1440", value: "10", class: "input input-num" });
+    const minutes = ui.input("schedule-minutes", { type: "number", min: "1", max: "1440", value: "10", class: "input input-num", id: "schedule-minutes" });
     rows.push(h("div", { class: "btn-row" },
       button(t("host.start_show"), () => act("room.start_show"), { kind: "primary" }),
       h("form", {
@@ -20,7 +20,7 @@ export function hostCard(st, ui, act) {
           const n = Number(minutes.value);
           if (n > 0) act("room.schedule", { starts_at: Date.now() / 1000 + n * 60 });
         },
-      }, h("label", { class: "muted" }, t("host.schedule_in")), minutes, h("span", { class: "muted" }, t("host.minutes")),
+      }, h("label", { class: "muted", for: "schedule-minutes" }, t("host.schedule_in")), minutes, h("span", { class: "muted" }, t("host.minutes")),
       h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("host.schedule")))));
   }
   const stage = st.stageConsultation;
@@ -67,7 +67,8 @@ export function consultButtons(user, act, { done = (p) => p } = {}) {
 function musicRow(st, ui, act) {
   if (st.music) {
     return h("div", { class: "btn-row" },
-      h("span", {}, t("music.playing"), " ", bdi(st.music.track)),
+      // A listen-in 1v1 pauses the music in the mix: the track is kept, not heard.
+      h("span", { class: st.musicPaused ? "music-paused" : undefined }, t(st.musicPaused ? "music.paused" : "music.playing"), " ", bdi(st.music.track)),
       button(t("music.stop"), () => act("music.stop"), { iconName: "music", small: true }));
   }
   if (st.tracks) {

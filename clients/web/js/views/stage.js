@@ -22,17 +22,41 @@ export function phaseBanner(st, now) {
     } else line = t("phase.starting_soon");
   } else {
     pill = h("span", { class: "pill pill-live" }, h("span", { class: "dot" }), t("phase.live"));
-    line = k
-      ? [t(`phase.consult_${k.mode}`, { host: "\u2068" + k.staff_name + "\u2069", shopper: "\u2068" + k.shopper_name + "\u2069" })]
-      : t(st.role === "listener" && !st.canSpeak ? "phase.live_line" : "phase.live_line_on_stage");
+    line = k ? [consultLine(st)] : t(st.role === "listener" && !st.canSpeak ? "phase.live_line" : "phase.live_line_on_stage");
   }
-  const music = st.music
-    ? h("div", { class: "music-line" }, icon("music"), t("music.playing"), " ", h("bdi", {}, st.music.track))
+  // What this member hears: "Now playing" only while the music is in their mix.
+  const music = st.musicHeard || st.musicPaused
+    ? h("div", { class: ["music-line", st.musicPaused && "music-paused"] }, icon("music"),
+      t(st.musicPaused ? "music.paused" : "music.playing"), " ", h("bdi", {}, st.music.track))
     : null;
   return [
     h("div", { class: ["phase", `phase-${st.phase}`, k && "phase-consult"] }, pill, h("div", { class: "phase-line" }, line)),
     music,
   ];
+}
+
+/** The banner's sentence about the show's 1v1: the pair read about themselves ("You are in
+ *  a private call with Layla"), everyone else about the pair. tr: the translator. */
+export function consultLine(st, tr = t) {
+  const k = st.stageConsultation;
+  if (!k) return null;
+  const isolate = (name) => "\u2068" + name + "\u2069";
+  if (k.staff === st.you.user || k.shopper === st.you.user) {
+    return tr(`consult.with_stage_${k.mode}`, { name: isolate(k.staff === st.you.user ? k.shopper_name : k.staff_name) });
+  }
+  return tr(`phase.consult_${k.mode}`, { host: isolate(k.staff_name), shopper: isolate(k.shopper_name) });
+}
+
+/** A seat's visible label and its name for screen readers, from the same words: "Seat 2:
+ *  Locked", "Seat 1: Take seat", "Host's seat: Hana" (seat 0 has no number on screen). */
+export function seatText(st, seat, canTake, tr = t) {
+  const taken = seat.status === "taken";
+  const locked = seat.status === "locked";
+  const hostSeat = seat.index === 0;
+  const label = taken ? seat.name : locked ? tr("seat.locked") : hostSeat ? tr("seat.host_seat") : canTake ? tr("seat.take") : tr("seat.free");
+  const name = hostSeat ? tr("seat.host_seat_name") : tr("seat.number", { n: seat.index });
+  const state = hostSeat && !taken && !locked ? tr("seat.free") : label;
+  return { label, aria: tr("seat.aria", { seat: name, state }) };
 }
 
 export function seatGrid(st, ui, act) {
@@ -51,14 +75,14 @@ export function seatGrid(st, ui, act) {
     const onClick = selectable
       ? () => { ui.selectedSeat = ui.selectedSeat === seat.index ? null : seat.index; ui.rerender(); }
       : free && canTake && !hostSeat ? () => act("seat.take", { seat: seat.index }) : undefined;
-    const label = taken ? seat.name : seat.status === "locked" ? t("seat.locked") : hostSeat ? t("seat.host_seat") : free && canTake ? t("seat.take") : t("seat.free");
+    const { label, aria } = seatText(st, seat, free && canTake);
     return h("li", {
       class: ["seat", `seat-${seat.status}`, speaking && "speaking", me && "me", inPair(seat.user) && "in-consult",
         ui.selectedSeat === seat.index && "selected"],
       dataset: { seat: seat.index, user: seat.user ?? "" },
     }, h(onClick ? "button" : "div", {
       class: "seat-body", type: onClick ? "button" : undefined, onClick,
-      "aria-label": taken ? t("seat.aria_taken", { n: seat.index, name: seat.name }) : t("seat.aria_free", { n: seat.index }),
+      "aria-label": aria,
     },
     h("span", { class: "seat-ring" },
       taken ? avatar(seat.user, seat.name, { size: "lg" })
@@ -68,7 +92,7 @@ export function seatGrid(st, ui, act) {
     // dir=auto on the clipping element: a long Latin name in Arabic is cut at its end;
     // two lines, then the title (and the seat's aria-label) has the whole name.
     h("span", { class: "seat-name", dir: "auto", title: taken ? seat.name : undefined }, label),
-    taken ? tierBadge(seat.tier) : h("span", { class: "seat-index" }, formatNumber(seat.index)),
+    taken ? tierBadge(seat.tier) : hostSeat ? null : h("span", { class: "seat-index" }, formatNumber(seat.index)),
     ));
   });
   const hint = st.isModerator && ui.selectedSeat == null && !st.ended ? h("p", { class: "hint" }, t("stage.manage_hint")) : null;
