@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ShopState, decimalString, formatMoney, parseMinor, exponentOf, titleOf } from "../js/views/shop_state.js";
+import { showcaseStock } from "../js/views/shop.js";
 
 const product = { id: "dress", titles: { en: "Silk dress", ar: "فستان حرير" }, price: 19900, currency: "SAR", exponent: 2, stock: 10, sold: 0, url: "", image: "", options: [] };
 const sale = { id: 1, product: "dress", price: 9900, list_price: 19900, currency: "SAR", exponent: 2, quantity: 5, left: 5, per_user_limit: 1, starts_at: 100, ends_at: 400, early_tier: null, early_until: 100, state: "open" };
@@ -59,4 +60,14 @@ test("typed amounts become minor units or null", () => {
 test("titles fall back to English", () => {
   assert.equal(titleOf(product, "ar"), "فستان حرير");
   assert.equal(titleOf(product, "fr"), "Silk dress");
+});
+
+test("during a flash sale the showcase counts the sale's units, not the product's stock", () => {
+  const st = new ShopState();
+  st.applySnapshot({ products: [{ ...product, stock: 24 }], showing: "dress", sales: [{ ...sale, quantity: 1, left: 1 }] });
+  assert.deepEqual(showcaseStock(st, st.shown), ["sale.left", { n: 1, total: 1 }]);
+  st.applyEvent("sale.left", { sale: 1, left: 0 });
+  assert.deepEqual(showcaseStock(st, st.shown), ["sale.left", { n: 0, total: 1 }]);
+  st.applyEvent("sale.updated", { sale: { ...sale, quantity: 1, left: 0, state: "closed" }, reason: "closed" });
+  assert.deepEqual(showcaseStock(st, st.shown), ["shop.stock_left", { n: 24 }]);
 });

@@ -28,9 +28,17 @@ const title = (shop, id) => titleOf(shop.products.get(id), locale()) || id;
 const tierName = (tier) => (has(`tier.${tier}`) ? t(`tier.${tier}`) : tier);
 
 // ------------------------------------------------------------------ "now showing"
+/** The showcase's stock line as [catalog key, params]: during a flash sale the sale's own
+ *  units ("3 left of 5"), which are not the product's stock ("24 in stock"). */
+export function showcaseStock(shop, p) {
+  const sale = shop.saleOf(p.id);
+  if (sale) return ["sale.left", { n: sale.left, total: sale.quantity }]; // as paintShop paints it
+  return p.stock > 0 ? ["shop.stock_left", { n: p.stock }] : ["shop.sold_out", {}];
+}
+
 function showcaseCard(shop, p) {
   const sale = shop.saleOf(p.id);
-  const left = sale ? sale.left : p.stock;
+  const [stockKey, stockParams] = showcaseStock(shop, p);
   return h("section", { class: "card showcase", id: "showcase" },
     h("h2", { class: "card-title" }, h("span", { class: "badge live-badge" }, t("shop.now_showing"))),
     h("div", { class: "product" },
@@ -40,8 +48,8 @@ function showcaseCard(shop, p) {
         h("p", { class: "price-line" },
           sale ? h("span", { class: "price sale-price" }, price(sale.price, sale)) : null,
           h("span", { class: sale ? "price list-price" : "price" }, price(p.price, p))),
-        h("p", { class: "muted stock", dataset: sale ? { saleLeft: String(sale.id), total: "" } : { productStock: p.id } },
-          left > 0 ? t("shop.stock_left", { n: left }) : t("shop.sold_out")),
+        h("p", { class: "muted stock", dataset: sale ? { saleLeft: String(sale.id), total: String(sale.quantity) } : { productStock: p.id } },
+          t(stockKey, stockParams)),
         p.options.length ? h("p", { class: "chips" }, p.options.map((o) => h("span", { class: "chip", dir: "auto" }, o))) : null,
         p.url ? h("a", { class: "btn btn-secondary btn-sm", href: p.url, target: "_blank", rel: "noopener noreferrer" }, t("shop.buy_at_shop")) : null)));
 }
