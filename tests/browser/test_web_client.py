@@ -12,6 +12,7 @@ VOICEROOM_UPDATE_SCREENSHOTS=1 they replace the committed ones in docs/images/.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import wave
@@ -421,3 +422,181 @@ async def shoot(page: Any, path: Path) -> None:
     # Let animations and the last events settle; full page so the chat is in the picture.
     await page.wait_for_timeout(400)
     await page.screenshot(path=str(path), full_page=True, animations="disabled")
+
+
+# ---------------------------------------------------------------------------------------
+# The page's own controls and words, without audio (a server with media off): leaving,
+# names for screen readers, a 1v1 as each side reads it, the shop's list on a phone.
+
+EN = json.loads((ROOT / "clients/web/i18n/en.json").read_text(encoding="utf-8"))
+LONG_TITLE = "Classic gold watch with engraved mother-of-pearl dial (limited edition)"
+
+
+@pytest.fixture
+async def quiet_server() -> AsyncIterator[Server]:
+    srv = Server(
+        Config(
+            port=0,
+            secret=SECRET,
+            media=False,
+            music_dir=DEMO_MUSIC_DIR,  # announced and shown, nothing mixed
+            shutdown_timeout=1.0,
+            log_level="warning",
+        )
+    )
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+async def test_leave_names_and_a_1v1_as_each_side_reads_it(quiet_server: Server) -> None:
+    base = f"http://127.0.0.1:{quiet_server.port}"
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            host = await open_page(browser, MOBILE, f"{base}/?token={HANA}&lang=en", errors)
+            host.on("dialog", lambda dialog: dialog.accept())
+            await host.locator("#shop-panel").wait_for(timeout=10_000)
+            await shop_list_fits_a_phone(host)
+            await fields_are_named_by_their_labels(host)
+            layla = await open_page(browser, MOBILE, f"{base}/?token={LAYLA}&lang=en", errors)
+            await layla.locator(".seat").first.wait_for(timeout=10_000)
+            await seats_are_named_as_shown(host, layla)
+            await a_1v1_as_each_side_reads_it(browser, base, host, layla, errors)
+            await leaving_is_not_ending(host, layla)
+        finally:
+            await browser.close()
+        assert errors == []
+
+
+async def shop_list_fits_a_phone(host: Any) -> None:
+    """Finding 10: at 400 px a long product title wrapped under its price."""
+    form = host.locator("#product-form")
+    await form.locator("input[name=product-id]").fill("watch")
+    await form.locator("input[name=product-en]").fill(LONG_TITLE)
+    await form.locator("input[name=product-ar]").fill("ساعة ذهبية كلاسيكية")
+    await form.locator("input[name=product-price]").fill("1300")
+    await form.locator("input[name=product-stock]").fill("24")
+    await form.locator("button[type=submit]").click()
+    row = host.locator("#shop-panel .product-row[data-product=watch]")
+    await row.wait_for(timeout=5_000)
+    boxes = await row.evaluate(
+        """r => { const b = (s) => r.querySelector(s).getBoundingClientRect();
+        const t = b('.grow'), p = b('.price'), el = r.querySelector('.grow');
+        const apart = t.right <= p.left || p.right <= t.left
+          || t.bottom <= p.top || p.bottom <= t.top;
+        return {overlap: !apart, clipped: el.scrollWidth > el.clientWidth + 1}; }"""
+    )
+    assert boxes == {"overlap": False, "clipped": False}, boxes
+    assert await host.evaluate("document.documentElement.scrollWidth") <= 400
+
+
+async def fields_are_named_by_their_labels(host: Any) -> None:
+    """Finding 11: the shop's fields were named "sale-qty", "99.00": now their labels."""
+    for key in (
+        "shopctl.sale_price",
+        "shopctl.quantity",
+        "shopctl.vip_first",
+        "shopctl.uses",
+        "shopctl.title_en",
+    ):
+        assert await host.get_by_label(EN[key], exact=True).count() >= 1, key
+    named = await host.locator("#shop-panel input, #shop-panel select").evaluate_all(
+        """els => els.map(e => [e.name, e.getAttribute('aria-label'),
+                                e.labels?.[0]?.textContent.trim() ?? null])"""
+    )
+    for name, aria, label in named:
+        assert aria is None and label, (name, aria, label)
+
+
+async def seats_are_named_as_shown(host: Any, layla: Any) -> None:
+    """Finding 11: "Seat 0: Hana (host)" for an unnumbered seat, "Seat 2: free" for a locked
+    one, "Seat 1: free" where the page shows "Take seat"."""
+
+    def aria(page: Any, n: int) -> Any:
+        return page.locator(f".seat[data-seat='{n}'] .seat-body").get_attribute("aria-label")
+
+    await host.get_by_role("button", name="Host's seat: Hana").wait_for(timeout=5_000)
+    await host.locator(".seat[data-seat='2'] .seat-body").click()
+    await host.get_by_role("button", name=EN["action.lock_seat"]).click()
+    await layla.locator(".seat[data-seat='2'].seat-locked").wait_for(timeout=5_000)
+    assert await aria(layla, 2) == "Seat 2: Locked"
+    assert await aria(layla, 1) == "Seat 1: Take seat"
+    assert (await layla.locator(".seat[data-seat='1'] .seat-name").inner_text()) == "Take seat"
+
+
+async def a_1v1_as_each_side_reads_it(
+    browser: Any, base: str, host: Any, layla: Any, errors: list[str]
+) -> None:
+    """Finding 16: the pair read about themselves; a seated speaker a listen-in silences is
+    told; the music is marked paused while the listen-in runs."""
+    await layla.get_by_role("button", name="Seat 1: Take seat").click()
+    await layla.locator(".seat[data-user=layla]").wait_for(timeout=5_000)
+    await host.locator("#host-panel form:has(select) button[type=submit]").click()
+    await layla.locator(".music-line:not(.music-paused)").wait_for(timeout=5_000)
+    await host.get_by_role("button", name=EN["host.start_show"]).click()
+    kim = await open_page(browser, MOBILE, f"{base}/?token={KIM}&lang=en", errors)
+    await kim.locator(".seat").first.wait_for(timeout=10_000)
+    kim_row = host.locator("#host-panel .list-item[data-user=kim]")
+    await kim_row.get_by_role("button", name="1v1 (room listens)").click()
+    await banner_says(kim, "You are one-on-one with Hana")
+    await banner_says(host, "You are one-on-one with Kim")
+    await banner_says(layla, "Hana is talking one-on-one with Kim")
+    await layla.locator("#me .notice-unheard", has_text=EN["consult.not_heard"]).wait_for()
+    await layla.locator(".music-line.music-paused", has_text=EN["music.paused"]).wait_for()
+    assert await kim.locator("#me .notice-unheard").count() == 0
+    # Private: the room hears the seats and the music again; the pair do not hear the music.
+    await host.locator("#consult-controls [data-mode=private]").click()
+    await banner_says(kim, "You are in a private call with Hana")
+    await banner_says(layla, "Hana is in a private consultation with Kim")
+    await layla.locator("#me .notice-unheard").wait_for(state="detached", timeout=5_000)
+    await layla.locator(".music-line:not(.music-paused)").wait_for()
+    assert await kim.locator(".music-line").count() == 0
+    await host.get_by_role("button", name=EN["action.back_to_show"]).click()
+    await kim.locator(".music-line:not(.music-paused)").wait_for(timeout=5_000)
+    await kim.context.close()
+
+
+async def banner_says(page: Any, text: str) -> None:
+    """The phase banner's 1v1 line (names isolated with U+2068/U+2069) contains ``text``."""
+    line = (
+        "() => document.querySelector('.phase-consult')?.textContent"
+        ".replace(/[\\u2068\\u2069]/g, '')"
+    )
+
+    async def says() -> bool:
+        return text in (await page.evaluate(line) or "")
+
+    await until(says, 5, f"the banner to say {text!r}")
+
+
+async def leaving_is_not_ending(host: Any, layla: Any) -> None:
+    """Finding 1: everyone can leave (the arrow points the reading way); the card says so,
+    with Rejoin; a host leaving does not end the room (End the room is its own button)."""
+    await layla.select_option("#lang", "ar")
+    await layla.locator("html[dir=rtl]").wait_for()
+    leave = layla.locator("#leave-room")
+    assert (await leave.inner_text()).strip() == "مغادرة الغرفة"
+    flip = await leave.locator(".icon-exit").evaluate("e => getComputedStyle(e).transform")
+    assert flip.startswith("matrix(-1"), flip
+    await layla.select_option("#lang", "en")
+    await layla.locator("html[dir=ltr]").wait_for()
+    await layla.get_by_role("button", name=EN["room.leave"]).click()
+    await layla.locator("#gone.gone-left", has_text=EN["gone.left_title"]).wait_for(timeout=5_000)
+    await until(lambda: layla.evaluate("window.voiceroom.conn.state === 'closed'"), 5, "closed")
+    await host.locator(".seat[data-seat='1']:not([data-user=layla])").wait_for(timeout=5_000)
+    await layla.get_by_role("button", name=EN["closed.rejoin"]).click()
+    await layla.locator("#leave-room").wait_for(timeout=10_000)  # back in the room
+
+    end = host.get_by_role("button", name=EN["host.end_room"])
+    assert await end.count() == 1 and await host.locator("#leave-room").count() == 1
+    await host.locator("#leave-room").click()  # confirmed ("it stays open")
+    await host.locator("#gone.gone-left").wait_for(timeout=5_000)
+    await layla.locator("#member-count").wait_for()
+    assert await layla.locator("#gone").count() == 0  # the room goes on without the host
+    assert await layla.evaluate("window.voiceroom.st.phase") == "show"
