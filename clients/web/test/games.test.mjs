@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
 import { RoomState } from "../js/state.js";
-import { toMinor, checkedInToday, marketDay, missingParams } from "../js/views/games.js";
+import { toMinor, checkedInToday, marketDay, missingParams, guessProductName } from "../js/views/games.js";
+import { ShopState } from "../js/views/shop_state.js";
 
 const seed = new Uint8Array([...Array(32).keys()]);
 const entrants = ["alice", "bob", "carol", "dave"];
@@ -140,4 +141,16 @@ test("your points and tier progress follow score.yours, not only the snapshot", 
   st.applyEvent("score.yours", { points: 55, interactions: 1 }); // a chat message scored
   assert.equal(st.games.your_points, 55);
   assert.equal(st.games.interactions, 1);
+});
+
+test("guess the price: a shop product reads in the viewer's language, its price in its currency", () => {
+  const shop = new ShopState();
+  shop.applySnapshot({ products: [{ id: "watch", titles: { en: "Classic gold watch", ar: "ساعة ذهبية كلاسيكية" }, price: 99000, currency: "SAR", exponent: 2, stock: 3, options: [] }] });
+  assert.equal(guessProductName("watch", shop, "ar"), "ساعة ذهبية كلاسيكية");
+  assert.equal(guessProductName("watch", shop, "en"), "Classic gold watch");
+  assert.equal(guessProductName("Silk scarf", shop, "ar"), "Silk scarf"); // typed by the host
+  assert.equal(guessProductName("watch", null, "ar"), "watch");
+  // The hidden price is typed like any price, not in "cents" (a riyal has halalas).
+  assert.equal(toMinor("1,300", "SAR"), 130000);
+  for (const lang of LANGS) assert.doesNotMatch(catalog(lang)["games.guess.price"], /cent|سنت|分计|sen\b|セント/, lang);
 });

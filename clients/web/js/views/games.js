@@ -6,7 +6,8 @@ import { h } from "../dom.js";
 import { t, has, locale, formatNumber } from "../i18n.js";
 import { button, card, empty, person } from "./common.js";
 import { verifyDraw } from "../verify.js";
-import { parseMinor } from "./shop_state.js";
+import { parseMinor, titleOf } from "./shop_state.js";
+import { CURRENCIES } from "./shop.js";
 
 const PROMPTS = {
   raise_hand_invite: ["host"],
@@ -58,7 +59,16 @@ export function toMinor(text, currency) {
   return parseMinor(text, currencyDigits(currency));
 }
 
-export function gamesCards(st, ui, act, now) {
+/** The round's product as this viewer reads it: a shop product's title in their language
+ *  (the host picks from the shop, which sends its id), else the text the host typed. */
+export function guessProductName(product, shop, lang) {
+  const p = shop?.products?.get(product);
+  return p ? titleOf(p, lang) : product;
+}
+
+/** `shop` (views/shop_state.js ShopState, optional): the host picks the round's product from
+ *  it, and shoppers read that product's title in their own language. */
+export function gamesCards(st, ui, act, now, shop = null) {
   const g = st.games;
   if (!g || st.ended) return [];
   const host = st.isModerator;
@@ -69,7 +79,7 @@ export function gamesCards(st, ui, act, now) {
     feed(g),
     shopper ? myProgress(st, act, now) : null,
     voteBlock(st, ui, act, host, shopper),
-    guessBlock(st, ui, act, host, shopper),
+    guessBlock(st, ui, act, host, shopper, shop),
     lotteryBlock(st, ui, act, host),
     host ? promptSender(st, ui, act) : null,
     marketBlock(st, ui, act, now)));
@@ -167,12 +177,13 @@ function voteResult(v) {
 }
 
 // ---------------------------------------------------------------- guess the price
-function guessBlock(st, ui, act, host, shopper) {
+function guessBlock(st, ui, act, host, shopper, shop) {
   const g = st.games;
   const rows = [h("h3", { class: "game-title" }, t("games.guess.title"))];
   const round = g.guess;
+  const named = (product) => iso(guessProductName(product, shop, locale()));
   if (round) {
-    rows.push(h("p", { class: "game-question" }, t("games.guess.prompt", { product: iso(round.product) })));
+    rows.push(h("p", { class: "game-question" }, t("games.guess.prompt", { product: named(round.product) })));
     if (shopper && g.your_guess == null) {
       const amount = ui.input("guess-amount", { placeholder: t("games.guess.amount"), inputMode: "decimal" });
       rows.push(h("div", { class: "btn-row" }, amount, button(t("games.guess.submit"), () => {
@@ -189,21 +200,41 @@ function guessBlock(st, ui, act, host, shopper) {
       rows.push(button(t("games.guess.close"), () => act("guess.close"), { kind: "primary", small: true }));
     }
   } else if (host) {
-    const product = ui.input("guess-product", { placeholder: t("games.guess.product"), maxLength: 100 });
-    const price = ui.input("guess-price", { placeholder: t("games.guess.price"), inputMode: "numeric" });
-    const currency = ui.input("guess-currency", { placeholder: t("games.guess.currency"), maxLength: 3, value: "USD" });
-    rows.push(h("div", { class: "game-form" }, product, price, currency, button(t("games.guess.open"), () => {
-      act("guess.open", { product: product.value.trim(), price: Number.parseInt(price.value, 10) || 0, currency: currency.value.trim() || "USD" })
-        .then((r) => { if (r) product.value = price.value = ""; });
-    }, { kind: "primary", small: true })));
+    // A product of the shop (its id goes on the wire: every page shows its own title, and
+    // the price is in its currency), or another one by name with a currency from the list.
+    const products = shop ? [...shop.products.values()] : [];
+    const pick = keep("guess-pick", () => h("select", { class: "input", name: "guess-pick", onChange: () => ui.rerender() }));
+    pick.setAttribute("aria-label", t("games.guess.product"));
+    const chosen = products.some((p) => p.id === pick.value) || pick.value === "-" ? pick.value : (products[0]?.id ?? "-");
+    pick.replaceChildren(...products.map((p) => h("option", { value: p.id, selected: p.id === chosen }, titleOf(p, locale()))),
+      h("option", { value: "-", selected: chosen === "-" }, t("games.guess.other_product")));
+    pick.value = chosen;
+    const item = shop?.products?.get(chosen) ?? null;
+    const product = ui.input("guess-product", { placeholder: t("games.guess.product"), "aria-label": t("games.guess.product"), maxLength: 100 });
+    const currency = keep("guess-currency", () => h("select", { class: "input", name: "guess-currency" }));
+    currency.setAttribute("aria-label", t("games.guess.currency"));
+    const cur = currency.value || products[0]?.currency || "USD";
+    currency.replaceChildren(...[...new Set([cur, ...CURRENCIES])].map((c) => h("option", { value: c, selected: c === cur }, c)));
+    currency.value = cur;
+    const price = ui.input("guess-price", { placeholder: t("games.guess.price"), "aria-label": t("games.guess.price"), inputMode: "decimal" });
+    rows.push(h("div", { class: "game-form" }, products.length ? pick : null, item ? null : [product, currency], price,
+      button(t("games.guess.open"), () => {
+        const code = item ? item.currency : currency.value;
+        const minor = toMinor(price.value, code);
+        if (!minor) return ui.toast?.(t("shopctl.bad_amount"));
+        const name = item ? item.id : product.value.trim();
+        if (!name) return ui.toast?.(t("games.guess.need_product"));
+        act("guess.open", { product: name, price: minor, currency: code })
+          .then((r) => { if (r) product.value = price.value = ""; });
+      }, { kind: "primary", small: true })));
   }
-  if (g.last_guess && !round) rows.push(guessResult(g.last_guess));
+  if (g.last_guess && !round) rows.push(guessResult(g.last_guess, named));
   return rows.length > 1 ? h("div", { class: "game", id: "game-guess" }, rows) : null;
 }
 
-function guessResult(r) {
+function guessResult(r, named) {
   return h("div", { class: "game-result" },
-    h("p", { class: "guess-reveal" }, t("games.guess.reveal", { product: iso(r.product), amount: money(r.price, r.currency) })),
+    h("p", { class: "guess-reveal" }, t("games.guess.reveal", { product: named(r.product), amount: money(r.price, r.currency) })),
     r.winner ? h("p", {}, t("games.guess.winner", { name: iso(r.ranking[0]?.name ?? r.winner) })) : null,
     // The list numbers the rows (by rank: tied guesses share a number); the text does not.
     h("ol", { class: "guess-ranking" }, r.ranking.map((x) => h("li", { value: x.rank },

@@ -8,7 +8,7 @@ import { t, has, locale, formatTime, formatCountdown } from "../i18n.js";
 import { button, card, empty } from "./common.js";
 import { formatMoney, parseMinor, exponentOf, titleOf } from "./shop_state.js";
 
-const CURRENCIES = ["SAR", "AED", "KWD", "QAR", "EGP", "USD", "EUR", "GBP", "IDR", "MYR", "JPY"];
+export const CURRENCIES = ["SAR", "AED", "KWD", "QAR", "EGP", "USD", "EUR", "GBP", "IDR", "MYR", "JPY"];
 
 /** Everything shop-related for this member, as a list of cards (empty: nothing to show). */
 export function shopSections(st, shop, ui, ask, act, now) {
