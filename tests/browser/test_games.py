@@ -170,6 +170,51 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
             stdout, _ = await proc.communicate()
             assert proc.returncode == 0 and b"verified" in stdout, stdout
 
+            # Scores reach the shopper as they change (score.yours): Wei, New, voted once.
+            await wei.wait_for_function(
+                "() => window.voiceroom.st.games.interactions >= 1"
+                " && window.voiceroom.st.games.your_points >= 2",
+                timeout=10_000,
+            )
+
+            # A prompt whose text needs a detail is not sent with it blank.
+            await host.locator("#game-prompt select").select_option("vote_now")
+            await host.locator("#game-prompt").get_by_role("button", name="Send").click()
+            await host.locator("#game-prompt input[aria-invalid]").wait_for(timeout=5_000)
+            assert await layla.locator(".prompt-text").get_attribute("data-prompt") != "vote_now"
+
+            # Check in once: then the button says so and is off until the market's next day.
+            await layla.locator(".game-me button").click()
+            await layla.locator(".game-me button[disabled]", has_text="تمّ تسجيل").wait_for(
+                timeout=5_000
+            )
+
+            # Guess the price, typed as people type it: the host's "1,300" in riyals, Layla's
+            # Arabic-Indic digits, Wei's thousands comma. The ranking is numbered once.
+            guess = host.locator("#game-guess")
+            await guess.get_by_placeholder("Product", exact=True).fill("Gold watch")
+            await guess.locator("select[name=guess-currency]").select_option("SAR")
+            await guess.get_by_placeholder("True price, kept hidden (like 129.00)").fill("1,300")
+            await guess.get_by_role("button", name="Start the round").click()
+            for page, typed in ((layla, "١٣٠٠"), (wei, "1,250.5")):
+                await page.locator("#game-guess input").fill(typed)
+                await page.locator("#game-guess button").click()
+            await host.wait_for_function(
+                "() => window.voiceroom.st.games.guess_count === 2", timeout=10_000
+            )
+            await guess.get_by_role("button", name="Close and reveal").click()
+            rows = layla.locator(".guess-ranking li")
+            await rows.nth(1).wait_for(timeout=5_000)
+            revealed = await host.evaluate("window.voiceroom.st.games.last_guess")
+            assert revealed["price"] == 130000 and revealed["currency"] == "SAR"
+            assert [(x["user"], x["amount"]) for x in revealed["ranking"]] == [
+                ("layla", 130000),
+                ("wei", 125050),
+            ]
+            assert await rows.evaluate_all("rows => rows.map((li) => li.value)") == [1, 2]
+            first = (await rows.first.inner_text()).strip("\u2068\u2069 ")
+            assert first.startswith("ليلى"), first  # no "1." typed before the list's own
+
             SHOTS.mkdir(parents=True, exist_ok=True)
             await shoot(host, SHOTS / "web-games-host-en.png")
             await shoot(layla, SHOTS / "web-games-shopper-ar.png")
