@@ -113,6 +113,8 @@ async def test_host_sells_and_an_arabic_shopper_claims_by_click(server: Server) 
             await sale.locator("input[name=sale-minutes]").fill("10")
             await sale.locator("button[type=submit]").click()
             await host.locator("#offers .sale-open").wait_for(timeout=5_000)
+            # The showcase counts the sale's units, not the product's stock (20).
+            await host.locator("#showcase .stock", has_text="1 left of 1").wait_for(timeout=5_000)
             # A coupon drop (server-generated codes) and a group buy of 3.
             await panel.locator("#coupon-form button[type=submit]").click()
             group = panel.locator("#group-form")
