@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.signalling.vr_client import Client
 from voiceroom.auth import issue_token
+from voiceroom.client import MediaPeer, RoomClient
 from voiceroom.config import Config
 from voiceroom.workers.front import Front
 
@@ -27,16 +28,16 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def settings(tmp_path: Path, **more: object) -> Config:
-    return Config(
-        secret=SECRET,
-        host="127.0.0.1",
-        port=0,
-        media=False,
-        store="sqlite",
-        data_dir=tmp_path,
-        shutdown_timeout=1.0,
-        **more,  # type: ignore[arg-type]
-    )
+    base: dict[str, object] = {
+        "secret": SECRET,
+        "host": "127.0.0.1",
+        "port": 0,
+        "media": False,
+        "store": "sqlite",
+        "data_dir": tmp_path,
+        "shutdown_timeout": 1.0,
+    }
+    return Config(**(base | more))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -197,4 +198,45 @@ async def test_api_reaches_each_rooms_worker_and_lists_all(tmp_path: Path) -> No
             assert unauth.status_code == 401
             await host.close()
     finally:
+        await f.shutdown()
+
+
+@pytest.mark.media
+async def test_media_comes_back_at_once_after_a_worker_is_killed(tmp_path: Path) -> None:
+    """The restarted worker holds no media peer: its welcome says so (``media_peer``
+    false) and the clients build their media path again at once. Without that, the old
+    path looked connected until ICE consent gave out (~30 s) and was never rebuilt."""
+    f = Front(settings(tmp_path, api=False, media=True), 2)
+    await f.start()
+    clients: list[RoomClient] = []
+    peers: list[MediaPeer] = []
+    try:
+        base = f"ws://127.0.0.1:{f.port}"
+        for user, role in (("host-m", "host"), ("fan-m", "listener")):
+            tok = issue_token(SECRET, room="m", user=user, name=user, role=role)
+            clients.append(await RoomClient.join(base, tok))
+            assert clients[-1].session["media_peer"] is False  # nothing negotiated yet
+            peers.append(await MediaPeer.connect(clients[-1]))
+        host, fan = clients
+        peers[0].publish_tone(500)
+        await peers[1].wait_for_tone(500, timeout=15)
+
+        victim = f.workers.handles[await owner(f, "m")]
+        assert victim.info.pid is not None
+        os.kill(victim.info.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        while peers[1].tone_level(500, 0.5) > 0.01:  # the old path goes quiet
+            assert time.monotonic() - killed < 10, "still hearing a killed worker"
+            await asyncio.sleep(0.1)
+        await peers[1].wait_for_tone(500, timeout=25)
+        back = time.monotonic() - killed
+        print(f"worker killed: the listener heard the host again after {back:.1f} s")
+        assert host.resumes >= 1 and fan.resumes >= 1
+        assert fan.session["media_peer"] is False  # the resumed welcome said so
+        assert all(p.rebuilds >= 1 for p in peers)
+    finally:
+        for p in peers:
+            await p.close()
+        for c in clients:
+            await c.close()
         await f.shutdown()

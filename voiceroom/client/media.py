@@ -123,6 +123,8 @@ class MediaPeer:
         self._closed = False
         self._refresher: asyncio.Task[None] | None = None
         self.selected: dict[str, Any] = {}  # the nominated ICE pair, for tests and logs
+        self.rebuilds = 0  # peer connections built again after the first (resume, failure)
+        self._recovery: asyncio.Task[None] | None = None
         client.on_resume(self._after_resume)
 
     @classmethod
@@ -198,6 +200,8 @@ class MediaPeer:
                 self._connected.set()
             elif pc.connectionState == "failed":
                 failed.set()
+                if pc is self.pc and self._connected.is_set():
+                    self._recover()  # it was up: ICE consent or DTLS gave out since
 
         await pc.setLocalDescription(await pc.createOffer())
         if not any(line.startswith("a=candidate") for line in pc.localDescription.sdp.splitlines()):
@@ -317,16 +321,43 @@ class MediaPeer:
 
     # ------------------------------------------------------------------ lifecycle
     async def _after_resume(self) -> None:
-        # The media path is UDP and usually survives a dropped socket; rebuild it only if
-        # ICE/DTLS itself failed meanwhile.
-        if not self._closed and self.connection_state in ("failed", "closed"):
-            with contextlib.suppress(ClientError, TimeoutError):
+        # The media path is UDP and usually survives a dropped socket: it is rebuilt only
+        # if ICE/DTLS failed meanwhile, or if the server says it holds no peer for us any
+        # more (``media_peer`` false: it restarted, or a worker was recovered) - then the
+        # old path looks "connected" here until ICE consent gives out, ~30 s later.
+        if self._closed:
+            return
+        if self.client.session.get("media_peer") is False or self.connection_state in (
+            "failed",
+            "closed",
+        ):
+            self._recover()
+
+    def _recover(self) -> None:
+        """Build the media path again (once at a time), retrying with backoff while the
+        room connection is up; a resume calls this again if the socket was down."""
+        if self._closed or (self._recovery is not None and not self._recovery.done()):
+            return
+        self._recovery = asyncio.create_task(self._rebuild())
+
+    async def _rebuild(self) -> None:
+        for delay in (0.0, 1.0, 2.0, 4.0, 8.0, 15.0):
+            await asyncio.sleep(delay)
+            if self._closed or not self.client.connected:
+                return  # closing, or the socket is down: its resume will call us again
+            self.rebuilds += 1
+            try:
                 await self.negotiate()
+                return
+            except (ClientError, TimeoutError):
+                continue
 
     async def close(self) -> None:
         self._closed = True
         if self._refresher is not None:
             self._refresher.cancel()
+        if self._recovery is not None:
+            self._recovery.cancel()
         self.recorder.stop_recording()
         for task in list(self._readers):
             task.cancel()

@@ -39,6 +39,7 @@ class MediaRoomLike(Protocol):
     async def stop_music(self) -> None: ...
     async def close(self) -> None: ...
     def stats(self) -> dict[str, Any]: ...
+    def users(self) -> frozenset[str]: ...
 
 
 SpeakingCallback = Callable[[str, bool], None]
@@ -201,6 +202,11 @@ class MediaBridge:
     async def connect(self, user: str, offer_sdp: str) -> str:
         media = await self._ensure_started()
         return await asyncio.wait_for(media.connect(user, offer_sdp), self._connect_timeout)
+
+    def has_peer(self, user: str) -> bool:
+        """Whether the media plane holds a peer connection for ``user`` now (a new process,
+        after a restart or a worker's recovery, holds none)."""
+        return self._media is not None and user in self._media.users()
 
     def stats(self) -> dict[str, Any]:
         if self._media is None:

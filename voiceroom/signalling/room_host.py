@@ -329,6 +329,7 @@ class RoomHost:
             "server_time": now,
             "reconnect_grace": self.room.config.reconnect_grace,
             "media": self.media is not None,
+            "media_peer": self.media is not None and self.media.has_peer(user),
             "address": conn.address,
             "secure": conn.secure,
             **self.ice.wire(user, now),

@@ -256,7 +256,7 @@ function render() {
   sections.splice(st.isModerator ? 1 : 0, 0, ...shopSections(st, app.shop, ui, ask, act, now));
   if (st.isModerator) sections.push(hostCard(st, ui, act));
   if (st.role === "agent") sections.push(agentCard(st, act));
-  sections.push(...gamesCards(st, ui, act, now));
+  sections.push(...gamesCards(st, ui, act, now, app.shop));
   fill($("main"), sections);
   renderChat();
   if (focused?.isConnected && focused !== document.activeElement) {
