@@ -164,3 +164,17 @@ def test_workers_default_to_the_cores_but_one_where_they_cannot_share() -> None:
     tls = Config(workers=0, store="sqlite", tls_cert=Path("c"), tls_key=Path("k"))
     assert worker_count(tls) == 1
     assert worker_count(Config(workers=3, store="sqlite")) == 3
+
+
+def test_db_reads_only_the_store_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    toml = tmp_path / "voiceroom.toml"
+    toml.write_text(
+        f'data_dir = "{tmp_path}"\nturn_urls = ["turn:turn.example.com:3478"]\n'
+        'api_keys = ["shop:short"]\n[media_settings]\ncomplexity = 11\n'
+    )
+    assert main(["db", "upgrade", "--config", str(toml)]) == 0
+    assert main(["db", "check", "--config", str(toml)]) == 0
+    assert "store ok" in capsys.readouterr().out
+    assert (tmp_path / "voiceroom.db").exists()

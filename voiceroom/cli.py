@@ -132,6 +132,8 @@ def _store_arguments(p: argparse.ArgumentParser) -> None:
 
 # `voiceroom serve` and `voiceroom db` keep data by default; the library's Config does not.
 SERVE_DEFAULTS: dict[str, object] = {"store": "sqlite", "workers": 0}
+# What `voiceroom db` reads: the store's settings only.
+STORE_SETTINGS = frozenset({"store", "data_dir", "snapshot_every"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 store=args.store,
                 data_dir=args.data_dir,
                 defaults=SERVE_DEFAULTS,
+                only=STORE_SETTINGS,  # not the TURN or API secrets the server needs
             )
             return _db(config, args.action, args.out)
         config = load_config(args.config, os.environ, warn=_warn)

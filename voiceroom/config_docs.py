@@ -48,9 +48,13 @@ later source wins.
 - **Environment**: `VOICEROOM_<KEY>`, `VOICEROOM_ROOM_<KEY>`, `VOICEROOM_MEDIA_<KEY>`
   (upper case). Lists are comma-separated (`VOICEROOM_ROOM_TIERS=vip,new`); booleans are
   `1/0/true/false/yes/no/on/off`; an optional value is cleared with an empty string or
-  `none`. A value that does not parse stops the server with a line naming the variable
-  (`VOICEROOM_PORT=abc: expected an integer`). A `VOICEROOM_*` variable that names no
-  setting is ignored with a warning that names the closest one.
+  `none`; a table (`webhooks`) is a JSON object of the TOML table's shape
+  (`VOICEROOM_WEBHOOKS='{{"shop": {{"url": "https://...", "secret": "whsec_...",
+  "events": ["room.*"]}}}}'`). A value that does not parse stops the server with a line
+  naming the variable (`VOICEROOM_PORT=abc: expected an integer`); such a line never
+  repeats the value of a secret (`secret`, `turn_secret`, `turn_password`, `api_keys`,
+  `webhooks`, `store`, `public_url`). A `VOICEROOM_*` variable that names no setting is
+  ignored with a warning that names the closest one.
 - `[room]` settings are the defaults for every room this server opens.
 """
 
