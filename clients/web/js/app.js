@@ -105,6 +105,7 @@ function wireSession(session) {
     app.mediaAvailable = detail.session.media;
     render();
     if (app.mediaAvailable && !app.st.ended) {
+      if (detail.session.media_peer === false) app.media.forgetPeer("the server holds no media peer for this page");
       app.media.ensureConnected().catch((err) => toast(errorText(err)));
     }
   });

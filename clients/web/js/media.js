@@ -150,6 +150,17 @@ export class Media extends EventTarget {
     }
   }
 
+  /** The server holds no peer for this page any more (it, or the worker holding the room,
+   *  restarted): the old one still looks connected here until ICE consent gives out
+   *  (~30 s), so forget it; the caller's ensureConnected() then negotiates at once. */
+  forgetPeer(why) {
+    if (!this.pc) return;
+    console.warn(`voiceroom: media: ${why}; negotiating again`);
+    clearTimeout(this.watchdog);
+    this.pc.close();
+    this.pc = null;
+  }
+
   /** Give up on the current peer connection and negotiate a new one, with backoff. */
   renegotiate(why) {
     if (this.closed) return;
