@@ -146,6 +146,7 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
             await host.locator("#game-lottery input[type=number]").fill("2")
             await host.get_by_role("button", name="Start the giveaway").click()
             await layla.locator("#game-lottery .seal").wait_for()
+            assert "2" in await layla.locator("#game-lottery .lottery-winners").inner_text()
             await host.get_by_role("button", name="Draw now").click()
             for page in (layla, wei, host):
                 await page.locator("[data-verify=ok]").wait_for(timeout=10_000)
@@ -157,6 +158,16 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
             drawn = await host.evaluate("window.voiceroom.st.games.last_draw")
             assert sorted(drawn["entrants"]) == ["bot0", "bot1", "bot2", "layla", "wei"]
             assert len(drawn["winners"]) == 2
+            # What was verified is there to read: the seed, every entrant, and you in it.
+            await wei.locator("#game-lottery details summary").click()
+            details = await wei.locator("#game-lottery details").inner_text()
+            assert drawn["seed"] in details and "layla" in details
+            assert await wei.locator("[data-entrant=in]").count() == 1
+            await layla.locator("#chat-input").fill("mabrook!")  # an event: every page renders
+            await layla.locator("#chat-send").click()
+            await wei.get_by_text("mabrook!").wait_for()
+            assert await wei.locator("#game-lottery details[open]").count() == 1  # still open
+            assert await host.locator("[data-entrant]").count() == 0  # staff never enter
 
             # The shopper can take the draw away and check it outside the browser too.
             async with wei.expect_download() as info:

@@ -154,3 +154,20 @@ test("guess the price: a shop product reads in the viewer's language, its price 
   assert.equal(toMinor("1,300", "SAR"), 130000);
   for (const lang of LANGS) assert.doesNotMatch(catalog(lang)["games.guess.price"], /cent|سنت|分计|sen\b|セント/, lang);
 });
+
+test("a giveaway shows its tickets by tier, and a shopper can find themselves among the entrants", async () => {
+  const { ticketsText, entrantCheck } = await import("../js/views/games.js");
+  const en = catalog("en");
+  const name = (tier) => en[`tier.${tier}`];
+  assert.equal(ticketsText({}, name), null); // unweighted: nothing to show
+  assert.equal(ticketsText({ vip: 3, active: 2, new: 1 }, name), "VIP 3 · Active 2 · New 1");
+  for (const lang of LANGS) {
+    for (const key of ["games.lottery.winners_line", "games.lottery.tickets_line", "games.lottery.seed_full"]) {
+      assert.match(catalog(lang)[key], /\{(n|list|seed)\}/, `${lang} ${key}`);
+    }
+  }
+  const draw = { entrants: ["ann", "bob"], tickets: [1, 1] };
+  assert.equal(entrantCheck(draw, "bob", "listener"), "in");
+  assert.equal(entrantCheck(draw, "cy", "listener"), "out");
+  assert.equal(entrantCheck(draw, "host-1", "host"), null); // staff never enter
+});

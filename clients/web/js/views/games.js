@@ -247,6 +247,20 @@ function ruleText(l) {
   return l.rule === "tier" ? `${base}: ${t(`tier.${l.tier}`)}` : base;
 }
 
+/** "VIP 3 · Active 2 · New 1": tickets per tier of a weighted giveaway, or null. */
+export function ticketsText(weights, tierName = (tier) => t(`tier.${tier}`)) {
+  const entries = Object.entries(weights ?? {});
+  if (!entries.length) return null;
+  return entries.map(([tier, n]) => `${tierName(tier)} ${formatNumber(n)}`).join(" · ");
+}
+
+/** Whether the viewer is among a draw's entrants ("in"/"out"), or null for staff, who
+ *  never enter (docs/engagement.md: you can check that your own id is in the list). */
+export function entrantCheck(draw, you, role) {
+  if (role !== "listener") return null;
+  return draw.entrants.includes(you) ? "in" : "out";
+}
+
 function lotteryBlock(st, ui, act, host) {
   const g = st.games;
   const rows = [h("h3", { class: "game-title" }, t("games.lottery.title"))];
@@ -255,7 +269,10 @@ function lotteryBlock(st, ui, act, host) {
     rows.push(h("p", { class: "game-question" }, h("bdi", {}, l.prize)));
     rows.push(h("p", {}, t("games.lottery.rule_line", { rule: ruleText(l) })));
     if (l.rule === "chat") rows.push(h("p", { class: "notice" }, t("games.lottery.enter_chat", { keyword: iso(l.keyword) })));
-    rows.push(h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: l.commitment.slice(0, 16) + "…" })));
+    rows.push(h("p", { class: "lottery-winners" }, t("games.lottery.winners_line", { n: formatNumber(l.winners) })));
+    const tickets = ticketsText(l.weights);
+    if (tickets) rows.push(h("p", { class: "lottery-tickets" }, t("games.lottery.tickets_line", { list: tickets })));
+    rows.push(h("p", { class: "muted seal", title: l.commitment }, t("games.lottery.seal", { hash: l.commitment.slice(0, 16) + "…" })));
     if (host) {
       rows.push(h("div", { class: "btn-row" },
         button(t("games.lottery.draw"), () => act("lottery.draw"), { kind: "primary", small: true }),
@@ -309,8 +326,29 @@ function drawResult(st, d, ui) {
     h("p", { class: ["verify", `verify-${state}`], dataset: { verify: state } },
       t(state === "ok" ? "games.lottery.verified" : state === "failed" ? "games.lottery.verify_failed" : "games.lottery.checking")),
     h("p", { class: "muted seal" }, t("games.lottery.seal", { hash: d.commitment.slice(0, 16) + "…" })),
+    drawDetails(st, d),
     // The same check, outside the page: `voiceroom verify-draw draw-N.json`.
     h("a", { class: "btn btn-sm btn-secondary", download: `draw-${d.id}.json`, href: drawHref(d) }, t("games.lottery.download")));
+}
+
+const openDraws = new Set(); // draw ids whose details the viewer opened
+/** What the page verified, for anyone to read: the seed, the tickets and every entrant,
+ *  and whether the viewer is one of them. Folded: a long list is not the headline. */
+function drawDetails(st, d) {
+  const mine = entrantCheck(d, st.you.user, st.role);
+  const tickets = d.tickets.some((n) => n !== 1);
+  // The page re-renders on every event: an opened list stays open.
+  return h("details", { class: "draw-details", open: openDraws.has(d.id),
+    onToggle: (e) => { if (e.target.open) openDraws.add(d.id); else openDraws.delete(d.id); } },
+    h("summary", {}, t("games.lottery.details")),
+    mine ? h("p", { class: mine === "in" ? "notice" : "muted", dataset: { entrant: mine } },
+      t(mine === "in" ? "games.lottery.you_entered" : "games.lottery.you_not_entered")) : null,
+    h("p", { class: "seal" }, t("games.lottery.seed_full", { seed: d.seed })),
+    h("p", { class: "seal" }, t("games.lottery.commitment_full", { hash: d.commitment })),
+    h("p", {}, t("games.lottery.entrants_label", { n: formatNumber(d.entrants.length) })),
+    h("ol", { class: "entrants" }, d.entrants.map((id, i) =>
+      h("li", { class: id === st.you.user ? "you" : null },
+        h("bdi", {}, id), tickets ? ` ×${formatNumber(d.tickets[i])}` : null))));
 }
 
 const hrefs = new Map(); // one object URL per draw, not one per render
