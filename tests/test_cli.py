@@ -178,3 +178,57 @@ def test_db_reads_only_the_store_settings(
     assert main(["db", "check", "--config", str(toml)]) == 0
     assert "store ok" in capsys.readouterr().out
     assert (tmp_path / "voiceroom.db").exists()
+
+
+def serve(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "VOICEROOM_SECRET": GOOD_SECRET, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "voiceroom", "serve", "--no-media", "--port", "0", *args],
+        env=full,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            '[webhooks.shop]\nurl = "https://shop.example/h"\n'
+            'secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\nevents = ["rom.*"]\n',
+            "voiceroom: webhooks.shop: unknown event filter 'rom.*' (webhooks from ",
+        ),
+        ("[media_settings]\ncomplexity = 11\n", "voiceroom: media_settings.complexity = 11: "),
+    ],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_setting_stops_serve_before_any_worker_in_one_line(
+    toml: str, says: str, workers: str, tmp_path: Path
+) -> None:
+    (tmp_path / "v.toml").write_text(toml)
+    out = serve(["--config", "v.toml", "--workers", workers], tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "worker" not in out.stderr
+    assert out.stderr.splitlines() == [ln for ln in out.stderr.splitlines() if says in ln]
+    assert len(out.stderr.splitlines()) == 1
+    assert "whsec_" not in out.stderr
+
+
+def test_an_oserror_that_is_not_the_bind_is_not_called_cannot_listen(tmp_path: Path) -> None:
+    out = serve(["--workers", "1"], tmp_path, VOICEROOM_DATA_DIR="/proc/nope")
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and "cannot listen" not in out.stderr
+    assert "voiceroom: cannot start: " in out.stderr and "/proc/nope" in out.stderr
+
+
+def test_a_missing_tls_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    out = serve(["--tls-cert", "cert.pem", "--tls-key", "key.pem"], tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.startswith("voiceroom: tls_key key.pem: cannot read it: No such file")
+    (tmp_path / "key.pem").write_text("not a key\n")
+    out = serve(["--tls-cert", "cert.pem", "--tls-key", "key.pem"], tmp_path)
+    assert out.returncode == 2
+    assert "tls_cert cert.pem / tls_key key.pem: not a PEM certificate chain" in out.stderr

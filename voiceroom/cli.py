@@ -230,11 +230,15 @@ def worker_count(config: Config) -> int:
 
 
 def _serve(config: Config, *, demo: bool) -> int:
-    from voiceroom.server import Server, demo_config  # keeps `voiceroom token` light
+    from voiceroom.server import CannotListen, Server, check_start, demo_config
+    from voiceroom.workers.supervisor import WorkerStartFailed, WorkerUnavailable
 
     if demo:
         config = demo_config(config)
-    count = worker_count(config)  # refuses what cannot work before anything starts
+    # Refuses what cannot work before anything starts (no worker is spawned for a bad
+    # setting): the worker count, then what only a start would find (the TLS files).
+    count = worker_count(config)
+    check_start(config)
     configure_logging(config.log_level, json=config.log_json)
 
     def ready(server: Any, links: dict[str, str]) -> None:
@@ -267,15 +271,25 @@ def _serve(config: Config, *, demo: bool) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
             asyncio.run(run())
-    except OSError as exc:  # binding the port: one line, not a traceback
-        where = f"{config.host}:{config.port}"
+    except CannotListen as exc:  # binding the port: one line, not a traceback
         if exc.errno == errno.EADDRINUSE:
             why = "the address is already in use (another server? pick one with --port)"
         elif exc.errno == errno.EACCES:
             why = "permission denied (ports below 1024 need privileges)"
         else:
             why = exc.strerror or str(exc)
-        print(f"voiceroom: cannot listen on {where}: {why}", file=sys.stderr)
+        print(f"voiceroom: cannot listen on {exc.where}: {why}", file=sys.stderr)
+        return 1
+    except WorkerStartFailed as exc:
+        if exc.code == 2:  # a configuration error: the worker said which, in one line
+            return 2
+        print(f"voiceroom: {exc}", file=sys.stderr)
+        return 1
+    except WorkerUnavailable as exc:  # workers not ready within START_TIMEOUT
+        print(f"voiceroom: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # anything else the start needs (data_dir, the store's file)
+        print(f"voiceroom: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -62,6 +62,46 @@ def demo_config(config: Config) -> Config:
     return config
 
 
+class CannotListen(OSError):
+    """Binding a listening socket failed (``where``: host:port); any other OSError at
+    start-up is something else (a data_dir that cannot be created, say)."""
+
+    def __init__(self, where: str, exc: OSError) -> None:
+        super().__init__(exc.errno, exc.strerror or str(exc))
+        self.where = where
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    """The server's TLS context (``tls_cert``/``tls_key``), or None without them. A file
+    that cannot be read or does not load is a ConfigError naming the setting and the file."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    for name, path in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise ConfigError(f"{name} {path}: cannot read it: {why}", settings=(name,)) from None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"tls_cert {config.tls_cert} / tls_key {config.tls_key}: not a PEM certificate "
+            f"chain and its private key ({exc})",
+            settings=("tls_cert", "tls_key"),
+        ) from None
+    return ctx
+
+
+def check_start(config: Config) -> None:
+    """What only a running server would otherwise find out (after its workers started):
+    the TLS files load. The settings themselves are checked by Config and load_config."""
+    tls_context(config)
+
+
 def raise_nofile_limit(target: int = 65536) -> tuple[int, int]:
     """Each client is a socket (and each media peer a few UDP sockets): lift the soft limit
     towards the hard one. Returns (before, after) soft limits."""
@@ -196,15 +236,7 @@ class Server:
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """https + wss on the same port when ``tls_cert``/``tls_key`` are set."""
-        if self.config.tls_cert is None or self.config.tls_key is None:
-            return None
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
-        return ctx
+        return tls_context(self.config)
 
     def _ws_options(self) -> dict[str, Any]:
         c = self.config
@@ -221,6 +253,25 @@ class Server:
         }
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:  # cancelled by a signal, or could not bind: undo the start
+            await self._abort_start()
+            raise
+
+    async def _abort_start(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+        for step in (self.api.stop, self.registry.aclose, self.writer.aclose):
+            with contextlib.suppress(Exception):
+                await step()
+        if self._pruner is not None:
+            self._pruner.cancel()
+        self.tick_probe.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.close)
+
+    async def _start(self) -> None:
         started = time.perf_counter()
         before, after = raise_nofile_limit()
         slot = self.slot
@@ -239,25 +290,25 @@ class Server:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(slot.ws_socket)  # a stale socket from a killed worker
             where = {"unix": True, "path": str(slot.ws_socket)}
-        self._ws = await serve(
-            self.gateway.handler,
-            process_request=self.gateway.process_request,
-            ssl=None if slot is not None else self.ssl_context(),
-            **where,
-            **options,
-        )
+        tls = None if slot is not None else self.ssl_context()
+        try:
+            self._ws = await serve(
+                self.gateway.handler,
+                process_request=self.gateway.process_request,
+                ssl=tls,
+                **where,
+                **options,
+            )
+        except OSError as exc:
+            bound = where.get("path") or f"{self.config.host}:{self.config.port}"
+            raise CannotListen(str(bound), exc) from exc
         self._port = self._ws.sockets[0].getsockname()[1] if slot is None else slot.public_port
         host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "localhost"
-        try:
-            scheme = "https" if self.config.tls_cert is not None else "http"
-            await self.api.start(
-                page_base=f"{scheme}://{host}:{self._port}",
-                unix=None if slot is None else slot.api_socket,
-            )
-        except BaseException:
-            self._ws.close()
-            await self.api.stop()
-            raise
+        scheme = "https" if self.config.tls_cert is not None else "http"
+        await self.api.start(
+            page_base=f"{scheme}://{host}:{self._port}",
+            unix=None if slot is None else slot.api_socket,
+        )
         self.ready_seconds = time.perf_counter() - started
         self.log.info(
             "listening",
@@ -423,7 +474,17 @@ async def run_until_signalled(server: Any, *, demo: bool, on_ready: Any) -> None
     loop.add_signal_handler(signal.SIGINT, request_stop, CloseCode.GOING_AWAY)
     loop.add_signal_handler(signal.SIGTERM, request_stop, CloseCode.SERVICE_RESTART)
     try:
-        await server.start()
+        # A signal during start-up (store recovery, workers starting) stops it at once:
+        # the start is cancelled, and undoes what it did (Front.start stops its workers).
+        starting = asyncio.ensure_future(server.start())
+        await asyncio.wait({starting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            server.log.info("stopped during start-up", code=int(stop.result()))
+            return
+        starting.result()
         if demo:
             links = await server.open_demo()
             if on_ready is not None:

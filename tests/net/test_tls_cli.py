@@ -52,7 +52,7 @@ def test_unreadable_key_is_a_clear_error(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT), "VOICEROOM_SECRET": "s" * 40},
         cwd=tmp_path,
     )
-    assert proc.returncode == 2 and "cannot load TLS certificate/key" in proc.stderr
+    assert proc.returncode == 2 and "not a PEM certificate chain and its private key" in proc.stderr
 
 
 @pytest.fixture

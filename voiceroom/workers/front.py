@@ -32,6 +32,7 @@ from voiceroom.protocol import CloseCode
 from voiceroom.registry import LocalRegistry, WorkerState
 from voiceroom.server import (
     DEMO_ROOM,
+    CannotListen,
     demo_links,
     raise_nofile_limit,
     run_until_signalled,
@@ -92,15 +93,19 @@ class Front:
         plan = await asyncio.to_thread(self._recovery_plan)
         host = self.config.host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, self.config.port), family=family, backlog=1024)
+        try:
+            sock = socket.create_server((host, self.config.port), family=family, backlog=1024)
+        except OSError as exc:
+            raise CannotListen(f"{host}:{self.config.port}", exc) from exc
         sock.setblocking(False)
         self._sock = sock
         try:
             await self.workers.start(self.port, plan, START_TIMEOUT)
             await self.api.start()
-        except BaseException:
+        except BaseException:  # a worker that could not start, or a signal: stop them all
             sock.close()
             await self.workers.stop(CloseCode.GOING_AWAY, 10.0)
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
             raise
         self._accept = asyncio.create_task(self._accept_loop(), name="front-accept")
         self.ready_seconds = time.perf_counter() - started

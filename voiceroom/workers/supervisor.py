@@ -39,6 +39,17 @@ class WorkerUnavailable(RuntimeError):
     pass
 
 
+class WorkerStartFailed(WorkerUnavailable):
+    """A worker exited before the server was up: the start ends at once (what made it exit
+    would make its replacement exit too). ``code``: its exit code (2: a configuration
+    error, which the worker printed)."""
+
+    def __init__(self, index: int, code: int | None) -> None:
+        super().__init__(f"worker {index} exited during start-up (exit code {code})")
+        self.index = index
+        self.code = code
+
+
 @dataclass
 class WorkerHandle:
     index: int
@@ -79,22 +90,31 @@ class Supervisor:
         self._spare: tuple[asyncio.subprocess.Process, socket.socket] | None = None
         self._spare_task: asyncio.Task[None] | None = None
         self._started = False
+        self._start_failed: asyncio.Future[WorkerStartFailed] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, public_port: int, plan: dict[int, set[str]], wait: float) -> None:
         """Spawn every worker (``plan``: the rooms each recovers) and wait until all are
-        ready."""
+        ready. A worker that exits meanwhile ends the start (``WorkerStartFailed``)."""
         self.public_port = public_port
+        failed = self._start_failed = asyncio.get_running_loop().create_future()
         for index in range(self.count):
             info = await self.registry.add_worker(index, None)
             handle = WorkerHandle(index, info)
             self.handles.append(handle)
             await self._spawn(handle, plan.get(index, set()))
+        ready = asyncio.ensure_future(asyncio.gather(*(h.ready.wait() for h in self.handles)))
         try:
-            async with asyncio.timeout(wait):
-                await asyncio.gather(*(h.ready.wait() for h in self.handles))
-        except TimeoutError:
-            raise WorkerUnavailable(f"workers not ready within {wait:.0f} s") from None
+            await asyncio.wait({ready, failed}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not ready.done():
+                ready.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ready
+        if failed.done():
+            raise failed.result()
+        if ready.cancelled():
+            raise WorkerUnavailable(f"workers not ready within {wait:.0f} s")
         self._watchdog = asyncio.create_task(self._watch_heartbeats(), name="worker-watchdog")
         self._started = True
         self._respare()
@@ -170,6 +190,11 @@ class Supervisor:
         h.waiting.clear()
         if self.closing:
             return
+        if not self._started:  # during start-up: no restart loop, the start fails
+            failed = self._start_failed
+            if failed is not None and not failed.done():
+                failed.set_result(WorkerStartFailed(h.index, code))
+            return
         rooms = await self.registry.down(h.info.id)
         self.metrics.inc("voiceroom_worker_restarts_total", worker=str(h.index))
         self.log.warning("worker exited; restarting", worker=h.index, code=code, rooms=len(rooms))
@@ -212,6 +237,11 @@ class Supervisor:
             self._spare = None
         for h in self.handles:
             await self.registry.drain(h.info.id)
+            if not h.ready.is_set() and h.proc is not None and h.proc.returncode is None:
+                # Still starting (no rooms served yet): it would finish its start first.
+                with contextlib.suppress(ProcessLookupError):
+                    h.proc.terminate()
+                continue
             if h.chan is not None:
                 with contextlib.suppress(ChannelClosed):
                     await h.chan.send({"t": "stop", "code": int(code)})

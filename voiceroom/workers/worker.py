@@ -15,9 +15,10 @@ import os
 import pickle
 import signal
 import socket
+import sys
 from typing import Any
 
-from voiceroom.config import Config
+from voiceroom.config import Config, ConfigError
 from voiceroom.observability import configure_logging, get_logger
 from voiceroom.protocol import CloseCode
 from voiceroom.server import Server, WorkerSlot
@@ -142,7 +143,11 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # see Worker.run
-    asyncio.run(_main(args.fd))
+    try:
+        asyncio.run(_main(args.fd))
+    except ConfigError as exc:  # one line, as `voiceroom serve` prints it; the front stops
+        print(f"voiceroom: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
