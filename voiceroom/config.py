@@ -702,7 +702,8 @@ SETTING_DOCS: dict[str, str] = {
     "(capped at one hour), half of it random.",
     # logging
     "log_level": "`debug`, `info`, `warning` or `error`.",
-    "log_json": "JSON lines on stderr (true) or human-readable console lines (false).",
+    "log_json": "JSON lines on stderr (true; libraries' stdlib `logging` records too) or "
+    "human-readable console lines (false; ANSI colours only when stderr is a terminal).",
     # rooms
     "room.seat_count": "Seats on stage, including the host's seat 0.",
     "room.max_members": "Members one room holds (connected or within the grace); one "

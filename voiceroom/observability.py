@@ -33,22 +33,59 @@ _LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def configure_logging(level: str = "info", *, json: bool = True) -> None:
-    """JSON lines to stderr; context (conn, room, user) is bound per connection."""
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    """JSON lines to stderr; context (conn, room, user) is bound per connection. What
+    libraries (and voiceroom.media) log through stdlib ``logging`` goes out the same way:
+    JSON lines too in JSON mode. The console format has colours only on a terminal."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=_colour(sys.stderr))
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_STDLIB_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _STDLIB_HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Libraries (aioice, aiortc, uvicorn) keep the stdlib default (warnings and worse) but
+    # at debug; voiceroom's own stdlib loggers follow ``level``.
+    wanted = _LEVELS[level.lower()]
+    root.setLevel(wanted if wanted == logging.DEBUG else max(wanted, logging.WARNING))
+    logging.getLogger("voiceroom").setLevel(wanted)
     # websockets logs handshake failures through stdlib logging; keep those terse.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+_STDLIB_HANDLER = "voiceroom"
+
+
+def _colour(stream: Any) -> bool:
+    """ANSI colours only for a terminal (not a journal, a file or a pipe)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def get_logger(**context: Any) -> Any:
