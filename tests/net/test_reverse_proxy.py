@@ -42,12 +42,13 @@ def free_port() -> int:
         return port
 
 
-def site_config(port: int, upstream: int, cert: Path, key: Path) -> str:
+def site_config(port: int, upstream: int, cert: Path, key: Path, api: int = 8766) -> str:
     """The documented site file, pointed at this test's ports and certificate."""
     text = (ROOT / "deploy" / "nginx-voiceroom.conf").read_text()
     text = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;", text)
     text = re.sub(r"\n\s*listen \[::\]:443 ssl;", "", text)
     text = text.replace("127.0.0.1:8765", f"127.0.0.1:{upstream}")
+    text = text.replace("127.0.0.1:8766", f"127.0.0.1:{api}")
     text = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", text)
     text = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", text)
     assert f"127.0.0.1:{upstream}" in text and str(key) in text
@@ -93,7 +94,9 @@ def nginx(server: Server, pki: dict[str, Any], tmp_path: Path) -> Iterator[int]:
     d = tmp_path / "nginx"
     d.mkdir()
     (d / "site.conf").write_text(
-        site_config(port, server.port, tmp_path / "cert.pem", tmp_path / "key.pem")
+        site_config(
+            port, server.port, tmp_path / "cert.pem", tmp_path / "key.pem", server.api_port or 0
+        )
     )
     temps = "\n".join(
         f"    {name}_temp_path {d / name};"
@@ -175,6 +178,15 @@ async def test_page_and_websocket_through_nginx_with_tls(
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert (await http.get(f"{base}/healthz")).text.strip() == "ok"
         assert (await http.get(f"{base}/js/media.js")).status_code == 200
+        # The HTTP API through its own location; /metrics only from the allowed addresses.
+        spec = await http.get(f"{base}/api/v1/openapi.json")
+        assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.")
+        assert (await http.get(f"{base}/metrics")).status_code == 200
+    other = httpx.AsyncHTTPTransport(verify=pki["ctx"], local_address="127.0.0.2")
+    async with httpx.AsyncClient(transport=other) as http:
+        assert (await http.get(f"{base}/metrics")).status_code == 403
+        assert (await http.get(f"{base}/healthz")).status_code == 403
+        assert (await http.get(f"{base}/")).status_code == 200
 
     host = await RoomClient.join(
         f"wss://127.0.0.1:{nginx}", token("host-1", "host"), ssl_context=pki["ctx"]
