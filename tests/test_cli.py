@@ -232,3 +232,41 @@ def test_a_missing_tls_file_is_named(tmp_path: Path) -> None:
     out = serve(["--tls-cert", "cert.pem", "--tls-key", "key.pem"], tmp_path)
     assert out.returncode == 2
     assert "tls_cert cert.pem / tls_key key.pem: not a PEM certificate chain" in out.stderr
+
+
+def test_redact_hides_what_might_be_a_secret() -> None:
+    from voiceroom.cli import redact
+
+    env = {
+        "VOICEROOM_SECRET": GOOD_SECRET,
+        "VOICEROOM_TURN_PASSWORD": "turn-pass-1234",
+        "VOICEROOM_API_KEYS": "shop:api-key-secret-0123456789,x:",
+    }
+    message = (
+        f"a {GOOD_SECRET} b turn-pass-1234 c api-key-secret-0123456789 "
+        "d whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw e postgresql+psycopg://vr:pw0rd@db/vr"
+    )
+    assert redact(message, env) == (
+        "a *** b *** c *** d whsec_*** e postgresql+psycopg://vr:***@db/vr"
+    )
+
+
+def test_no_config_error_repeats_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    monkeypatch.setenv("VOICEROOM_SECRET", GOOD_SECRET)
+    for name, value in [
+        ("VOICEROOM_WEBHOOKS", f"shop=https://shop.example/h {whsec}"),
+        ("VOICEROOM_WEBHOOKS", f'{{"shop": {{"url": "ftp://x", "secret": "{whsec}"}}}}'),
+        ("VOICEROOM_API_KEYS", "shop:short-api-key"),
+        ("VOICEROOM_TURN_URLS", "turn:turn.example.com"),
+    ]:
+        monkeypatch.setenv(name, value)
+        assert main(["serve", "--no-media"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and name in err, err
+        for secret in (whsec, "short-api-key", GOOD_SECRET, "MfKQ9r8"):
+            assert secret not in err
+        assert "VOICEROOM_SECRET" not in err
+        monkeypatch.delenv(name)

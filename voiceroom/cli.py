@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import errno
 import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from voiceroom import cli_games
@@ -202,8 +203,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     except (ConfigError, AuthError, StoreError) as exc:
-        print(f"voiceroom: {exc}", file=sys.stderr)
+        print(f"voiceroom: {redact(str(exc), os.environ)}", file=sys.stderr)
         return 2
+
+
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s/]+@")
+_WHSEC = re.compile(r"whsec_[A-Za-z0-9+/=_-]+")
+_SECRET_VARIABLES = ("VOICEROOM_SECRET", "VOICEROOM_TURN_SECRET", "VOICEROOM_TURN_PASSWORD")
+
+
+def redact(message: str, env: Mapping[str, str]) -> str:
+    """``message`` without secrets, should one have slipped in (config.py's messages leave
+    them out already): webhook secrets, passwords in URLs, the secrets the environment
+    holds (join-token secret, TURN secret and password, API key secrets)."""
+    values = [env.get(name, "") for name in _SECRET_VARIABLES]
+    values += [e.partition(":")[2] for e in env.get("VOICEROOM_API_KEYS", "").split(",")]
+    for value in sorted(filter(None, (v.strip() for v in values)), key=len, reverse=True):
+        if len(value) >= 8:
+            message = message.replace(value, "***")
+    message = _WHSEC.sub("whsec_***", message)
+    return _URL_PASSWORD.sub(r"\1***@", message)
 
 
 def worker_count(config: Config) -> int:
@@ -283,13 +302,13 @@ def _serve(config: Config, *, demo: bool) -> int:
     except WorkerStartFailed as exc:
         if exc.code == 2:  # a configuration error: the worker said which, in one line
             return 2
-        print(f"voiceroom: {exc}", file=sys.stderr)
+        print(f"voiceroom: {redact(str(exc), os.environ)}", file=sys.stderr)
         return 1
     except WorkerUnavailable as exc:  # workers not ready within START_TIMEOUT
         print(f"voiceroom: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # anything else the start needs (data_dir, the store's file)
-        print(f"voiceroom: cannot start: {exc}", file=sys.stderr)
+        print(f"voiceroom: cannot start: {redact(str(exc), os.environ)}", file=sys.stderr)
         return 1
     return 0
 
