@@ -421,7 +421,7 @@ def load_config(
         media.update(data.pop("media_settings", {}) or {})
         top.update(data)
         for section, values in (("", data), ("room.", room), ("media_settings.", media)):
-            origin.update({section + k: f"{path}: {section}{k}" for k in values})
+            origin.update({section + k: str(path) for k in values})
     for key, raw in (env or {}).items():
         if not key.startswith(ENV_PREFIX):
             continue
