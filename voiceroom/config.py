@@ -238,22 +238,23 @@ class Config:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise ConfigError(f"trusted_proxies: not an IP or network: {proxy!r}") from None
-        for name, addresses in (
-            ("media_public_ip", (self.media_public_ip,) if self.media_public_ip else ()),
-            ("media_bind", self.media_bind),
-        ):
-            for address in addresses:
-                try:
-                    ipaddress.ip_address(address)
-                except ValueError:
-                    raise ConfigError(
-                        f"{name}: not an IP address: {address!r}", settings=(name,)
-                    ) from None
+        if self.media_public_ip:
+            try:
+                ipaddress.ip_address(self.media_public_ip)
+            except ValueError:
+                raise ConfigError(
+                    f"media_public_ip: not an IP address: {self.media_public_ip!r}",
+                    settings=("media_public_ip",),
+                ) from None
         try:
             self.ice_settings()
             self.media_net()
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            message = str(exc)
+            if message.startswith("not an IP address"):  # a media_bind (or host) name
+                name = "media_bind" if self.media_bind else "host"
+                raise ConfigError(f"{name}: {message}", settings=(name,)) from None
+            raise ConfigError(message) from None
         check_media_settings(self.media_settings)
 
     def ice_settings(self) -> IceSettings:
