@@ -658,8 +658,8 @@ SETTING_DOCS: dict[str, str] = {
     "turn_secret": "Shared secret for time-limited TURN credentials (coturn "
     "`use-auth-secret` + `static-auth-secret`; TURN REST API). Takes precedence over "
     "static credentials.",
-    "turn_ttl": "Lifetime in seconds of time-limited TURN credentials (at least 60); "
-    "clients refresh them with `media.ice` before they expire.",
+    "turn_ttl": "Lifetime in seconds of time-limited TURN credentials (at least 60, "
+    "checked when `turn_urls` are set); clients refresh them with `media.ice` before they expire.",
     "ice_transport_policy": "`all`, or `relay`: clients send media only through the TURN "
     "relays (needs `turn_urls`).",
     "media_server_ice": "The server's own peers gather STUN/TURN candidates too (off: "

@@ -124,6 +124,8 @@ def missing_docs() -> list[str]:
 
 
 def render() -> str:
+    from voiceroom.cli import SERVE_DEFAULTS  # here: cli imports much of the package
+
     fields = _fields()
     parts = [HEADER]
     for title, prefix in SECTIONS:
@@ -138,6 +140,8 @@ def render() -> str:
             else:
                 env = f"`{env_name(key)}`"
             kind, default = fields[key]
+            if key in SERVE_DEFAULTS:  # `voiceroom serve` starts from its own value
+                default += f"; `serve`: {_default(SERVE_DEFAULTS[key])}"
             meaning = SETTING_DOCS.get(key, "**undocumented**").replace("|", "\\|")
             parts.append(f"| `{key}` | {env} | {kind} | {default} | {meaning} |\n")
     return "".join(parts)
