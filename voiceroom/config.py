@@ -7,7 +7,7 @@ TOML layout (every key optional)::
     secret = "change-me-32-bytes-or-more........"
     media = true
     music_dir = "/srv/music"
-    store = "sqlite"    # or "sqlite:///srv/voiceroom/voiceroom.db", "postgresql+psycopg://..."
+    store = "sqlite"    # or "sqlite:////srv/voiceroom/voiceroom.db", "postgresql+psycopg://..."
     data_dir = "var"    # where store = "sqlite" keeps voiceroom.db
     snapshot_every = 200
     chat_retention_days = 90
@@ -671,7 +671,9 @@ SETTING_DOCS: dict[str, str] = {
     # durable store (docs/adr/0001-store.md)
     "store": "Where rooms are kept across restarts: `memory` (nothing survives the process; "
     "the library default), `none` (nothing journaled), `sqlite` (`<data_dir>/voiceroom.db`; "
-    "what `voiceroom serve` uses unless told otherwise), `sqlite:///path` or "
+    "what `voiceroom serve` uses unless told otherwise), `sqlite:////abs/path.db` (SQLAlchemy "
+    "URL: four slashes for an absolute path, three make it relative to the working "
+    "directory) or "
     "`postgresql+psycopg://user@host/db`. Also `serve --store`.",
     "data_dir": 'Folder for `store = "sqlite"`\'s database file. Also `serve --data-dir`.',
     "snapshot_every": "Journal entries between two snapshots of a room: recovery replays "
