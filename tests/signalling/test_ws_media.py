@@ -19,6 +19,7 @@ class FakeMediaRoom:
         self.on_speaking = on_speaking
         self.calls: list[tuple[str, Any]] = []
         self.routing: Routing | None = None
+        self.peers: set[str] = set()
         FakeMediaRoom.instances.append(self)
 
     async def start(self) -> None:
@@ -28,6 +29,7 @@ class FakeMediaRoom:
         if offer_sdp == "boom":
             raise RuntimeError("ICE failed")
         self.calls.append(("connect", user))
+        self.peers.add(user)
         return f"answer-for-{user}"
 
     def set_routing(self, routing: Routing) -> None:
@@ -35,6 +37,10 @@ class FakeMediaRoom:
 
     async def disconnect(self, user: str) -> None:
         self.calls.append(("disconnect", user))
+        self.peers.discard(user)
+
+    def users(self) -> frozenset[str]:
+        return frozenset(self.peers)
 
     async def play_music(self, path: str, *, gain: float, loop: bool) -> None:
         self.calls.append(("play", (path, gain, loop)))
@@ -65,8 +71,14 @@ async def test_offer_answer_routing_speaking_music_and_kick(make_server: ServerF
     host = await h.join("host", "host")
     ann = await h.join("ann")
     assert host.welcome["body"]["session"]["media"] is True
+    assert ann.welcome["body"]["session"]["media_peer"] is False  # nothing offered yet
     reply = await ann.ok("media.offer", {"sdp": "v=0 offer"})
     assert reply["body"] == {"sdp": "answer-for-ann"}
+    # A resume keeps the peer (UDP outlives the socket): the welcome says it is still held.
+    await ann.ws.close()
+    ann = await h.join("ann", resume=ann.last_seq)
+    assert ann.welcome["body"]["resumed"] is True
+    assert ann.welcome["body"]["session"]["media_peer"] is True
     (media,) = FakeMediaRoom.instances
     assert media.calls[:2] == [("start", None), ("connect", "ann")]
     assert media.routing is not None and media.routing.hears("ann", "host")
