@@ -2,7 +2,7 @@
 // Everything a person must know (reconnecting, mic blocked, errors, tap to listen) is put
 // on screen here, not only logged.
 import { Session, CLOSE } from "./session.js";
-import { RoomState } from "./state.js";
+import { RoomState, callEndedNotice, chatLimit } from "./state.js";
 import { Media } from "./media.js";
 import { h, fill, icon } from "./dom.js";
 import { t, has, pickLocale, setLocale, locale, LOCALES, formatCountdown } from "./i18n.js";
@@ -48,6 +48,7 @@ const app = {
 // View-local state that is not the room's: the selected seat, inputs kept across renders.
 const ui = {
   selectedSeat: null,
+  focusKey: null, // a control to focus after the next render (a seat's menu opened/closed)
   mic: "off", // mirrors app.mic for the views: off, live, denied, error
   inputs: new Map(),
   outcomes: new Map(), // "sale:1" -> what the last claim was told: claimed, sold_out, ...
@@ -110,6 +111,9 @@ function wireSession(session) {
     }
   });
   session.addEventListener("event", ({ detail }) => {
+    // An agent ended her call: the card just changes back, so say it (before the call is gone).
+    const ended = detail.type === "consult.ended" ? callEndedNotice(app.st, detail.body) : null;
+    if (ended) toast(t(ended.key, { name: "\u2068" + ended.name + "\u2069" }));
     app.st.applyEvent(detail.type, detail.body);
     app.shop.applyEvent(detail.type, detail.body);
     if (SHOP_COUNTERS.has(detail.type)) paintShop(app.shop); // many a second: in place
@@ -217,7 +221,50 @@ function buildShell() {
   document.title = t("app.name");
 }
 
+/** Where the keyboard focus is, in words that survive a re-render (which rebuilds every
+ *  button): the element itself (inputs are kept), its focus key and fallbacks, and its
+ *  place among the focusable controls of the nearest container with an id. */
+const FOCUSABLE = "button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), a[href], [tabindex='0']";
+const RENDERED = ["main", "phase", "alerts"];
+
+function focusPlace() {
+  const el = document.activeElement;
+  if (!el || el === document.body || !RENDERED.some((id) => $(id)?.contains(el))) return el ? { el } : null;
+  const keys = [el.dataset?.focusKey, ...(el.dataset?.focusThen ?? "").split(" ")].filter(Boolean);
+  const box = el.parentElement?.closest("[id]");
+  const ordinal = box ? [...box.querySelectorAll(FOCUSABLE)].indexOf(el) : -1;
+  return { el, keys, box: box?.id, ordinal };
+}
+
+function restoreFocus(place) {
+  const wanted = ui.focusKey;
+  ui.focusKey = null;
+  const byKey = (key) => [...document.querySelectorAll(`[data-focus-key="${CSS.escape(key)}"]`)].find((x) => x.matches(FOCUSABLE));
+  if (wanted) {
+    const el = byKey(wanted);
+    if (el) return el.focus();
+  }
+  if (!place?.el || place.el.isConnected || document.activeElement !== document.body) return;
+  for (const key of place.keys ?? []) {
+    const el = byKey(key);
+    if (el) return el.focus();
+  }
+  // No key: the control now at its place (the same button of the re-rendered card).
+  const box = place.box && $(place.box);
+  if (!box || place.ordinal < 0) return;
+  const all = [...box.querySelectorAll(FOCUSABLE)];
+  const el = all[Math.min(place.ordinal, all.length - 1)];
+  if (el) el.focus();
+  else if (box.matches("section")) { box.tabIndex = -1; box.focus(); }
+}
+
 function render() {
+  const place = focusPlace();
+  renderRoom();
+  restoreFocus(place);
+}
+
+function renderRoom() {
   const st = app.st;
   const focused = document.activeElement;
   const selection = focused?.selectionStart != null ? [focused.selectionStart, focused.selectionEnd] : null;
@@ -233,6 +280,8 @@ function render() {
   if (gone) {
     fill($("phase"));
     fill($("main"), goneCard(gone, () => location.reload()));
+    // Left with the keyboard (the Leave button is gone): focus the card's own way back.
+    ui.focusKey = "gone";
     if (st.ready) renderChat();
     else $("chat").hidden = true;
     return;
@@ -276,7 +325,10 @@ function renderChat() {
   if (atBottom) log.scrollTop = log.scrollHeight;
   const input = $("chat-input");
   const closed = !!st.ended || !!app.closed;
-  input.maxLength = st.chatMaxChars;
+  // No maxLength: the browser counts UTF-16 units (an emoji is two) and cuts a paste
+  // silently; the server counts code points. The counter says it, submit refuses.
+  input.removeAttribute("maxlength");
+  paintChatCounter();
   input.disabled = closed;
   $("chat-send").disabled = closed;
   input.placeholder = t(closed ? "chat.closed" : "chat.placeholder");
@@ -373,8 +425,35 @@ $("chat-form").addEventListener("submit", (e) => {
   const input = $("chat-input");
   const text = input.value.trim();
   if (!text) return;
-  act("chat.send", { text }).then((reply) => { if (reply) input.value = ""; });
+  const limit = chatLimit(text, app.st.chatMaxChars);
+  if (limit.over) {
+    paintChatCounter();
+    toast(t("chat.too_long", { n: limit.n, max: limit.max }));
+    return;
+  }
+  act("chat.send", { text }).then((reply) => {
+    if (reply) input.value = "";
+    paintChatCounter();
+  });
 });
+$("chat-input").addEventListener("input", () => paintChatCounter());
+
+/** "480 / 500" beside the chat box near the limit (in code points, as the server counts),
+ *  marked when over it; nothing well under it. */
+function paintChatCounter() {
+  const input = $("chat-input");
+  let el = $("chat-counter");
+  if (!el) {
+    el = h("span", { id: "chat-counter", class: "chat-counter muted", "aria-live": "polite" });
+    $("chat-form").append(el);
+    input.setAttribute("aria-describedby", "chat-counter");
+  }
+  const max = app.st.chatMaxChars;
+  const limit = max ? chatLimit(input.value, max) : { near: false };
+  el.hidden = !limit.near;
+  el.classList.toggle("over", !!limit.over);
+  el.textContent = limit.near ? t(limit.over ? "chat.counter_over" : "chat.counter", { n: limit.n, max: limit.max }) : "";
+}
 
 main().catch((err) => {
   console.error(err);

@@ -96,6 +96,19 @@ export class RoomState {
     return !this.ended && !!this.mySeat && k?.mode === "listen_in" && k.staff !== this.you.user && k.shopper !== this.you.user;
   }
 
+  /** The seated member's own private call (an agent's, or the host's private 1v1): only
+   *  the partner hears them, the room does not (protocol.md 3.4). The partner's name. */
+  get privateOnSeat() {
+    const k = this.myConsultation;
+    if (this.ended || !this.mySeat || k?.mode !== "private") return null;
+    return k.staff === this.you.user ? k.shopper_name : k.staff_name;
+  }
+  /** The 1v1 or call `user` is in, as far as this member can see (staff see every one). */
+  consultationOf(user) {
+    for (const k of this.consultations?.values() ?? []) if (k.staff === user || k.shopper === user) return k;
+    return null;
+  }
+
   /** A speaking ring for `user`, only if this member can hear them: never for a private
    *  pair we are not part of (the server does not send those either; an old one may have). */
   ringOn(user) {
@@ -115,6 +128,23 @@ export class RoomState {
     const seat = this.seats.find((s) => s.user === user);
     return seat?.name ?? user;
   }
+}
+
+/** What a shopper is told when an agent ends her call (consult.ended): the catalog key
+ *  and the agent's name, or null (not her call, or she ended it herself). Read before the
+ *  event is applied: afterwards the call is gone. */
+export function callEndedNotice(st, body) {
+  const k = st.consultations?.get(body.id);
+  if (!k || k.kind !== "agent" || k.shopper !== st.you?.user || body.by === st.you.user) return null;
+  if (body.reason === "room_ended") return null;
+  return { key: "consult.call_ended", name: k.staff_name };
+}
+
+/** A chat message's length as the server counts it (code points, after trimming), and
+ *  whether to show the counter (near the limit) or refuse to send (over it). */
+export function chatLimit(text, max) {
+  const n = [...text.trim()].length;
+  return { n, max, near: n >= Math.floor(max * 0.8), over: n > max };
 }
 
 const HANDLERS = {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { RoomState } from "../js/state.js";
+import { RoomState, callEndedNotice, chatLimit } from "../js/state.js";
 import { farewell } from "../js/views/gone.js";
 import { tierKey } from "../js/views/common.js";
 import { consultLine, seatText } from "../js/views/stage.js";
@@ -198,4 +198,46 @@ test("'Now playing' only while the music is in this member's mix", () => {
   assert.equal(ann.musicHeard, true);
   audience.applyEvent("music.changed", { track: null });
   assert.deepEqual([audience.musicHeard, audience.musicPaused], [false, false]);
+});
+
+// Second web-page pass (W3).
+const salesCall = { id: 7, kind: "agent", mode: "private", staff: "ag", staff_name: "Omar", shopper: "u1", shopper_name: "Layla", started_at: 1 };
+
+test("a seated shopper on a private call is told the room cannot hear her", () => {
+  const st = liveRoom();
+  st.applyEvent("seat.updated", { seat: taken(3, "u1") });
+  assert.equal(st.privateOnSeat, null);
+  st.applyEvent("consult.started", { consultation: salesCall });
+  assert.equal(st.privateOnSeat, "Omar");
+  assert.equal(st.unheardOnSeat, false); // the listen-in sentence would be wrong here
+  st.applyEvent("consult.ended", { id: 7, kind: "agent", by: "ag", reason: "ended" });
+  assert.equal(st.privateOnSeat, null);
+  // The host's private 1v1 with a seated shopper: the same.
+  st.applyEvent("consult.started", { consultation: { ...pairWithAnn("private"), shopper: "u1", shopper_name: "Layla" } });
+  assert.equal(st.privateOnSeat, "Hana");
+  assert.ok(catalogs.en["consult.not_heard_private"].includes("{name}"));
+});
+
+test("the host sees who is on a call with sales", () => {
+  const st = liveRoom({ ...me, user: "h", name: "Hana", role: "host" });
+  st.applyEvent("consult.started", { consultation: { ...salesCall, shopper: "kim", shopper_name: "Kim" } });
+  assert.equal(st.consultationOf("kim")?.kind, "agent");
+  assert.equal(st.consultationOf("ann"), null);
+});
+
+test("a shopper is told when the agent ends her call, not when she ends it", () => {
+  const st = liveRoom();
+  st.applyEvent("consult.started", { consultation: salesCall });
+  assert.deepEqual(callEndedNotice(st, { id: 7, kind: "agent", by: "ag", reason: "ended" }), { key: "consult.call_ended", name: "Omar" });
+  assert.equal(callEndedNotice(st, { id: 7, kind: "agent", by: "u1", reason: "ended" }), null);
+  assert.equal(callEndedNotice(st, { id: 8, kind: "agent", by: "ag", reason: "ended" }), null);
+  assert.ok("consult.call_ended" in catalogs.ar);
+});
+
+test("the chat limit counts code points as the server does", () => {
+  const emoji = "😀".repeat(400); // 800 UTF-16 units: a maxLength of 500 cut it to 250
+  assert.deepEqual(chatLimit(emoji, 500), { n: 400, max: 500, near: true, over: false });
+  assert.equal(chatLimit("x".repeat(3000), 500).over, true);
+  assert.equal(chatLimit("  hi  ", 500).n, 2);
+  assert.equal(chatLimit("x".repeat(399), 500).near, false);
 });

@@ -41,14 +41,23 @@ export function person(user, name, tier) {
   return h("span", { class: "person" }, avatar(user, name, { size: "sm" }), h("span", { class: "person-name", dir: "auto", title: name }, name), tierBadge(tier));
 }
 
-export function button(label, onClick, { kind = "secondary", iconName, disabled, small, title } = {}) {
+/** `key`: the control's focus key - after a re-render, focus goes to the control with the
+ *  same key (Raise hand -> Lower hand); `then`: keys to try when none has it (app.js). */
+export function button(label, onClick, { kind = "secondary", iconName, disabled, small, title, key, then } = {}) {
   return h("button", {
     type: "button",
     class: ["btn", `btn-${kind}`, small && "btn-sm"],
     onClick,
     disabled: !!disabled,
     title,
+    dataset: focusKeys(key, then),
   }, iconName ? icon(iconName) : null, h("span", {}, label));
+}
+
+/** The dataset that names a control for focus keeping (app.js restoreFocus). */
+export function focusKeys(key, then) {
+  if (!key) return undefined;
+  return then ? { focusKey: key, focusThen: then } : { focusKey: key };
 }
 
 export function card(id, title, ...body) {

@@ -56,6 +56,12 @@ function consultControls(k, act) {
       button(t("action.back_to_show"), () => act("consult.end", { id: k.id }), { kind: "danger" })));
 }
 
+/** "On a call with sales" beside a person in an agent's call: the host sees it (staff get
+ *  every call, protocol.md 4.2) and offers no 1v1 the server would refuse. */
+export function salesCallMark(st, user) {
+  return st.consultationOf(user)?.kind === "agent" ? h("span", { class: "badge on-call" }, icon("headset"), t("audience.on_sales_call")) : null;
+}
+
 /** Both 1v1 modes for a person, wherever the host can start one (queue, audience, seat). */
 export function consultButtons(user, act, { done = (p) => p } = {}) {
   return [
@@ -113,9 +119,10 @@ function queueList(st, act) {
   return h("ol", { class: "list" }, st.queue.map((e) => h("li", { class: "list-item", dataset: { user: e.user } },
     h("span", { class: "pos" }, formatNumber(e.position)),
     person(e.user, e.name, e.tier),
+    salesCallMark(st, e.user),
     h("div", { class: "btn-row" },
       button(t("queue.promote"), () => act("queue.promote", { user: e.user }), { kind: "primary", small: true }),
-      canConsult ? consultButtons(e.user, act) : null,
+      canConsult && !st.consultationOf(e.user) ? consultButtons(e.user, act) : null,
       button(t("queue.deny"), () => act("queue.deny", { user: e.user }), { small: true })))));
 }
 
@@ -130,9 +137,10 @@ function audienceList(st, act) {
   return h("ul", { class: "list" }, people.map((m) => h("li", { class: ["list-item", !m.connected && "offline"], dataset: { user: m.user } },
     person(m.user, m.name, m.tier),
     m.role !== "listener" ? h("span", { class: "badge role" }, t(`role.${m.role}`)) : null,
+    salesCallMark(st, m.user),
     h("div", { class: "btn-row" },
       button(t("audience.invite"), () => act("seat.invite", { user: m.user }), { small: true }),
-      canConsult && m.role === "listener" ? consultButtons(m.user, act) : null,
+      canConsult && m.role === "listener" && !st.consultationOf(m.user) ? consultButtons(m.user, act) : null,
       m.role === "listener" || st.role === "host"
         ? button(t("action.kick"), () => confirm(t("confirm.kick", { name: m.name })) && act("room.kick", { user: m.user }), { kind: "danger", small: true })
         : null))));

@@ -2,8 +2,8 @@
 // tier badges, mute marks and speaking rings. Moderators pick a seat to act on it.
 import { h, icon, bdi } from "../dom.js";
 import { t, formatCountdown, formatTime, formatNumber } from "../i18n.js";
-import { avatar, tierBadge, button } from "./common.js";
-import { consultButtons } from "./staff.js";
+import { avatar, tierBadge, button, focusKeys } from "./common.js";
+import { consultButtons, salesCallMark } from "./staff.js";
 
 export function phaseBanner(st, now) {
   const k = st.stageConsultation;
@@ -73,7 +73,12 @@ export function seatGrid(st, ui, act) {
     const free = seat.status === "free";
     const hostSeat = seat.index === 0;
     const onClick = selectable
-      ? () => { ui.selectedSeat = ui.selectedSeat === seat.index ? null : seat.index; ui.rerender(); }
+      ? () => {
+        ui.selectedSeat = ui.selectedSeat === seat.index ? null : seat.index;
+        // Opened: focus moves into the seat's menu (Escape closes it and comes back here).
+        ui.focusKey = ui.selectedSeat === null ? `seat-${seat.index}` : "seat-menu";
+        ui.rerender();
+      }
       : free && canTake && !hostSeat ? () => act("seat.take", { seat: seat.index }) : undefined;
     const { label, aria } = seatText(st, seat, free && canTake);
     return h("li", {
@@ -83,6 +88,8 @@ export function seatGrid(st, ui, act) {
     }, h(onClick ? "button" : "div", {
       class: "seat-body", type: onClick ? "button" : undefined, onClick,
       "aria-label": aria,
+      "aria-expanded": selectable ? String(ui.selectedSeat === seat.index) : undefined,
+      dataset: onClick ? focusKeys(`seat-${seat.index}`, "mic") : undefined,
     },
     h("span", { class: "seat-ring" },
       taken ? avatar(seat.user, seat.name, { size: "lg" })
@@ -109,7 +116,9 @@ function canTakeSeat(st) {
 function seatActions(st, ui, act) {
   const seat = ui.selectedSeat == null ? null : st.seats[ui.selectedSeat];
   if (!seat) return null;
-  const done = (p) => p.then(() => { ui.selectedSeat = null; ui.rerender(); });
+  // After an action the menu closes and focus goes back to the seat it was opened from.
+  const close = () => { ui.selectedSeat = null; ui.focusKey = `seat-${seat.index}`; ui.rerender(); };
+  const done = (p) => p.then(close);
   const buttons = [];
   if (seat.status === "taken") {
     const self = seat.user === st.you.user;
@@ -119,7 +128,7 @@ function seatActions(st, ui, act) {
     if (!self) {
       buttons.push(button(t("action.demote"), () => done(act("seat.demote", { user: seat.user })), { small: true }));
       const shopper = (st.members.get(seat.user)?.role ?? "listener") === "listener";
-      if (st.phase === "show" && !st.stageConsultation && shopper) {
+      if (st.phase === "show" && !st.stageConsultation && shopper && !st.consultationOf(seat.user)) {
         buttons.push(...consultButtons(seat.user, act, { done }));
       }
       buttons.push(button(t("action.kick"), () => confirm(t("confirm.kick", { name: seat.name })) && done(act("room.kick", { user: seat.user })), { kind: "danger", small: true }));
@@ -133,5 +142,10 @@ function seatActions(st, ui, act) {
     buttons.push(button(t("action.lock_seat"), () => done(act("seat.lock", { seat: seat.index })), { iconName: "lock", small: true }));
   }
   const title = seat.status === "taken" ? [bdi(seat.name), " · ", t("seat.number", { n: seat.index })] : t("seat.number", { n: seat.index });
-  return h("div", { class: "seat-actions", role: "toolbar" }, h("strong", {}, title), h("div", { class: "btn-row" }, buttons));
+  const onCall = seat.status === "taken" ? salesCallMark(st, seat.user) : null;
+  buttons[0].dataset.focusKey = "seat-menu";
+  return h("div", {
+    class: "seat-actions", role: "toolbar", "aria-label": t("seat.number", { n: seat.index }),
+    onKeydown: (e) => { if (e.key === "Escape") { e.preventDefault(); close(); } },
+  }, h("strong", {}, title), onCall, h("div", { class: "btn-row" }, buttons));
 }
