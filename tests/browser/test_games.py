@@ -123,9 +123,17 @@ async def test_host_runs_a_vote_and_a_giveaway_shoppers_see_their_idiom(
             assert all(not b.report.errors for b in bots)
 
             # A prompt by id: each page shows it from its own catalog, in its own idiom.
-            await host.locator("#game-prompt select").select_option("flash_sale_now")
-            await host.get_by_placeholder("Detail (product)").fill("Silk scarf")
-            await host.get_by_placeholder("Detail (minutes)").fill("10")
+            # Every field and select is named by its words, never an id ("rule", "prompt").
+            prompt_form = host.locator("#game-prompt")
+            await prompt_form.get_by_label("Prompt to send", exact=True).select_option(
+                "flash_sale_now"
+            )
+            await prompt_form.get_by_label("Product", exact=True).fill("Silk scarf")
+            minutes = prompt_form.get_by_label("Minutes (1\u2013600)", exact=True)
+            assert await minutes.get_attribute("type") == "number"  # "five" cannot be typed
+            await minutes.fill("10")
+            lottery_form = host.locator("#game-lottery")
+            assert await lottery_form.get_by_label("Who can enter", exact=True).count() == 1
             await host.locator("#game-prompt").get_by_role("button", name="Send").click()
             ar_text = await layla.locator(".prompt-text").inner_text()
             zh_text = await wei.locator(".prompt-text").inner_text()

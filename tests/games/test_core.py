@@ -424,6 +424,25 @@ def test_prompt_by_id_with_checked_params() -> None:
     assert y.params == {}
 
 
+def test_prompt_minutes_is_a_whole_number() -> None:
+    # "five" would read "只有five分钟" on a Chinese page: minutes is a number, 1..600.
+    p = show("a")
+    for minutes in ("five", "5.5", "0", "601", "-3", "\u0665", "1e2"):
+        for cmd in (
+            gc.SendPrompt("show_starting", {"minutes": minutes}),
+            gc.SchedulePrompt("show_starting", 60.0, {"minutes": minutes}),
+            gc.SendPrompt("flash_sale_now", {"product": "bag", "minutes": minutes}),
+        ):
+            refused(p, "h", cmd, ErrorCode.INVALID_ARGUMENT)
+    out = p.handle("h", gc.SendPrompt("show_starting", {"minutes": " 05 "}), 2.0)
+    (x,) = events_of(out, ge.PromptShown)
+    assert x.params == {"minutes": "5"}
+    (y,) = events_of(
+        p.handle("h", gc.SendPrompt("show_starting", {"minutes": "600"}), 3.0), ge.PromptShown
+    )
+    assert y.params == {"minutes": "600"}
+
+
 def test_scheduled_prompt_fires_once_in_tick() -> None:
     p = show("a")
     out = p.handle("h", gc.SchedulePrompt("show_starting", 60.0, {"minutes": "5"}), 2.0)

@@ -45,6 +45,8 @@ PROMPT_PARAMS: dict[str, frozenset[str]] = {
 MAX_PARAM_CHARS = 100
 MAX_AHEAD_S = 7 * 86400
 _NAME = re.compile(r"[a-z_]{1,20}")
+_MINUTES = re.compile(r"[0-9]{1,3}")
+MAX_MINUTES = 600
 
 
 def check_prompt(prompt_id: str, params: Any) -> dict[str, str]:
@@ -67,6 +69,15 @@ def check_prompt(prompt_id: str, params: Any) -> dict[str, str]:
     missing = sorted(k for k in allowed if not out.get(k, "").strip())
     if missing:
         raise RuleError(ErrorCode.INVALID_ARGUMENT, f"{prompt_id} needs {', '.join(missing)}")
+    # "minutes" is put into a sentence as a number ("only 5 minutes"): "five" would read
+    # "只有five分钟" on a Chinese page. Whole minutes, 1..600, ASCII digits.
+    if "minutes" in out:
+        minutes = out["minutes"].strip()
+        if not _MINUTES.fullmatch(minutes) or not 1 <= int(minutes) <= MAX_MINUTES:
+            raise RuleError(
+                ErrorCode.INVALID_ARGUMENT, f"param minutes must be a whole number 1..{MAX_MINUTES}"
+            )
+        out["minutes"] = str(int(minutes))
     return out
 
 

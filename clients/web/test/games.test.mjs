@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { verifyDraw, pickWinners, sha256Hex, listDigest } from "../js/verify.js";
 import { RoomState } from "../js/state.js";
-import { toMinor, checkedInToday, marketDay, missingParams, guessProductName } from "../js/views/games.js";
+import { toMinor, checkedInToday, marketDay, missingParams, guessProductName, promptMinutes } from "../js/views/games.js";
 import { ShopState } from "../js/views/shop_state.js";
 
 const seed = new Uint8Array([...Array(32).keys()]);
@@ -170,4 +170,19 @@ test("a giveaway shows its tickets by tier, and a shopper can find themselves am
   assert.equal(entrantCheck(draw, "bob", "listener"), "in");
   assert.equal(entrantCheck(draw, "cy", "listener"), "out");
   assert.equal(entrantCheck(draw, "host-1", "host"), null); // staff never enter
+});
+
+test("a prompt's minutes is a whole number 1..600, as the server takes it", () => {
+  assert.equal(promptMinutes(" 05 "), "5");
+  assert.equal(promptMinutes("600"), "600");
+  for (const bad of ["five", "0", "601", "5.5", "-3", "", "1e2", "\u0665"]) assert.equal(promptMinutes(bad), null, bad);
+});
+
+test("no control is named for screen readers by an internal id", () => {
+  // "rule", "tier", "prompt" were read aloud: names come from the catalogs (t(...)).
+  const dir = new URL("../js/", import.meta.url);
+  for (const f of ["views/games.js", "views/shop.js", "views/staff.js", "views/stage.js", "views/me.js"]) {
+    const src = readFileSync(new URL(f, dir), "utf8");
+    assert.deepEqual([...src.matchAll(/"aria-label":\s*"([a-z_-]+)"/g)].map((m) => m[1]), [], f);
+  }
 });

@@ -74,23 +74,25 @@ export function gamesCards(st, ui, act, now, shop = null) {
   const host = st.isModerator;
   const shopper = st.role === "listener";
   const out = [];
-  if (g.prompt) out.push(promptCard(g.prompt));
+  if (g.prompt) out.push(promptCard(g.prompt, shop));
   out.push(card("games", t("games.title"),
     feed(g),
     shopper ? myProgress(st, act, now) : null,
     voteBlock(st, ui, act, host, shopper),
     guessBlock(st, ui, act, host, shopper, shop),
     lotteryBlock(st, ui, act, host),
-    host ? promptSender(st, ui, act) : null,
+    host ? promptSender(st, ui, act, shop) : null,
     marketBlock(st, ui, act, now)));
   out.push(boardCard(st));
   return out;
 }
 
-function promptCard(p) {
+function promptCard(p, shop) {
   const key = `prompt.${p.id}`;
+  // A product picked from the shop goes as its id: each page shows its own title.
+  const params = p.params?.product ? { ...p.params, product: guessProductName(p.params.product, shop, locale()) } : p.params;
   return h("section", { class: "card prompt-card", id: "prompt", role: "status" },
-    h("p", { class: "prompt-text", dataset: { prompt: p.id } }, has(key) ? t(key, isolateAll(p.params)) : p.id));
+    h("p", { class: "prompt-text", dataset: { prompt: p.id } }, has(key) ? t(key, isolateAll(params)) : p.id));
 }
 
 function feed(g) {
@@ -280,12 +282,14 @@ function lotteryBlock(st, ui, act, host) {
     }
   } else if (host) {
     const prize = ui.input("lot-prize", { placeholder: t("games.lottery.prize"), maxLength: 100 });
-    const rule = keep("lot-rule", () => h("select", { class: "input", "aria-label": "rule", onChange: () => ui.rerender() }));
+    const rule = keep("lot-rule", () => h("select", { class: "input", onChange: () => ui.rerender() }));
+    rule.setAttribute("aria-label", t("games.lottery.rule_label")); // words, never the id "rule"
     const value = rule.value || "room";
     rule.replaceChildren(...RULES.map((r) => h("option", { value: r, selected: r === value }, t(`games.lottery.rule.${r}`))));
     rule.value = value;
     const keyword = ui.input("lot-keyword", { placeholder: t("games.lottery.keyword"), maxLength: 40 });
-    const tier = keep("lot-tier", () => h("select", { class: "input", "aria-label": "tier" }));
+    const tier = keep("lot-tier", () => h("select", { class: "input" }));
+    tier.setAttribute("aria-label", t("games.lottery.tier_label"));
     const tierValue = tier.value || "vip";
     tier.replaceChildren(...Object.keys(g.tiers ?? { vip: 1 }).map((x) => h("option", { value: x, selected: x === tierValue }, t(`tier.${x}`))));
     const winners = ui.input("lot-winners", { placeholder: t("games.lottery.winners"), type: "number", min: "1", max: "100", value: "1" });
@@ -366,19 +370,57 @@ export function missingParams(id, params) {
   return (PROMPTS[id] ?? []).filter((name) => !String(params?.[name] ?? "").trim());
 }
 
-function promptSender(st, ui, act) {
-  const select = keep("prompt-id", () => h("select", { class: "input", "aria-label": "prompt", onChange: () => ui.rerender() }));
+/** A prompt detail's field: named by its own words ("Minutes (1-600)"), minutes a number
+ *  (the server refuses "five"), a product picked from the shop when it has any.
+ *  {els: what to show, input: what to focus, read: the value to send}. */
+function promptField(ui, name, shop) {
+  const label = t(`games.prompt.param.${name}`);
+  const single = (el) => ({ els: [el], input: el, read: () => el.value });
+  if (name === "minutes") {
+    return single(ui.input("prompt-minutes", { label, placeholder: label, type: "number", min: "1", max: String(MAX_PROMPT_MINUTES), step: "1", inputMode: "numeric" }));
+  }
+  const text = ui.input(`prompt-${name}`, { label, placeholder: label, maxLength: 100 });
+  const products = name === "product" && shop ? [...shop.products.values()] : [];
+  if (!products.length) return single(text);
+  const pick = keep("prompt-product-pick", () => h("select", { class: "input", name: "prompt-product", onChange: () => ui.rerender() }));
+  pick.setAttribute("aria-label", label);
+  const chosen = products.some((p) => p.id === pick.value) || pick.value === "-" ? pick.value : products[0].id;
+  pick.replaceChildren(...products.map((p) => h("option", { value: p.id, selected: p.id === chosen }, titleOf(p, locale()))),
+    h("option", { value: "-", selected: chosen === "-" }, t("games.prompt.other_product")));
+  pick.value = chosen;
+  // The value sent: the product's id, or the name typed for another one.
+  return chosen === "-"
+    ? { els: [pick, text], input: text, read: () => text.value }
+    : { els: [pick], input: pick, read: () => pick.value };
+}
+
+/** The minutes a prompt may name (voiceroom/games/prompts.py MAX_MINUTES). */
+export const MAX_PROMPT_MINUTES = 600;
+
+/** A prompt's "minutes" as the server takes it: a whole number 1..600, else null. */
+export function promptMinutes(text) {
+  const s = String(text ?? "").trim();
+  if (!/^[0-9]{1,3}$/.test(s)) return null;
+  const n = Number(s);
+  return n >= 1 && n <= MAX_PROMPT_MINUTES ? String(n) : null;
+}
+
+function promptSender(st, ui, act, shop) {
+  const select = keep("prompt-id", () => h("select", { class: "input", onChange: () => ui.rerender() }));
+  select.setAttribute("aria-label", t("games.prompt.pick"));
   const id = select.value || "raise_hand_invite";
   select.replaceChildren(...Object.keys(PROMPTS).map((p) => h("option", { value: p, selected: p === id }, t(`games.prompt.name.${p}`))));
   select.value = id;
-  const inputs = PROMPTS[id].map((name) => [name, ui.input(`prompt-${name}`, { placeholder: t("games.prompt.param", { name }), maxLength: 100 })]);
+  const fields = PROMPTS[id].map((name) => [name, promptField(ui, name, shop)]);
+  const inputs = fields.map(([name, f]) => [name, f.input, f]);
   const later = ui.input("prompt-later", { placeholder: t("games.prompt.in_minutes"), type: "number", min: "1", max: "10080" });
   const queued = st.games.scheduled_prompts ?? [];
   return h("div", { class: "game", id: "game-prompt" },
     h("h3", { class: "game-title" }, t("games.prompt.title")),
-    h("div", { class: "game-form" }, select, inputs.map(([, el]) => el), later,
+    h("div", { class: "game-form" }, select, fields.map(([, f]) => f.els), later,
       button(t("games.prompt.send"), () => {
-        const params = Object.fromEntries(inputs.map(([n, el]) => [n, el.value.trim()]).filter(([, v]) => v));
+        const params = Object.fromEntries(inputs.map(([n, , f]) => [n, f.read().trim()]).filter(([, v]) => v));
+        if ("minutes" in params) params.minutes = promptMinutes(params.minutes) ?? "";
         const missing = missingParams(id, params);
         for (const [n, el] of inputs) el.toggleAttribute("aria-invalid", missing.includes(n));
         if (missing.length) {
