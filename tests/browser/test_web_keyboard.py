@@ -62,6 +62,7 @@ async def test_keyboard_focus_and_a_sales_call(quiet_server: Server) -> None:
             await a_sales_call_as_each_side_reads_it(host, layla, omar)
             await seat_menu_by_keyboard(host)
             await chat_limit_counts_code_points(layla)
+            await a_prompt_names_a_shop_product(host, layla)
             await layla.locator("#leave-room").focus()
             await layla.keyboard.press("Enter")
             await focus_moves_to(layla, EN["closed.rejoin"])
@@ -143,6 +144,30 @@ async def seat_menu_by_keyboard(host: Any) -> None:
         5,
         "focus back on seat 3 after unlocking",
     )
+
+
+async def a_prompt_names_a_shop_product(host: Any, layla: Any) -> None:
+    """Finding 4: the product is picked from the shop; each page shows its own title."""
+    form = host.locator("#product-form")
+    await form.locator("input[name=product-id]").fill("scarf")
+    await form.locator("input[name=product-en]").fill("Silk scarf")
+    await form.locator("input[name=product-ar]").fill("وشاح حريري")
+    await form.locator("input[name=product-price]").fill("20")
+    await form.locator("input[name=product-stock]").fill("5")
+    await form.locator("button[type=submit]").click()
+    await host.locator("#shop-panel .product-row[data-product=scarf]").wait_for(timeout=5_000)
+    prompt = host.locator("#game-prompt")
+    await prompt.get_by_label(EN["games.prompt.pick"], exact=True).select_option("flash_sale_now")
+    product = prompt.get_by_label(EN["games.prompt.param.product"], exact=True)
+    assert await product.evaluate("e => e.tagName") == "SELECT"
+    await product.select_option("scarf")
+    await prompt.get_by_label(EN["games.prompt.param.minutes"], exact=True).fill("15")
+    await prompt.get_by_role("button", name=EN["games.prompt.send"]).click()
+    await layla.select_option("#lang", "ar")
+    text = layla.locator(".prompt-text")
+    await text.wait_for(timeout=5_000)
+    assert "وشاح حريري" in await text.inner_text()
+    await layla.select_option("#lang", "en")
 
 
 async def chat_limit_counts_code_points(layla: Any) -> None:

@@ -223,7 +223,7 @@ function buildShell() {
 
 /** Where the keyboard focus is, in words that survive a re-render (which rebuilds every
  *  button): the element itself (inputs are kept), its focus key and fallbacks, and its
- *  place among the focusable controls of the nearest container with an id. */
+ *  place among the focusable controls of each enclosing container with an id. */
 const FOCUSABLE = "button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), a[href], [tabindex='0']";
 const RENDERED = ["main", "phase", "alerts"];
 
@@ -231,9 +231,11 @@ function focusPlace() {
   const el = document.activeElement;
   if (!el || el === document.body || !RENDERED.some((id) => $(id)?.contains(el))) return el ? { el } : null;
   const keys = [el.dataset?.focusKey, ...(el.dataset?.focusThen ?? "").split(" ")].filter(Boolean);
-  const box = el.parentElement?.closest("[id]");
-  const ordinal = box ? [...box.querySelectorAll(FOCUSABLE)].indexOf(el) : -1;
-  return { el, keys, box: box?.id, ordinal };
+  const boxes = [];
+  for (let box = el.parentElement?.closest("[id]"); box; box = box.parentElement?.closest("[id]")) {
+    boxes.push([box.id, [...box.querySelectorAll(FOCUSABLE)].indexOf(el)]);
+  }
+  return { el, keys, boxes };
 }
 
 function restoreFocus(place) {
@@ -249,11 +251,13 @@ function restoreFocus(place) {
     const el = byKey(key);
     if (el) return el.focus();
   }
-  // No key: the control now at its place (the same button of the re-rendered card).
-  const box = place.box && $(place.box);
-  if (!box || place.ordinal < 0) return;
+  // No key: the control now at its place in the nearest container still there (the same
+  // button of the re-rendered card; out of the room, #main's one card: Rejoin).
+  const [id, ordinal] = (place.boxes ?? []).find(([x]) => $(x)) ?? [null, 0];
+  const box = id ? $(id) : $("main").firstElementChild;
+  if (!box) return;
   const all = [...box.querySelectorAll(FOCUSABLE)];
-  const el = all[Math.min(place.ordinal, all.length - 1)];
+  const el = all[Math.min(Math.max(ordinal, 0), all.length - 1)];
   if (el) el.focus();
   else if (box.matches("section")) { box.tabIndex = -1; box.focus(); }
 }
@@ -280,8 +284,6 @@ function renderRoom() {
   if (gone) {
     fill($("phase"));
     fill($("main"), goneCard(gone, () => location.reload()));
-    // Left with the keyboard (the Leave button is gone): focus the card's own way back.
-    ui.focusKey = "gone";
     if (st.ready) renderChat();
     else $("chat").hidden = true;
     return;

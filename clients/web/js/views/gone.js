@@ -44,5 +44,5 @@ export function goneCard(f, reload) {
     h("h2", {}, t(f.title)),
     // A refusal code this page has no words for (a newer server): the generic sentence.
     h("p", { class: "muted" }, t(has(f.text) ? f.text : "refused.other")),
-    action ? h("div", { class: "btn-row center-row" }, button(action, reload, { kind: "primary", key: "gone" })) : null);
+    action ? h("div", { class: "btn-row center-row" }, button(action, reload, { kind: "primary" })) : null);
 }
