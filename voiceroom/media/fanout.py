@@ -123,6 +123,11 @@ class RtpStream:
             self._marker_next = True
         self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
 
+    @property
+    def tick_timestamp(self) -> int:
+        """The RTP time of the tick just sent, whether its packet went out or not."""
+        return (self.timestamp - FRAME_SAMPLES) & 0xFFFFFFFF
+
     def send_report(self, ntp: int) -> bool:
         """Send an RTCP SR (and SDES CNAME) for the tick just sent, at wall time ``ntp``:
         its RTP timestamp is that tick's, sent or not (RFC 3550 §6.4.1: the same instant as
@@ -136,7 +141,7 @@ class RtpStream:
             6,
             self.ssrc,
             ntp,
-            (self.timestamp - FRAME_SAMPLES) & 0xFFFFFFFF,
+            self.tick_timestamp,
             self.packets & 0xFFFFFFFF,
             self.octets & 0xFFFFFFFF,
         )

@@ -584,8 +584,9 @@ class MediaRoom:
             # Drop encoders of mixes nobody hears any more.
             for mix in [m for m, c in self._channels.items() if c.used != self._ticks]:
                 del self._channels[mix]
-        if self._sr_slots[self._ticks % len(self._sr_slots)]:
-            self._send_reports()
+        due = self._sr_slots[self._ticks % len(self._sr_slots)]
+        if due:
+            self._send_reports(due)
 
     def _new_channel(self) -> _Channel:
         cfg = self.config
@@ -739,16 +740,16 @@ class MediaRoom:
             reader.stop()
         self._readers = []
 
-    def _send_reports(self) -> None:
+    def _send_reports(self, due: list[_Peer]) -> None:
         """RTCP sender reports of the peers due this tick, after its packets went out."""
         ntp = ntp_now()
-        for peer in self._sr_slots[self._ticks % len(self._sr_slots)]:
+        for peer in due:
             s = peer.stream
             if s is not None and s.send_report(ntp):
                 internals.record_sender_report(
                     peer.transceiver.sender,
                     ntp=ntp,
-                    rtp_timestamp=(s.timestamp - FRAME_SAMPLES) & 0xFFFFFFFF,
+                    rtp_timestamp=s.tick_timestamp,
                     packets=s.packets & 0xFFFFFFFF,
                     octets=s.octets & 0xFFFFFFFF,
                 )
