@@ -164,9 +164,9 @@ async def a_prompt_names_a_shop_product(host: Any, layla: Any) -> None:
     await prompt.get_by_label(EN["games.prompt.param.minutes"], exact=True).fill("15")
     await prompt.get_by_role("button", name=EN["games.prompt.send"]).click()
     await layla.select_option("#lang", "ar")
-    text = layla.locator(".prompt-text")
-    await text.wait_for(timeout=5_000)
-    assert "وشاح حريري" in await text.inner_text()
+    # The Arabic catalog loads, then the page renders again: wait for that render (read
+    # at once, the English text from before could still be on screen).
+    await layla.locator(".prompt-text", has_text="وشاح حريري").wait_for(timeout=5_000)
     await layla.select_option("#lang", "en")
 
 
